@@ -1,0 +1,231 @@
+package admission
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/open-policy-agent/opa/v1/rego"
+
+	"github.com/laiki-platform/laiki/engine/document"
+	"github.com/laiki-platform/laiki/engine/finding"
+)
+
+// Change says which pre-processor, and which of its rules, set a field.
+type Change struct {
+	Field        []string
+	PreProcessor *document.Document
+	Rule         string
+}
+
+// CheckParameters evaluates a pre-processor's own checks on the parameters
+// its document gives (the defaults pre-processor refuses an unknown rule, say).
+func (p *Policies) CheckParameters(ctx context.Context, pp *document.Document) []finding.Finding {
+	proc, ok := p.preprocessors[pp.Type]
+	if !ok || proc.params == nil {
+		return nil
+	}
+	rs, err := p.eval(ctx, *proc.params, map[string]any{"parameters": pp.Spec})
+	policy := PreProcessorPackage + "." + pp.Type
+	if err != nil {
+		return []finding.Finding{evalError(pp, policy, err)}
+	}
+	var out []finding.Finding
+	for _, v := range values(rs) {
+		msg, field := message(v)
+		out = append(out, finding.Finding{Severity: finding.Error, Location: fieldLocation(pp, field), Message: msg, Policy: policy, Source: pp.Source.Name})
+	}
+	return out
+}
+
+// PreProcess runs the given pre-processors, in order, on a resource's spec and
+// returns the changed spec, the findings (warnings, or an error when a
+// pre-processor fails) and what each pre-processor changed. The caller picks
+// and orders the pre-processors (see engine.PreProcessorsFor).
+func (p *Policies) PreProcess(ctx context.Context, d *document.Document, pps []*document.Document) (spec any, fs []finding.Finding, changes []Change) {
+	spec = d.Spec
+	for _, pp := range pps {
+		proc := p.preprocessors[pp.Type]
+		policy := PreProcessorPackage + "." + pp.Type
+		input := d.Input(spec)
+		input["parameters"] = pp.Spec
+		rs, err := p.eval(ctx, proc.eval, input)
+		if err != nil {
+			fs = append(fs, evalError(d, policy, err))
+			return spec, fs, changes
+		}
+		if len(rs) == 0 {
+			fs = append(fs, finding.Finding{Severity: finding.Error, Location: d.Location(), Policy: policy, Source: d.Source.Name,
+				Message: fmt.Sprintf("pre-processor %s gave no result", pp.Type), Related: []finding.Location{pp.Location()}})
+			return spec, fs, changes
+		}
+		out, _ := rs[0].Expressions[0].Value.(map[string]any)
+		newSpec, ok := out["spec"]
+		if !ok {
+			fs = append(fs, finding.Finding{Severity: finding.Error, Location: d.Location(), Policy: policy, Source: d.Source.Name,
+				Message: fmt.Sprintf("pre-processor %s gave no spec for this resource (is its `spec` rule undefined for it?)", pp.Type), Related: []finding.Location{pp.Location()}})
+			return spec, fs, changes
+		}
+		spec = Normalize(newSpec)
+		for _, w := range asList(out["warn"]) {
+			msg, field := message(w)
+			fs = append(fs, finding.Finding{Severity: finding.Warn, Location: fieldLocation(d, field), Message: msg, Policy: policy,
+				Source: d.Source.Name, Field: strings.Join(field, "."), Related: []finding.Location{pp.Location()}})
+		}
+		for _, c := range asList(out["changes"]) {
+			m, _ := c.(map[string]any)
+			rule, _ := m["rule"].(string)
+			changes = append(changes, Change{Field: fieldPath(m["field"]), PreProcessor: pp, Rule: rule})
+		}
+	}
+	return spec, fs, changes
+}
+
+// Govern runs every governance rule on a resource (after its pre-processors)
+// and returns the denials and warnings.
+func (p *Policies) Govern(ctx context.Context, d *document.Document, spec any) []finding.Finding {
+	rs, err := p.eval(ctx, p.governance, d.Input(spec))
+	if err != nil {
+		return []finding.Finding{evalError(d, GovernancePackage, err)}
+	}
+	if len(rs) == 0 {
+		return nil
+	}
+	results, _ := rs[0].Expressions[0].Value.(map[string]any)
+	var out []finding.Finding
+	for _, key := range sortedKeys(results) {
+		pkg, rule, _ := strings.Cut(key, "|")
+		sev := finding.Deny
+		if strings.HasPrefix(rule, "warn") {
+			sev = finding.Warn
+		}
+		policy := pkg
+		if rule != "deny" && rule != "warn" && rule != "violation" {
+			policy = pkg + "." + rule
+		}
+		var msgs []any
+		switch v := results[key].(type) {
+		case bool:
+			if v {
+				msgs = []any{fmt.Sprintf("%s.%s is true", pkg, rule)}
+			}
+		default:
+			msgs = asList(v)
+		}
+		for _, m := range msgs {
+			msg, field := message(m)
+			out = append(out, finding.Finding{Severity: sev, Location: fieldLocation(d, field), Message: msg, Policy: policy,
+				Source: d.Source.Name, Field: strings.Join(field, ".")})
+		}
+	}
+	return out
+}
+
+func (p *Policies) eval(ctx context.Context, q rego.PreparedEvalQuery, input map[string]any) (rego.ResultSet, error) {
+	if p.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, p.Timeout)
+		defer cancel()
+	}
+	rs, err := q.Eval(ctx, rego.EvalInput(input))
+	if err != nil && ctx.Err() == context.DeadlineExceeded {
+		return nil, fmt.Errorf("stopped after %s: the policy took too long (does it loop?)", p.Timeout)
+	}
+	return rs, err
+}
+
+func evalError(d *document.Document, policy string, err error) finding.Finding {
+	return finding.Finding{Severity: finding.Error, Location: d.Location(), Policy: policy, Source: d.Source.Name,
+		Message: fmt.Sprintf("policy %s failed: %v", policy, err)}
+}
+
+func values(rs rego.ResultSet) []any {
+	if len(rs) == 0 || len(rs[0].Expressions) == 0 {
+		return nil
+	}
+	return asList(rs[0].Expressions[0].Value)
+}
+
+// message reads a rule's value in the conftest convention: a string, or an
+// object with msg and an optional field path.
+func message(v any) (string, []string) {
+	switch x := v.(type) {
+	case string:
+		return x, nil
+	case map[string]any:
+		msg, _ := x["msg"].(string)
+		if msg == "" {
+			b, _ := json.Marshal(x)
+			msg = string(b)
+		}
+		return msg, fieldPath(x["field"])
+	}
+	b, _ := json.Marshal(v)
+	return string(b), nil
+}
+
+// fieldPath accepts ["laiki-spec", "a", 0] or "laiki-spec.a.0"; a path that
+// does not start with laiki-metadata or laiki-spec is taken to be inside
+// laiki-spec.
+func fieldPath(v any) []string {
+	var path []string
+	switch x := v.(type) {
+	case string:
+		if x == "" {
+			return nil
+		}
+		path = strings.Split(x, ".")
+	case []any:
+		for _, seg := range x {
+			switch s := seg.(type) {
+			case string:
+				path = append(path, s)
+			case json.Number:
+				path = append(path, s.String())
+			default:
+				path = append(path, fmt.Sprint(s))
+			}
+		}
+	default:
+		return nil
+	}
+	if len(path) > 0 && path[0] != document.KeyMetadata && path[0] != document.KeySpec {
+		path = append([]string{document.KeySpec}, path...)
+	}
+	return path
+}
+
+func fieldLocation(d *document.Document, field []string) finding.Location {
+	if len(field) == 0 {
+		return d.PosOf(document.KeySpec)
+	}
+	return d.PosOf(field...)
+}
+
+// Normalize turns values that came back from Rego (json.Number) into the
+// plain values the rest of the engine uses (int64, float64).
+func Normalize(v any) any {
+	switch x := v.(type) {
+	case json.Number:
+		if i, err := strconv.ParseInt(x.String(), 10, 64); err == nil {
+			return i
+		}
+		f, _ := x.Float64()
+		return f
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = Normalize(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = Normalize(e)
+		}
+		return out
+	}
+	return v
+}

@@ -1,0 +1,351 @@
+// Package admission runs the Rego half of the pipeline: pre-processors that
+// change a resource, then governance rules that judge it. Built-in policies
+// (package policies) and the platform's own are compiled together once; each
+// query is prepared once and evaluated for every resource, in parallel.
+package admission
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/rego"
+	"github.com/open-policy-agent/opa/v1/storage"
+	"github.com/open-policy-agent/opa/v1/storage/inmem"
+
+	"github.com/laiki-platform/laiki/policies"
+)
+
+// Package prefixes of the two kinds of policy.
+const (
+	PreProcessorPackage = "laiki.preprocessors"
+	GovernancePackage   = "laiki.governance"
+	collectPackage      = "laiki.internal.collect"
+)
+
+// Module is the text of one Rego file.
+type Module struct {
+	File   string // as shown in messages
+	Source string // the source it came from; empty for built-ins
+	Text   []byte
+}
+
+// Policies is a compiled and prepared set of pre-processors and governance rules.
+type Policies struct {
+	preprocessors map[string]*preprocessor
+	governance    rego.PreparedEvalQuery
+	rulesets      []string
+	// Revision identifies the policy set (a hash of every module), so that
+	// every decision can say which policies made it.
+	Revision string
+	// Timeout bounds one evaluation, so that a policy that loops is stopped.
+	Timeout time.Duration
+}
+
+type preprocessor struct {
+	name          string
+	resourceTypes map[string]bool // nil: every type
+	eval          rego.PreparedEvalQuery
+	params        *rego.PreparedEvalQuery
+}
+
+// CompileError is a policy that does not compile; each error has its file and line.
+type CompileError struct {
+	Errors ast.Errors
+}
+
+func (e *CompileError) Error() string {
+	var b strings.Builder
+	for i, err := range e.Errors {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		if err.Location != nil {
+			fmt.Fprintf(&b, "%s:%d:%d: %s", err.Location.File, err.Location.Row, err.Location.Col, err.Message)
+		} else {
+			b.WriteString(err.Message)
+		}
+	}
+	return b.String()
+}
+
+// BuiltinModules returns the embedded policies, without their tests.
+func BuiltinModules() ([]Module, error) {
+	var mods []Module
+	err := fs.WalkDir(policies.FS, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".rego") || strings.HasSuffix(p, "_test.rego") {
+			return err
+		}
+		text, err := fs.ReadFile(policies.FS, p)
+		mods = append(mods, Module{File: "policies/" + p, Text: text})
+		return err
+	})
+	return mods, err
+}
+
+// capabilities are OPA's built-ins less those that reach outside the
+// evaluation: policies from a Git repository must not call the network or
+// read the environment.
+func capabilities() *ast.Capabilities {
+	caps := ast.CapabilitiesForThisVersion()
+	denied := map[string]bool{"http.send": true, "net.lookup_ip_addr": true, "opa.runtime": true}
+	kept := caps.Builtins[:0]
+	for _, b := range caps.Builtins {
+		if !denied[b.Name] {
+			kept = append(kept, b)
+		}
+	}
+	caps.Builtins = kept
+	return caps
+}
+
+var ruleName = regexp.MustCompile(`^(deny|warn|violation)(_[A-Za-z0-9_]+)?$`)
+
+// Compile parses and compiles the built-in policies and the given platform
+// modules, and prepares every query. data is given to policies as
+// data.laiki.config.
+func Compile(ctx context.Context, platform []Module, config map[string]any) (*Policies, error) {
+	builtin, err := BuiltinModules()
+	if err != nil {
+		return nil, err
+	}
+	all := append(builtin, platform...)
+	sort.SliceStable(all[len(builtin):], func(i, j int) bool { return all[len(builtin)+i].File < all[len(builtin)+j].File })
+
+	parsed := map[string]*ast.Module{}
+	var errs ast.Errors
+	hash := sha256.New()
+	for _, m := range all {
+		if _, dup := parsed[m.File]; dup {
+			errs = append(errs, ast.NewError(ast.CompileErr, &ast.Location{File: m.File}, "two policy files with the same path"))
+			continue
+		}
+		fmt.Fprintf(hash, "%s\x00%d\x00", m.File, len(m.Text))
+		hash.Write(m.Text)
+		mod, err := ast.ParseModuleWithOpts(m.File, string(m.Text), ast.ParserOptions{RegoVersion: ast.RegoV1, ProcessAnnotation: true})
+		if err != nil {
+			var aerrs ast.Errors
+			if errors.As(err, &aerrs) {
+				errs = append(errs, aerrs...)
+				continue
+			}
+			errs = append(errs, ast.NewError(ast.ParseErr, &ast.Location{File: m.File}, "%v", err))
+			continue
+		}
+		if mod == nil {
+			continue // a file of comments only
+		}
+		if pkg := packageName(mod); strings.HasPrefix(pkg, "laiki.internal") {
+			errs = append(errs, ast.NewError(ast.CompileErr, mod.Package.Location, "package %s is reserved for Laiki", pkg))
+			continue
+		}
+		parsed[m.File] = mod
+	}
+	if len(errs) > 0 {
+		return nil, &CompileError{Errors: errs}
+	}
+
+	// What rules exist decides the collector module: governance rules are
+	// gathered by one generated query, each pre-processor by one of its own.
+	type ppInfo struct{ rules map[string]bool }
+	pps := map[string]*ppInfo{}
+	gov := map[string]map[string]bool{}
+	for _, mod := range parsed {
+		pkg := packageName(mod)
+		switch {
+		case strings.HasPrefix(pkg, PreProcessorPackage+"."):
+			name := strings.TrimPrefix(pkg, PreProcessorPackage+".")
+			if strings.Contains(name, ".") {
+				continue // helpers below a pre-processor's package
+			}
+			if pps[name] == nil {
+				pps[name] = &ppInfo{rules: map[string]bool{}}
+			}
+			for _, r := range mod.Rules {
+				pps[name].rules[r.Head.Name.String()] = true
+			}
+		case pkg == GovernancePackage || strings.HasPrefix(pkg, GovernancePackage+"."):
+			for _, r := range mod.Rules {
+				if n := r.Head.Name.String(); ruleName.MatchString(n) {
+					if gov[pkg] == nil {
+						gov[pkg] = map[string]bool{}
+					}
+					gov[pkg][n] = true
+				}
+			}
+		}
+	}
+	var collect strings.Builder
+	fmt.Fprintf(&collect, "package %s\n\n", collectPackage)
+	p := &Policies{preprocessors: map[string]*preprocessor{}, Timeout: 5 * time.Second}
+	for _, pkg := range sortedKeys(gov) {
+		p.rulesets = append(p.rulesets, pkg)
+		for _, rule := range sortedKeys(gov[pkg]) {
+			fmt.Fprintf(&collect, "governance[%q] := %s\n", pkg+"|"+rule, ref(pkg, rule))
+		}
+	}
+	ppNames := sortedKeys(pps)
+	for i, name := range ppNames {
+		info := pps[name]
+		if !info.rules["spec"] {
+			return nil, &CompileError{Errors: ast.Errors{ast.NewError(ast.CompileErr, nil,
+				"pre-processor %s.%s has no `spec` rule: a pre-processor must give the resource's new laiki-spec", PreProcessorPackage, name)}}
+		}
+		for _, rule := range []string{"spec", "warn", "changes"} {
+			if info.rules[rule] {
+				fmt.Fprintf(&collect, "pp_%d[%q] := %s\n", i, rule, ref(PreProcessorPackage+"."+name, rule))
+			}
+		}
+	}
+	parsed["laiki:collect.rego"], err = ast.ParseModuleWithOpts("laiki:collect.rego", collect.String(), ast.ParserOptions{RegoVersion: ast.RegoV1})
+	if err != nil {
+		return nil, fmt.Errorf("internal: collector module: %w", err)
+	}
+
+	compiler := ast.NewCompiler().WithCapabilities(capabilities()).WithEnablePrintStatements(false)
+	compiler.Compile(parsed)
+	if compiler.Failed() {
+		return nil, &CompileError{Errors: compiler.Errors}
+	}
+
+	store, err := configStore(config)
+	if err != nil {
+		return nil, err
+	}
+	prepare := func(query string) (rego.PreparedEvalQuery, error) {
+		return rego.New(rego.Query(query), rego.Compiler(compiler), rego.Store(store), rego.StrictBuiltinErrors(false)).PrepareForEval(ctx)
+	}
+	if p.governance, err = prepare("data." + collectPackage + ".governance"); err != nil {
+		return nil, err
+	}
+	for i, name := range ppNames {
+		pp := &preprocessor{name: name}
+		if pp.eval, err = prepare(fmt.Sprintf("data.%s.pp_%d", collectPackage, i)); err != nil {
+			return nil, err
+		}
+		if pps[name].rules["parameter_errors"] {
+			q, err := prepare(ref(PreProcessorPackage+"."+name, "parameter_errors"))
+			if err != nil {
+				return nil, err
+			}
+			pp.params = &q
+		}
+		if pps[name].rules["resource_types"] {
+			q, err := prepare(ref(PreProcessorPackage+"."+name, "resource_types"))
+			if err != nil {
+				return nil, err
+			}
+			rs, err := q.Eval(ctx, rego.EvalInput(map[string]any{}))
+			if err != nil {
+				return nil, fmt.Errorf("pre-processor %s: resource_types: %w", name, err)
+			}
+			if len(rs) > 0 {
+				pp.resourceTypes = map[string]bool{}
+				for _, v := range asList(rs[0].Expressions[0].Value) {
+					if s, ok := v.(string); ok {
+						pp.resourceTypes[s] = true
+					}
+				}
+			}
+		}
+		p.preprocessors[name] = pp
+	}
+	p.Revision = hex.EncodeToString(hash.Sum(nil))[:16]
+	return p, nil
+}
+
+// ref writes a reference to a rule of a package, quoting path segments that
+// are not plain identifiers.
+func ref(pkg, rule string) string {
+	var b strings.Builder
+	b.WriteString("data")
+	for _, seg := range append(strings.Split(pkg, "."), rule) {
+		if ast.IsVarCompatibleString(seg) && !ast.IsKeyword(seg) {
+			b.WriteString("." + seg)
+		} else {
+			fmt.Fprintf(&b, "[%q]", seg)
+		}
+	}
+	return b.String()
+}
+
+func packageName(m *ast.Module) string {
+	path := m.Package.Path
+	parts := make([]string, 0, len(path)-1)
+	for _, t := range path[1:] {
+		if s, ok := t.Value.(ast.String); ok {
+			parts = append(parts, string(s))
+		} else {
+			parts = append(parts, t.Value.String())
+		}
+	}
+	return strings.Join(parts, ".")
+}
+
+func configStore(config map[string]any) (storage.Store, error) {
+	if config == nil {
+		config = map[string]any{}
+	}
+	// A JSON round trip gives the store the plain JSON values it expects.
+	raw, err := json.Marshal(map[string]any{"laiki": map[string]any{"config": config}})
+	if err != nil {
+		return nil, fmt.Errorf("policy-data: %w", err)
+	}
+	var v map[string]any
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return nil, err
+	}
+	return inmem.NewFromObject(v), nil
+}
+
+// HasPreProcessor reports whether a pre-processor policy of that name exists.
+func (p *Policies) HasPreProcessor(name string) bool {
+	_, ok := p.preprocessors[name]
+	return ok
+}
+
+// PreProcessorNames lists the pre-processor policies, sorted.
+func (p *Policies) PreProcessorNames() []string { return sortedKeys(p.preprocessors) }
+
+// Rulesets lists the governance packages, sorted.
+func (p *Policies) Rulesets() []string { return p.rulesets }
+
+// AppliesTo reports whether a pre-processor changes resources of a type.
+func (p *Policies) AppliesTo(name, resourceType string) bool {
+	pp, ok := p.preprocessors[name]
+	return ok && (pp.resourceTypes == nil || pp.resourceTypes[resourceType])
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func asList(v any) []any {
+	switch x := v.(type) {
+	case []any:
+		return x
+	case map[string]any:
+		out := make([]any, 0, len(x))
+		for _, k := range sortedKeys(x) {
+			out = append(out, x[k])
+		}
+		return out
+	case nil:
+		return nil
+	}
+	return []any{v}
+}

@@ -1,0 +1,391 @@
+// Package document reads Laiki documents: YAML with `laiki-metadata` and
+// `laiki-spec` at the top. It keeps the YAML tree of every document so that
+// any finding, however late in the pipeline, can point at the line the user
+// wrote.
+package document
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/laiki-platform/laiki/engine/finding"
+)
+
+// Kind tells targets, resources and pre-processors apart.
+type Kind string
+
+const (
+	Target       Kind = "target"
+	Resource     Kind = "resource"
+	PreProcessor Kind = "pre-processor"
+)
+
+// Top-level keys of a Laiki document.
+const (
+	KeyMetadata = "laiki-metadata"
+	KeySpec     = "laiki-spec"
+	KeySource   = "laiki-source" // added to the policy input, never in files
+)
+
+// Metadata keys.
+const (
+	MetaTargetType       = "target-type"
+	MetaResourceType     = "resource-type"
+	MetaPreProcessorName = "pre-processor-name"
+	MetaName             = "name"
+	MetaNamespace        = "namespace"
+	MetaTargetName       = "target-name"
+	MetaTargetNamespace  = "target-namespace"
+)
+
+// kindKeys lists, per kind, the metadata keys it requires and those it allows.
+var kindKeys = map[Kind]struct{ required, optional []string }{
+	Target:       {required: []string{MetaTargetType, MetaName, MetaNamespace}},
+	Resource:     {required: []string{MetaResourceType, MetaTargetName, MetaTargetNamespace}},
+	PreProcessor: {required: []string{MetaPreProcessorName, MetaName, MetaTargetNamespace}, optional: []string{MetaTargetName}},
+}
+
+// SourceRef says where a document came from and what that source may do.
+type SourceRef struct {
+	Name string `json:"name"`
+	Role string `json:"role"`
+}
+
+// Document is one Laiki document of a file.
+type Document struct {
+	Source SourceRef
+	File   string // as shown to the user: relative to the working directory or the repository
+	Index  int    // 0-based position among the YAML documents of the file
+	Line   int    // line of the document's first key
+	Column int
+
+	Kind Kind
+	// Type is the target-type, resource-type or pre-processor-name.
+	Type string
+	// Name and Namespace: a target's name and namespace, a pre-processor's
+	// name and target-namespace.
+	Name, Namespace string
+	// TargetName and TargetNamespace bind a resource (or narrow a
+	// pre-processor) to a target.
+	TargetName, TargetNamespace string
+
+	Metadata map[string]any
+	// Spec is laiki-spec as plain values: nil, or usually map[string]any.
+	Spec any
+
+	// Broken is set when the document could not be read far enough to take
+	// part in the pipeline; its findings say why.
+	Broken bool
+
+	root     *yaml.Node // the document's top mapping
+	metaNode *yaml.Node
+	specKey  *yaml.Node
+	specNode *yaml.Node
+}
+
+// SpecNode is the YAML tree of laiki-spec as written (nil when absent), for
+// workflows that keep the platform's own spelling and key order.
+func (d *Document) SpecNode() *yaml.Node { return d.specNode }
+
+// Location of the document itself.
+func (d *Document) Location() finding.Location {
+	return finding.Location{File: d.File, Line: d.Line, Column: d.Column}
+}
+
+// Describe names the document for messages: "ShinyProxyApp in ShinyProxy/ShinyProxy".
+func (d *Document) Describe() string {
+	switch d.Kind {
+	case Target:
+		return fmt.Sprintf("%s target %s/%s", d.Type, d.Namespace, d.Name)
+	case PreProcessor:
+		if d.TargetName != "" {
+			return fmt.Sprintf("%s pre-processor %s/%s (target %s)", d.Type, d.Namespace, d.Name, d.TargetName)
+		}
+		return fmt.Sprintf("%s pre-processor %s/%s", d.Type, d.Namespace, d.Name)
+	case Resource:
+		return fmt.Sprintf("%s bound to %s/%s", d.Type, d.TargetNamespace, d.TargetName)
+	}
+	return "document"
+}
+
+// PosOf returns where a field of the document is written. The path starts
+// below the top level: ("laiki-spec", "container-env", "A"), or a single
+// dotted string. When the field is not in the file (a pre-processor added it),
+// the nearest enclosing field that is written is returned.
+func (d *Document) PosOf(path ...string) finding.Location {
+	loc := d.Location()
+	if len(path) == 1 && strings.Contains(path[0], ".") {
+		path = strings.Split(path[0], ".")
+	}
+	n := d.root
+	for _, seg := range path {
+		n = deref(n)
+		if n == nil {
+			break
+		}
+		var key, next *yaml.Node
+		switch n.Kind {
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				if n.Content[i].Value == seg {
+					key, next = n.Content[i], n.Content[i+1]
+					break
+				}
+			}
+		case yaml.SequenceNode:
+			if i, err := strconv.Atoi(seg); err == nil && i >= 0 && i < len(n.Content) {
+				key, next = n.Content[i], n.Content[i]
+			}
+		}
+		if key == nil {
+			break
+		}
+		loc.Line, loc.Column = key.Line, key.Column
+		n = next
+	}
+	return loc
+}
+
+func deref(n *yaml.Node) *yaml.Node {
+	for n != nil && n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	return n
+}
+
+// Result is what parsing one file gives.
+type Result struct {
+	Documents []*Document
+	// Findings about the file as a whole (bad YAML, skipped documents).
+	Findings []finding.Finding
+	// ByDocument holds the findings about each document.
+	ByDocument map[*Document][]finding.Finding
+}
+
+var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// Parse reads every YAML document of a file. It never fails: problems are
+// findings, with the file and line, and the documents before a syntax error
+// are kept.
+func Parse(src SourceRef, file string, data []byte, limits Limits) Result {
+	res := Result{ByDocument: map[*Document][]finding.Finding{}}
+	at := func(sev finding.Severity, line, col int, format string, args ...any) {
+		res.Findings = append(res.Findings, finding.Finding{
+			Severity: sev, Location: finding.Location{File: file, Line: line, Column: col},
+			Message: fmt.Sprintf(format, args...), Policy: finding.CheckDocument, Source: src.Name,
+		})
+	}
+	if len(data) > limits.MaxFileBytes {
+		at(finding.Error, 0, 0, "file is %d bytes, more than the %d a Laiki file may have", len(data), limits.MaxFileBytes)
+		return res
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	for index := 0; ; index++ {
+		var root yaml.Node
+		err := dec.Decode(&root)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			line, msg := 0, err.Error()
+			if m := yamlLine.FindStringSubmatch(msg); m != nil {
+				line, _ = strconv.Atoi(m[1])
+				msg = m[2]
+			}
+			at(finding.Error, line, 0, "invalid YAML: %s", strings.TrimPrefix(msg, "yaml: "))
+			break
+		}
+		if index >= limits.MaxDocuments {
+			at(finding.Error, root.Line, root.Column, "more than %d YAML documents in one file", limits.MaxDocuments)
+			break
+		}
+		top := deref(&root)
+		if top.Kind == yaml.DocumentNode && len(top.Content) > 0 {
+			top = deref(top.Content[0])
+		}
+		if top == nil || top.Kind != yaml.MappingNode || !hasKey(top, KeyMetadata, KeySpec) {
+			line := 1
+			if top != nil && top.Line > 0 {
+				line = top.Line
+			}
+			if top == nil || top.Kind == yaml.DocumentNode || (top.Kind == yaml.ScalarNode && top.Tag == "!!null") {
+				continue // an empty document, such as a trailing ---
+			}
+			at(finding.Notice, line, 0, "not a Laiki document (no laiki-metadata and laiki-spec at the top); skipped")
+			continue
+		}
+		d, fs := build(src, file, index, top, limits)
+		res.Documents = append(res.Documents, d)
+		res.ByDocument[d] = fs
+	}
+	return res
+}
+
+func hasKey(m *yaml.Node, keys ...string) bool {
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		for _, k := range keys {
+			if m.Content[i].Value == k {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// build reads one document whose top level is a mapping with laiki keys.
+func build(src SourceRef, file string, index int, top *yaml.Node, limits Limits) (*Document, []finding.Finding) {
+	d := &Document{Source: src, File: file, Index: index, Line: top.Line, Column: top.Column, root: top}
+	var fs []finding.Finding
+	fail := func(n *yaml.Node, format string, args ...any) {
+		line, col := d.Line, d.Column
+		if n != nil {
+			line, col = n.Line, n.Column
+		}
+		fs = append(fs, finding.Finding{
+			Severity: finding.Error, Location: finding.Location{File: file, Line: line, Column: col},
+			Message: fmt.Sprintf(format, args...), Policy: finding.CheckDocument, Source: src.Name,
+		})
+		d.Broken = true
+	}
+
+	seen := map[string]*yaml.Node{}
+	for i := 0; i+1 < len(top.Content); i += 2 {
+		k, v := top.Content[i], top.Content[i+1]
+		if prev, dup := seen[k.Value]; dup {
+			fail(k, "%s is already defined at line %d", k.Value, prev.Line)
+			continue
+		}
+		seen[k.Value] = k
+		switch k.Value {
+		case KeyMetadata:
+			d.metaNode = v
+		case KeySpec:
+			d.specKey, d.specNode = k, v
+		default:
+			fail(k, "unknown top-level key %q: a Laiki document has only laiki-metadata and laiki-spec (is it indented under laiki-spec?)", k.Value)
+		}
+	}
+	if d.metaNode == nil {
+		fail(top, "missing laiki-metadata")
+		return d, fs
+	}
+	if d.specKey == nil {
+		fail(top, "missing laiki-spec (it may be empty, but it must be there)")
+	}
+
+	c := converter{limits: limits}
+	if d.specNode != nil {
+		spec, err := c.value(d.specNode, 1)
+		if err != nil {
+			var ne *NodeError
+			if errors.As(err, &ne) {
+				fail(&yaml.Node{Line: ne.Line, Column: ne.Column}, "%s", ne.Msg)
+			} else {
+				fail(d.specNode, "%v", err)
+			}
+		}
+		d.Spec = spec
+	}
+
+	meta := deref(d.metaNode)
+	if meta.Kind != yaml.MappingNode {
+		fail(meta, "laiki-metadata must be a map of keys such as target-type, name and namespace")
+		return d, fs
+	}
+	d.Metadata = map[string]any{}
+	values := map[string]*yaml.Node{}
+	for i := 0; i+1 < len(meta.Content); i += 2 {
+		k, v := meta.Content[i], deref(meta.Content[i+1])
+		if _, dup := values[k.Value]; dup {
+			fail(k, "laiki-metadata.%s is already defined at line %d", k.Value, values[k.Value].Line)
+			continue
+		}
+		values[k.Value] = k
+		if v.Kind != yaml.ScalarNode || v.ShortTag() == "!!null" || strings.TrimSpace(v.Value) == "" {
+			fail(v, "laiki-metadata.%s must be a non-empty string", k.Value)
+			continue
+		}
+		d.Metadata[k.Value] = v.Value
+	}
+
+	var kinds []Kind
+	for _, kd := range []Kind{Target, Resource, PreProcessor} {
+		if _, ok := values[kindKeys[kd].required[0]]; ok {
+			kinds = append(kinds, kd)
+		}
+	}
+	switch len(kinds) {
+	case 0:
+		fail(meta, "laiki-metadata needs one of target-type, resource-type or pre-processor-name")
+		return d, fs
+	case 1:
+		d.Kind = kinds[0]
+	default:
+		fail(meta, "laiki-metadata has %s and %s: a document is one of target, resource or pre-processor", kindKeys[kinds[0]].required[0], kindKeys[kinds[1]].required[0])
+		return d, fs
+	}
+
+	allowed := map[string]bool{}
+	for _, k := range append(append([]string{}, kindKeys[d.Kind].required...), kindKeys[d.Kind].optional...) {
+		allowed[k] = true
+	}
+	var unknown []string
+	for k := range values {
+		if !allowed[k] {
+			unknown = append(unknown, k)
+		}
+	}
+	sort.Slice(unknown, func(i, j int) bool { return values[unknown[i]].Line < values[unknown[j]].Line })
+	for _, k := range unknown {
+		fail(values[k], "unknown key laiki-metadata.%s for a %s (allowed: %s)", k, d.Kind, strings.Join(sortedKeys(allowed), ", "))
+	}
+	for _, k := range kindKeys[d.Kind].required {
+		if _, ok := values[k]; !ok {
+			fail(d.metaNode, "a %s needs laiki-metadata.%s", d.Kind, k)
+		}
+	}
+
+	str := func(k string) string { s, _ := d.Metadata[k].(string); return s }
+	switch d.Kind {
+	case Target:
+		d.Type, d.Name, d.Namespace = str(MetaTargetType), str(MetaName), str(MetaNamespace)
+	case Resource:
+		d.Type, d.TargetName, d.TargetNamespace = str(MetaResourceType), str(MetaTargetName), str(MetaTargetNamespace)
+	case PreProcessor:
+		d.Type, d.Name, d.Namespace, d.TargetName = str(MetaPreProcessorName), str(MetaName), str(MetaTargetNamespace), str(MetaTargetName)
+		d.TargetNamespace = d.Namespace
+	}
+	return d, fs
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Input is the document as policies see it: laiki-metadata, laiki-spec and
+// laiki-source. The spec given replaces the document's own (a pre-processor's
+// output, say).
+func (d *Document) Input(spec any) map[string]any {
+	meta := make(map[string]any, len(d.Metadata))
+	for k, v := range d.Metadata {
+		meta[k] = v
+	}
+	return map[string]any{
+		KeyMetadata: meta,
+		KeySpec:     spec,
+		KeySource:   map[string]any{"name": d.Source.Name, "role": d.Source.Role},
+	}
+}

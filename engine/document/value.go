@@ -1,0 +1,189 @@
+package document
+
+import (
+	"fmt"
+	"strconv"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Limits bound what one file may cost to read, so that a hostile file (deep
+// nesting, an alias bomb) is refused quickly instead of exhausting memory.
+type Limits struct {
+	MaxFileBytes  int // size of one file
+	MaxDocuments  int // YAML documents in one file
+	MaxDepth      int // nesting of maps and lists
+	MaxValueNodes int // nodes of one document after alias expansion
+}
+
+// DefaultLimits are far above any real app or platform file.
+var DefaultLimits = Limits{
+	MaxFileBytes:  1 << 20,
+	MaxDocuments:  1000,
+	MaxDepth:      64,
+	MaxValueNodes: 200_000,
+}
+
+// NodeError is a problem at a node of a YAML tree.
+type NodeError struct {
+	Line, Column int
+	Msg          string
+}
+
+func (e *NodeError) Error() string { return fmt.Sprintf("line %d: %s", e.Line, e.Msg) }
+
+func nodeErr(n *yaml.Node, format string, args ...any) *NodeError {
+	return &NodeError{Line: n.Line, Column: n.Column, Msg: fmt.Sprintf(format, args...)}
+}
+
+// converter turns a yaml.Node into plain Go values (map[string]any, []any,
+// string, bool, int64, float64, nil): the shape that Rego and JSON expect.
+// It resolves aliases and merge keys, refuses duplicate keys, and counts
+// nodes so that alias expansion cannot blow up.
+type converter struct {
+	limits Limits
+	nodes  int
+}
+
+// Value converts a node with the default limits.
+func Value(n *yaml.Node) (any, error) {
+	c := converter{limits: DefaultLimits}
+	return c.value(n, 0)
+}
+
+func (c *converter) value(n *yaml.Node, depth int) (any, error) {
+	if n == nil {
+		return nil, nil
+	}
+	c.nodes++
+	if c.nodes > c.limits.MaxValueNodes {
+		return nil, nodeErr(n, "document expands to more than %d values (alias expansion?)", c.limits.MaxValueNodes)
+	}
+	if depth > c.limits.MaxDepth {
+		return nil, nodeErr(n, "nesting deeper than %d levels", c.limits.MaxDepth)
+	}
+	switch n.Kind {
+	case yaml.DocumentNode:
+		if len(n.Content) == 0 {
+			return nil, nil
+		}
+		return c.value(n.Content[0], depth)
+	case yaml.AliasNode:
+		return c.value(n.Alias, depth+1)
+	case yaml.ScalarNode:
+		return scalar(n)
+	case yaml.SequenceNode:
+		out := make([]any, 0, len(n.Content))
+		for _, item := range n.Content {
+			v, err := c.value(item, depth+1)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, v)
+		}
+		return out, nil
+	case yaml.MappingNode:
+		out := make(map[string]any, len(n.Content)/2)
+		seen := make(map[string]*yaml.Node, len(n.Content)/2)
+		if err := c.mapping(n, out, seen, depth, false); err != nil {
+			return nil, err
+		}
+		return out, nil
+	}
+	return nil, nodeErr(n, "unsupported YAML node")
+}
+
+// mapping fills out from a mapping node. Keys written in the mapping itself
+// win over keys brought in by a merge key (<<), as YAML specifies.
+func (c *converter) mapping(n *yaml.Node, out map[string]any, seen map[string]*yaml.Node, depth int, merged bool) error {
+	var merges []*yaml.Node
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if k.Kind == yaml.ScalarNode && k.Tag == "!!merge" {
+			merges = append(merges, v)
+			continue
+		}
+		key, err := keyString(k)
+		if err != nil {
+			return err
+		}
+		if prev, dup := seen[key]; dup && !merged {
+			return nodeErr(k, "key %q is already defined at line %d", key, prev.Line)
+		}
+		if _, dup := seen[key]; dup && merged {
+			continue
+		}
+		seen[key] = k
+		val, err := c.value(v, depth+1)
+		if err != nil {
+			return err
+		}
+		out[key] = val
+	}
+	for _, m := range merges {
+		for m.Kind == yaml.AliasNode {
+			m = m.Alias
+		}
+		srcs := []*yaml.Node{m}
+		if m.Kind == yaml.SequenceNode {
+			srcs = m.Content
+		}
+		for _, s := range srcs {
+			for s.Kind == yaml.AliasNode {
+				s = s.Alias
+			}
+			if s.Kind != yaml.MappingNode {
+				return nodeErr(s, "a merge key (<<) needs a mapping or a list of mappings")
+			}
+			c.nodes += len(s.Content)
+			if err := c.mapping(s, out, seen, depth, true); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func keyString(k *yaml.Node) (string, error) {
+	for k.Kind == yaml.AliasNode {
+		k = k.Alias
+	}
+	if k.Kind != yaml.ScalarNode {
+		return "", nodeErr(k, "a key must be a plain value, not a map or list")
+	}
+	return k.Value, nil
+}
+
+func scalar(n *yaml.Node) (any, error) {
+	switch n.ShortTag() {
+	case "!!null":
+		return nil, nil
+	case "!!bool":
+		var b bool
+		if err := n.Decode(&b); err != nil {
+			return nil, nodeErr(n, "%v", err)
+		}
+		return b, nil
+	case "!!int":
+		var i int64
+		if err := n.Decode(&i); err == nil {
+			return i, nil
+		}
+		// Too large for int64: keep it as a float rather than fail.
+		f, err := strconv.ParseFloat(n.Value, 64)
+		if err != nil {
+			return nil, nodeErr(n, "not a number: %q", n.Value)
+		}
+		return f, nil
+	case "!!float":
+		var f float64
+		if err := n.Decode(&f); err != nil {
+			return nil, nodeErr(n, "%v", err)
+		}
+		return f, nil
+	case "!!str", "!!binary", "!!timestamp":
+		return n.Value, nil
+	}
+	// Custom tags (!foo) keep their text: Laiki gives them no meaning.
+	return n.Value, nil
+}

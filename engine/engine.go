@@ -1,0 +1,508 @@
+// Package engine runs Laiki's pipeline, the same for `laiki check`, the
+// admission webhook and the reconcile loop:
+//
+//	sources → documents → access control → binding and identity →
+//	schema → pre-processors → schema again → governance → verdict
+//
+// Nothing here stops at the first problem: every stage records findings, and
+// every resource that passes is accepted, so that one broken file never
+// holds back the others.
+package engine
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/laiki-platform/laiki/engine/admission"
+	"github.com/laiki-platform/laiki/engine/document"
+	"github.com/laiki-platform/laiki/engine/finding"
+	"github.com/laiki-platform/laiki/engine/source"
+	"github.com/laiki-platform/laiki/engine/types"
+)
+
+// Options for one run.
+type Options struct {
+	Config *source.Config
+	Load   source.Options
+	Limits document.Limits
+	// Parallelism of admission; GOMAXPROCS by default.
+	Parallelism int
+}
+
+// Resource is a resource document with what the pipeline made of it.
+type Resource struct {
+	Doc    *document.Document
+	Type   *types.ResourceType
+	ID     string             // the value of the type's identity key
+	Target *document.Document // nil when the binding failed
+	// Spec after pre-processors (the spec as written when it never got there).
+	Spec    any
+	Changes []admission.Change
+	// PreProcessors that ran on it, in order.
+	PreProcessors []*document.Document
+	Accepted      bool
+}
+
+// Key names a resource uniquely: type, target namespace, target name, id.
+func (r *Resource) Key() string {
+	return fmt.Sprintf("%s %s/%s/%s", r.Doc.Type, r.Doc.TargetNamespace, r.Doc.TargetName, r.ID)
+}
+
+// Result is everything a run found and decided.
+type Result struct {
+	Sources       []*source.Loaded
+	Documents     []*document.Document
+	Targets       []*document.Document // valid targets only
+	PreProcessors []*document.Document // valid pre-processors only
+	Resources     []*Resource
+	Findings      []finding.Finding
+	Policies      *admission.Policies
+
+	byDoc map[*document.Document][]finding.Finding
+	mu    sync.Mutex
+}
+
+// FindingsFor returns the findings about one document.
+func (r *Result) FindingsFor(d *document.Document) []finding.Finding { return r.byDoc[d] }
+
+// InError reports whether a document has a blocking finding.
+func (r *Result) InError(d *document.Document) bool {
+	for _, f := range r.byDoc[d] {
+		if f.Severity.Blocking() {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *Result) add(d *document.Document, fs ...finding.Finding) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, f := range fs {
+		if d != nil {
+			if f.Resource == "" {
+				f.Resource = identity(d)
+			}
+			if f.Source == "" {
+				f.Source = d.Source.Name
+			}
+			r.byDoc[d] = append(r.byDoc[d], f)
+		}
+		r.Findings = append(r.Findings, f)
+	}
+}
+
+// identity names a document in findings, before its id is known.
+func identity(d *document.Document) string {
+	switch d.Kind {
+	case document.Target:
+		return fmt.Sprintf("%s %s/%s", d.Type, d.Namespace, d.Name)
+	case document.PreProcessor:
+		return fmt.Sprintf("%s %s/%s", d.Type, d.Namespace, d.Name)
+	case document.Resource:
+		if d.Spec != nil {
+			if rt, ok := types.Resource(d.Type); ok {
+				if m, ok := d.Spec.(map[string]any); ok {
+					if id, ok := m[rt.IdentityKey].(string); ok {
+						return fmt.Sprintf("%s %s/%s/%s", d.Type, d.TargetNamespace, d.TargetName, id)
+					}
+				}
+			}
+		}
+		return fmt.Sprintf("%s %s/%s (%s:%d)", d.Type, d.TargetNamespace, d.TargetName, d.File, d.Line)
+	}
+	return d.File
+}
+
+// Summary counts what a run found.
+type Summary struct {
+	Documents int `json:"documents"`
+	Accepted  int `json:"accepted"`
+	Rejected  int `json:"rejected"`
+	Denials   int `json:"denials"`
+	Warnings  int `json:"warnings"`
+	Errors    int `json:"errors"`
+	Notices   int `json:"notices"`
+}
+
+// Summary counts documents, verdicts and findings.
+func (r *Result) Summary() Summary {
+	s := Summary{Documents: len(r.Documents)}
+	for _, res := range r.Resources {
+		if res.Accepted {
+			s.Accepted++
+		} else {
+			s.Rejected++
+		}
+	}
+	for _, f := range r.Findings {
+		switch f.Severity {
+		case finding.Error:
+			s.Errors++
+		case finding.Deny:
+			s.Denials++
+		case finding.Warn:
+			s.Warnings++
+		default:
+			s.Notices++
+		}
+	}
+	return s
+}
+
+// Failed reports whether anything was rejected or in error: the exit code 1 of
+// `laiki check`.
+func (r *Result) Failed() bool {
+	s := r.Summary()
+	return s.Rejected > 0 || s.Errors > 0 || s.Denials > 0
+}
+
+// Run loads the sources, compiles the policies and decides every resource. It
+// returns an error only when Laiki itself cannot run (a platform policy that
+// does not compile); everything else is a finding.
+func Run(ctx context.Context, opts Options) (*Result, error) {
+	if opts.Limits == (document.Limits{}) {
+		opts.Limits = document.DefaultLimits
+	}
+	if opts.Load.MaxFileBytes == 0 {
+		opts.Load.MaxFileBytes = int64(opts.Limits.MaxFileBytes)
+	}
+	res := &Result{byDoc: map[*document.Document][]finding.Finding{}}
+	res.Sources = source.Load(ctx, opts.Config, opts.Load)
+
+	var modules []admission.Module
+	for _, l := range res.Sources {
+		res.add(nil, l.Findings...)
+		for _, f := range l.Files {
+			if strings.HasSuffix(f.Path, ".rego") {
+				if strings.HasSuffix(f.Path, "_test.rego") {
+					continue // tests are for `laiki policy test`
+				}
+				if fs := l.Source.AdmitPolicy(f.Path); fs != nil {
+					res.add(nil, fs...)
+					continue
+				}
+				modules = append(modules, admission.Module{File: f.Path, Source: l.Source.Name, Text: f.Data})
+				continue
+			}
+			parsed := document.Parse(l.Source.Ref(), f.Path, f.Data, opts.Limits)
+			res.add(nil, parsed.Findings...)
+			for _, d := range parsed.Documents {
+				res.Documents = append(res.Documents, d)
+				res.add(d, parsed.ByDocument[d]...)
+				if fs := l.Source.Admit(d); fs != nil {
+					res.add(d, fs...)
+				}
+			}
+		}
+	}
+	policies, err := admission.Compile(ctx, modules, opts.Config.PolicyData)
+	if err != nil {
+		return nil, err
+	}
+	res.Policies = policies
+
+	usable := func(d *document.Document) bool { return !d.Broken && !res.InError(d) }
+	targets := res.indexTargets(usable)
+	res.indexPreProcessors(ctx, usable, targets)
+	res.bindResources(usable, targets)
+	res.admit(ctx, opts.Parallelism)
+
+	finding.Sort(res.Findings)
+	return res, nil
+}
+
+func targetKey(namespace, name string) string { return namespace + "/" + name }
+
+var dns1123Label = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+
+func (r *Result) indexTargets(usable func(*document.Document) bool) map[string]*document.Document {
+	targets := map[string]*document.Document{}
+	dups := map[string][]*document.Document{}
+	for _, d := range r.Documents {
+		if d.Kind != document.Target || !usable(d) {
+			continue
+		}
+		tt, ok := types.Target(d.Type)
+		if !ok {
+			r.add(d, errorAt(d, document.KeyMetadata+"."+document.MetaTargetType, finding.CheckDocument,
+				"unknown target-type %s (known: %s)", d.Type, strings.Join(types.TargetNames(), ", ")))
+			continue
+		}
+		r.schema(d, d.Spec, tt.Schema, false)
+		if tt.Check != nil {
+			r.problems(d, tt.Check(d.Spec))
+		}
+		if !dns1123Label.MatchString(d.Namespace) {
+			r.add(d, finding.Finding{Severity: finding.Warn, Location: d.PosOf(document.KeyMetadata + "." + document.MetaNamespace),
+				Policy: finding.CheckDocument, Message: fmt.Sprintf("namespace %s is not a valid Kubernetes namespace name (lower case letters, digits and '-'); it is mapped to one when deployed to Kubernetes", d.Namespace)})
+		}
+		dups[targetKey(d.Namespace, d.Name)] = append(dups[targetKey(d.Namespace, d.Name)], d)
+	}
+	for key, ds := range dups {
+		if len(ds) > 1 {
+			r.duplicates(ds, fmt.Sprintf("target %s", key))
+			continue
+		}
+		if !r.InError(ds[0]) {
+			targets[key] = ds[0]
+			r.Targets = append(r.Targets, ds[0])
+		}
+	}
+	sortDocs(r.Targets)
+	return targets
+}
+
+func (r *Result) indexPreProcessors(ctx context.Context, usable func(*document.Document) bool, targets map[string]*document.Document) {
+	namespaces := map[string]bool{}
+	for _, t := range targets {
+		namespaces[t.Namespace] = true
+	}
+	dups := map[string][]*document.Document{}
+	for _, d := range r.Documents {
+		if d.Kind != document.PreProcessor || !usable(d) {
+			continue
+		}
+		if !r.Policies.HasPreProcessor(d.Type) {
+			r.add(d, errorAt(d, document.KeyMetadata+"."+document.MetaPreProcessorName, finding.CheckDocument,
+				"unknown pre-processor-name %s: no Rego policy in package %s.%s (known: %s)", d.Type, admission.PreProcessorPackage, d.Type,
+				strings.Join(r.Policies.PreProcessorNames(), ", ")))
+			continue
+		}
+		r.add(d, r.Policies.CheckParameters(ctx, d)...)
+		if d.TargetName != "" {
+			if _, ok := targets[targetKey(d.Namespace, d.TargetName)]; !ok {
+				r.add(d, errorAt(d, document.KeyMetadata+"."+document.MetaTargetName, finding.CheckBinding,
+					"no target %s in namespace %s for this pre-processor to narrow to", d.TargetName, d.Namespace))
+			}
+		} else if !namespaces[d.Namespace] {
+			r.add(d, finding.Finding{Severity: finding.Warn, Location: d.PosOf(document.KeyMetadata + "." + document.MetaTargetNamespace),
+				Policy: finding.CheckBinding, Message: fmt.Sprintf("no target in namespace %s: this pre-processor changes nothing", d.Namespace)})
+		}
+		dups[targetKey(d.Namespace, d.Name)] = append(dups[targetKey(d.Namespace, d.Name)], d)
+	}
+	for key, ds := range dups {
+		if len(ds) > 1 {
+			r.duplicates(ds, fmt.Sprintf("pre-processor %s", key))
+		}
+	}
+	// Broken pre-processors stay listed: the resources they would change are
+	// held back rather than deployed without the platform's settings.
+	for _, d := range r.Documents {
+		if d.Kind == document.PreProcessor && !d.Broken && r.Policies.HasPreProcessor(d.Type) {
+			r.PreProcessors = append(r.PreProcessors, d)
+		}
+	}
+	sortDocs(r.PreProcessors)
+}
+
+// PreProcessorsFor returns the pre-processors that apply to a resource, in the
+// order they run: those for the whole namespace first, then those narrowed to
+// the resource's target; by name within each group. So a target's own
+// pre-processor has the last word.
+func (r *Result) PreProcessorsFor(d *document.Document) []*document.Document {
+	var wide, narrow []*document.Document
+	for _, pp := range r.PreProcessors {
+		if pp.Namespace != d.TargetNamespace || !r.Policies.AppliesTo(pp.Type, d.Type) {
+			continue
+		}
+		switch pp.TargetName {
+		case "":
+			wide = append(wide, pp)
+		case d.TargetName:
+			narrow = append(narrow, pp)
+		}
+	}
+	byName := func(s []*document.Document) {
+		sort.SliceStable(s, func(i, j int) bool { return s[i].Name < s[j].Name })
+	}
+	byName(wide)
+	byName(narrow)
+	return append(wide, narrow...)
+}
+
+func (r *Result) bindResources(usable func(*document.Document) bool, targets map[string]*document.Document) {
+	ids := map[string][]*Resource{}
+	for _, d := range r.Documents {
+		if d.Kind != document.Resource {
+			continue
+		}
+		res := &Resource{Doc: d, Spec: d.Spec}
+		r.Resources = append(r.Resources, res)
+		if !usable(d) {
+			continue
+		}
+		rt, ok := types.Resource(d.Type)
+		if !ok {
+			r.add(d, errorAt(d, document.KeyMetadata+"."+document.MetaResourceType, finding.CheckDocument,
+				"unknown resource-type %s (known: %s)", d.Type, strings.Join(types.ResourceNames(), ", ")))
+			continue
+		}
+		res.Type = rt
+		t, ok := targets[targetKey(d.TargetNamespace, d.TargetName)]
+		switch {
+		case !ok:
+			r.add(d, errorAt(d, document.KeyMetadata+"."+document.MetaTargetName, finding.CheckBinding,
+				"no target %s in namespace %s%s", d.TargetName, d.TargetNamespace, r.nearTargets(d)))
+		case !rt.Binds(t.Type):
+			r.add(d, errorAt(d, document.KeyMetadata+"."+document.MetaTargetName, finding.CheckBinding,
+				"a %s binds to a %s target, and %s/%s is a %s (%s:%d)", d.Type, strings.Join(rt.TargetTypes, " or "),
+				t.Namespace, t.Name, t.Type, t.File, t.Line))
+		default:
+			res.Target = t
+		}
+		r.schema(d, d.Spec, rt.Schema, true)
+		if m, ok := d.Spec.(map[string]any); ok {
+			res.ID, _ = m[rt.IdentityKey].(string)
+		}
+		if res.ID == "" && !r.InError(d) {
+			r.add(d, errorAt(d, document.KeySpec, finding.CheckSchema, "a %s needs %s", d.Type, rt.IdentityKey))
+		}
+		if res.ID != "" {
+			ids[res.Key()] = append(ids[res.Key()], res)
+		}
+	}
+	for _, key := range sortedKeys(ids) {
+		if rs := ids[key]; len(rs) > 1 {
+			ds := make([]*document.Document, len(rs))
+			for i, x := range rs {
+				ds[i] = x.Doc
+			}
+			r.duplicates(ds, fmt.Sprintf("%s %s", rs[0].Type.IdentityKey, rs[0].ID)+fmt.Sprintf(" of a %s in target %s/%s", rs[0].Doc.Type, rs[0].Doc.TargetNamespace, rs[0].Doc.TargetName))
+		}
+	}
+}
+
+// nearTargets suggests the targets that exist, for a binding that failed.
+func (r *Result) nearTargets(d *document.Document) string {
+	var names []string
+	for _, t := range r.Targets {
+		names = append(names, t.Namespace+"/"+t.Name)
+	}
+	if len(names) == 0 {
+		return " (no target is declared by any source)"
+	}
+	return " (targets: " + strings.Join(names, ", ") + ")"
+}
+
+// admit runs pre-processors and governance on every resource still standing,
+// in parallel.
+func (r *Result) admit(ctx context.Context, parallelism int) {
+	if parallelism <= 0 {
+		parallelism = runtime.GOMAXPROCS(0)
+	}
+	work := make(chan *Resource)
+	var wg sync.WaitGroup
+	for range parallelism {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for res := range work {
+				r.admitOne(ctx, res)
+			}
+		}()
+	}
+	for _, res := range r.Resources {
+		if res.Type != nil && res.Target != nil && !r.InError(res.Doc) {
+			work <- res
+		}
+	}
+	close(work)
+	wg.Wait()
+}
+
+func (r *Result) admitOne(ctx context.Context, res *Resource) {
+	d := res.Doc
+	pps := r.PreProcessorsFor(d)
+	for _, pp := range pps {
+		if r.InError(pp) {
+			r.add(d, finding.Finding{Severity: finding.Error, Location: d.Location(), Policy: finding.CheckBinding,
+				Message: fmt.Sprintf("held back: pre-processor %s/%s (%s:%d) that applies to it is in error", pp.Namespace, pp.Name, pp.File, pp.Line),
+				Related: []finding.Location{pp.Location()}})
+			return
+		}
+	}
+	spec, fs, changes := r.Policies.PreProcess(ctx, d, pps)
+	res.Spec, res.Changes, res.PreProcessors = spec, changes, pps
+	r.add(d, fs...)
+	if r.InError(d) {
+		return
+	}
+	// The spec after pre-processors must still be a valid one: a platform
+	// default of the wrong type is caught here, against the pre-processor.
+	r.schema(d, spec, res.Type.Schema, false)
+	if r.InError(d) {
+		return
+	}
+	r.add(d, r.Policies.Govern(ctx, d, spec)...)
+	res.Accepted = !r.InError(d)
+}
+
+// schema checks a spec and records its problems; partial skips required keys
+// (a pre-processor may still set them).
+func (r *Result) schema(d *document.Document, spec any, s *types.Schema, partial bool) {
+	if s == nil {
+		return
+	}
+	var ps []types.Problem
+	for _, p := range s.Check(spec) {
+		if partial && p.Missing {
+			continue
+		}
+		ps = append(ps, p)
+	}
+	r.problems(d, ps)
+}
+
+func (r *Result) problems(d *document.Document, ps []types.Problem) {
+	for _, p := range ps {
+		path := append([]string{document.KeySpec}, p.Path...)
+		r.add(d, finding.Finding{Severity: p.Severity, Location: d.PosOf(path...), Policy: finding.CheckSchema,
+			Message: p.Message, Field: strings.Join(path, ".")})
+	}
+}
+
+// duplicates reports every declaration of the same identity, each naming all
+// the others, and rejects them all: Laiki cannot know which one is meant.
+func (r *Result) duplicates(ds []*document.Document, what string) {
+	sortDocs(ds)
+	for _, d := range ds {
+		var others []string
+		var related []finding.Location
+		for _, o := range ds {
+			if o != d {
+				others = append(others, fmt.Sprintf("%s:%d (source %s)", o.File, o.Line, o.Source.Name))
+				related = append(related, o.Location())
+			}
+		}
+		r.add(d, finding.Finding{Severity: finding.Error, Location: d.Location(), Policy: finding.CheckIdentity, Related: related,
+			Message: fmt.Sprintf("%s is declared more than once: also at %s", what, strings.Join(others, ", "))})
+	}
+}
+
+func errorAt(d *document.Document, field, policy, format string, args ...any) finding.Finding {
+	return finding.Finding{Severity: finding.Error, Location: d.PosOf(field), Policy: policy, Message: fmt.Sprintf(format, args...), Field: field}
+}
+
+func sortDocs(ds []*document.Document) {
+	sort.SliceStable(ds, func(i, j int) bool {
+		if ds[i].File != ds[j].File {
+			return ds[i].File < ds[j].File
+		}
+		return ds[i].Index < ds[j].Index
+	})
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,187 @@
+// Package report writes a run's findings in the formats pull-request tooling
+// reads: text for people, JSON for scripts, SARIF for GitHub code scanning,
+// GitHub workflow annotations, and JUnit for GitLab and most CI servers.
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/laiki-platform/laiki/engine"
+	"github.com/laiki-platform/laiki/engine/finding"
+)
+
+// Formats lists the output formats.
+var Formats = []string{"text", "json", "sarif", "github", "junit"}
+
+// Write writes a result in a format.
+func Write(w io.Writer, format string, r *engine.Result) error {
+	switch format {
+	case "text", "":
+		return Text(w, r)
+	case "json":
+		return JSON(w, r)
+	case "sarif":
+		return SARIF(w, r)
+	case "github":
+		return GitHub(w, r)
+	case "junit":
+		return JUnit(w, r)
+	}
+	return fmt.Errorf("unknown output format %q (one of %s)", format, strings.Join(Formats, ", "))
+}
+
+// Text writes `file:line:col: severity: message [policy]`, grouped by file,
+// then a summary line.
+func Text(w io.Writer, r *engine.Result) error {
+	var b strings.Builder
+	file := "\x00"
+	for _, f := range r.Findings {
+		if f.File != file && file != "\x00" {
+			b.WriteByte('\n')
+		}
+		file = f.File
+		where := f.Location.String()
+		if where == "" {
+			where = "laiki"
+		}
+		fmt.Fprintf(&b, "%s: %s: %s", where, f.Severity, f.Message)
+		if f.Policy != "" {
+			fmt.Fprintf(&b, " [%s]", f.Policy)
+		}
+		b.WriteByte('\n')
+	}
+	if len(r.Findings) > 0 {
+		b.WriteByte('\n')
+	}
+	s := r.Summary()
+	fmt.Fprintf(&b, "%d documents: %d resources accepted, %d rejected; %d denials, %d warnings, %d errors\n",
+		s.Documents, s.Accepted, s.Rejected, s.Denials, s.Warnings, s.Errors)
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// JSONReport is the shape of `-o json`.
+type JSONReport struct {
+	Findings       []finding.Finding `json:"findings"`
+	Summary        engine.Summary    `json:"summary"`
+	Resources      []JSONResource    `json:"resources"`
+	Sources        []JSONSource      `json:"sources"`
+	PolicyRevision string            `json:"policy-revision,omitempty"`
+}
+
+// JSONResource is the verdict on one resource.
+type JSONResource struct {
+	Resource string `json:"resource"`
+	Type     string `json:"type"`
+	ID       string `json:"id,omitempty"`
+	File     string `json:"file"`
+	Line     int    `json:"line"`
+	Source   string `json:"source"`
+	Accepted bool   `json:"accepted"`
+}
+
+// JSONSource says what was read from one source.
+type JSONSource struct {
+	Name     string `json:"name"`
+	Role     string `json:"role"`
+	From     string `json:"from"`
+	Revision string `json:"revision,omitempty"`
+	Files    int    `json:"files"`
+	Failed   bool   `json:"failed,omitempty"`
+}
+
+// JSON writes the findings, the summary and every resource's verdict.
+func JSON(w io.Writer, r *engine.Result) error {
+	rep := JSONReport{Findings: r.Findings, Summary: r.Summary(), Resources: []JSONResource{}, Sources: []JSONSource{}}
+	if rep.Findings == nil {
+		rep.Findings = []finding.Finding{}
+	}
+	if r.Policies != nil {
+		rep.PolicyRevision = r.Policies.Revision
+	}
+	for _, res := range r.Resources {
+		rep.Resources = append(rep.Resources, JSONResource{Resource: resourceName(r, res), Type: res.Doc.Type, ID: res.ID,
+			File: res.Doc.File, Line: res.Doc.Line, Source: res.Doc.Source.Name, Accepted: res.Accepted})
+	}
+	for _, l := range r.Sources {
+		rep.Sources = append(rep.Sources, JSONSource{Name: l.Source.Name, Role: l.Source.Role, From: l.Source.Describe(),
+			Revision: l.Revision, Files: len(l.Files), Failed: l.Failed})
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(rep)
+}
+
+func resourceName(r *engine.Result, res *engine.Resource) string {
+	if res.ID != "" {
+		return res.Key()
+	}
+	return fmt.Sprintf("%s %s/%s (%s:%d)", res.Doc.Type, res.Doc.TargetNamespace, res.Doc.TargetName, res.Doc.File, res.Doc.Line)
+}
+
+// GitHub writes workflow commands that GitHub Actions shows as annotations on
+// the pull request's files.
+func GitHub(w io.Writer, r *engine.Result) error {
+	var b strings.Builder
+	for _, f := range r.Findings {
+		cmd := map[finding.Severity]string{finding.Error: "error", finding.Deny: "error", finding.Warn: "warning"}[f.Severity]
+		if cmd == "" {
+			cmd = "notice"
+		}
+		var props []string
+		if f.File != "" {
+			props = append(props, "file="+ghProperty(f.File))
+			if f.Line > 0 {
+				props = append(props, fmt.Sprintf("line=%d", f.Line))
+			}
+			if f.Column > 0 {
+				props = append(props, fmt.Sprintf("col=%d", f.Column))
+			}
+		}
+		title := "laiki"
+		if f.Policy != "" {
+			title = "laiki: " + f.Policy
+		}
+		props = append(props, "title="+ghProperty(title))
+		fmt.Fprintf(&b, "::%s %s::%s\n", cmd, strings.Join(props, ","), ghData(f.Message))
+	}
+	s := r.Summary()
+	fmt.Fprintf(&b, "%d documents: %d resources accepted, %d rejected; %d denials, %d warnings, %d errors\n",
+		s.Documents, s.Accepted, s.Rejected, s.Denials, s.Warnings, s.Errors)
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// Escaping as GitHub's toolkit does it (command.ts).
+func ghData(s string) string {
+	return strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A").Replace(s)
+}
+
+func ghProperty(s string) string {
+	return strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A", ":", "%3A", ",", "%2C").Replace(s)
+}
+
+func sortedPolicies(fs []finding.Finding) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, f := range fs {
+		p := policyID(f)
+		if !seen[p] {
+			seen[p] = true
+			out = append(out, p)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func policyID(f finding.Finding) string {
+	if f.Policy == "" {
+		return "laiki"
+	}
+	return f.Policy
+}

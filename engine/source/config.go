@@ -1,0 +1,275 @@
+// Package source reads laiki.yaml, the list of places Laiki reads documents
+// from, and fetches those places: local directories and Git repositories.
+// It also holds the access rules that bind a team source to what it may
+// declare.
+package source
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/laiki-platform/laiki/engine/types"
+)
+
+// Roles a source can have.
+const (
+	RolePlatform = "platform" // may declare targets, pre-processors and Rego policies
+	RoleTeam     = "team"     // may declare resources of its allowed types in its allowed namespaces
+)
+
+// Config is a parsed laiki.yaml.
+type Config struct {
+	// File is the path of laiki.yaml as given; empty for plain paths.
+	File    string
+	Sources []*Source
+	// PolicyData is given to every Rego policy as data.laiki.config
+	// (the built-in baseline reads data.laiki.config.baseline).
+	PolicyData map[string]any
+}
+
+// Source is one entry of laiki.yaml.
+type Source struct {
+	Name  string   `yaml:"name"`
+	Role  string   `yaml:"role"`
+	Path  string   `yaml:"path"`
+	Git   *GitSpec `yaml:"git"`
+	Allow *Allow   `yaml:"allow"`
+
+	// Line and Column of the entry in laiki.yaml, for findings about the source.
+	Line, Column int `yaml:"-"`
+}
+
+// GitSpec names a Git repository, a ref (branch, tag or commit) and an
+// optional sub-directory.
+type GitSpec struct {
+	URL  string   `yaml:"url"`
+	Ref  string   `yaml:"ref"`
+	Dir  string   `yaml:"dir"`
+	Auth *GitAuth `yaml:"auth"`
+}
+
+// GitAuth says where credentials are: never the credentials themselves, so
+// that laiki.yaml can be committed.
+type GitAuth struct {
+	// HTTP(S): a token (used as the password of basic auth) from an
+	// environment variable or a file; Username defaults to "laiki" (most Git
+	// hosts ignore it for tokens).
+	Username  string `yaml:"username"`
+	TokenEnv  string `yaml:"token-env"`
+	TokenFile string `yaml:"token-file"`
+	// SSH: a private key from an environment variable or a file.
+	SSHKeyEnv           string `yaml:"ssh-key-env"`
+	SSHKeyFile          string `yaml:"ssh-key-file"`
+	SSHKeyPassphraseEnv string `yaml:"ssh-key-passphrase-env"`
+	KnownHostsFile      string `yaml:"known-hosts-file"`
+}
+
+// Allow bounds what a team source may declare.
+type Allow struct {
+	ResourceTypes    []string `yaml:"resource-types"`
+	TargetNamespaces []string `yaml:"target-namespaces"`
+}
+
+type fileConfig struct {
+	Sources    []*Source      `yaml:"sources"`
+	PolicyData map[string]any `yaml:"policy-data"`
+}
+
+var sourceName = regexp.MustCompile(`^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$`)
+
+// ConfigError is a laiki.yaml that Laiki cannot work with; it lists every
+// problem with its line.
+type ConfigError struct {
+	File     string
+	Problems []string
+}
+
+func (e *ConfigError) Error() string {
+	return strings.Join(e.Problems, "\n")
+}
+
+// LoadConfig reads a laiki.yaml. Relative paths in it are relative to the
+// directory of the file.
+func LoadConfig(file string) (*Config, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	return ParseConfig(file, data)
+}
+
+// ParseConfig parses laiki.yaml content; file is used in messages and to
+// resolve relative paths.
+func ParseConfig(file string, data []byte) (*Config, error) {
+	cerr := &ConfigError{File: file}
+	problem := func(line int, format string, args ...any) {
+		cerr.Problems = append(cerr.Problems, fmt.Sprintf("%s:%d: %s", file, line, fmt.Sprintf(format, args...)))
+	}
+
+	var fc fileConfig
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&fc); err != nil {
+		var te *yaml.TypeError
+		if errors.As(err, &te) {
+			for _, e := range te.Errors {
+				cerr.Problems = append(cerr.Problems, fmt.Sprintf("%s: %s", file, strings.TrimPrefix(e, "yaml: ")))
+			}
+			return nil, cerr
+		}
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	// A second pass over the tree gives each source the line it starts on.
+	var root yaml.Node
+	_ = yaml.Unmarshal(data, &root)
+	if list := findKey(&root, "sources"); list != nil && list.Kind == yaml.SequenceNode {
+		for i, item := range list.Content {
+			if i < len(fc.Sources) && fc.Sources[i] != nil {
+				fc.Sources[i].Line, fc.Sources[i].Column = item.Line, item.Column
+			}
+		}
+	}
+
+	cfg := &Config{File: file, PolicyData: fc.PolicyData}
+	base := filepath.Dir(file)
+	seen := map[string]int{}
+	if len(fc.Sources) == 0 {
+		problem(1, "no sources: list at least one under `sources:`")
+	}
+	for _, s := range fc.Sources {
+		if s == nil {
+			continue
+		}
+		if !sourceName.MatchString(s.Name) {
+			problem(s.Line, "source name %q must be lower case letters, digits, '.', '_' or '-' (at most 63)", s.Name)
+		}
+		if prev, dup := seen[s.Name]; dup {
+			problem(s.Line, "source %q is already defined at line %d", s.Name, prev)
+		}
+		seen[s.Name] = s.Line
+		if s.Role == "" {
+			s.Role = RoleTeam
+		}
+		if s.Role != RolePlatform && s.Role != RoleTeam {
+			problem(s.Line, "source %q: role must be platform or team, not %q", s.Name, s.Role)
+		}
+		switch {
+		case s.Path != "" && s.Git != nil:
+			problem(s.Line, "source %q has both path and git: give one", s.Name)
+		case s.Path == "" && s.Git == nil:
+			problem(s.Line, "source %q needs a path or a git repository", s.Name)
+		case s.Path != "":
+			if !filepath.IsAbs(s.Path) {
+				s.Path = filepath.Join(base, s.Path)
+			}
+		case s.Git != nil:
+			if s.Git.URL == "" {
+				problem(s.Line, "source %q: git.url is required", s.Name)
+			}
+			if strings.Contains(filepath.ToSlash(s.Git.Dir), "..") {
+				problem(s.Line, "source %q: git.dir must stay inside the repository", s.Name)
+			}
+			if a := s.Git.Auth; a != nil {
+				if a.TokenEnv != "" && a.TokenFile != "" || a.SSHKeyEnv != "" && a.SSHKeyFile != "" {
+					problem(s.Line, "source %q: give a token or key by environment variable or by file, not both", s.Name)
+				}
+				for _, f := range []*string{&a.TokenFile, &a.SSHKeyFile, &a.KnownHostsFile} {
+					if *f != "" && !filepath.IsAbs(*f) {
+						*f = filepath.Join(base, *f)
+					}
+				}
+			}
+			if hasUserInfo(s.Git.URL) {
+				problem(s.Line, "source %q: the git URL carries credentials; name them with git.auth (token-env, token-file) instead of writing them into laiki.yaml", s.Name)
+			}
+		}
+		if s.Role == RolePlatform && s.Allow != nil {
+			problem(s.Line, "source %q: allow applies to team sources; a platform source may declare anything", s.Name)
+		}
+		if s.Role == RoleTeam {
+			if s.Allow == nil || len(s.Allow.TargetNamespaces) == 0 {
+				problem(s.Line, "team source %q needs allow.target-namespaces: the namespaces its resources may bind to", s.Name)
+			}
+			if s.Allow != nil {
+				for _, t := range s.Allow.ResourceTypes {
+					if _, ok := types.Resource(t); !ok {
+						problem(s.Line, "source %q: unknown resource type %q in allow.resource-types (known: %s)", s.Name, t, strings.Join(types.ResourceNames(), ", "))
+					}
+				}
+			}
+		}
+	}
+	if len(cerr.Problems) > 0 {
+		return nil, cerr
+	}
+	return cfg, nil
+}
+
+// PathsConfig makes a configuration of plain paths, each a local source with
+// role platform: for a developer checking files on their own machine.
+func PathsConfig(paths []string) *Config {
+	cfg := &Config{}
+	names := map[string]bool{}
+	for _, p := range paths {
+		name := strings.ToLower(strings.Trim(sourceNameChars.ReplaceAllString(filepath.ToSlash(filepath.Clean(p)), "-"), "-._"))
+		if name == "" {
+			name = "source"
+		}
+		for base, i := name, 2; names[name]; i++ {
+			name = fmt.Sprintf("%s-%d", base, i)
+		}
+		names[name] = true
+		cfg.Sources = append(cfg.Sources, &Source{Name: name, Role: RolePlatform, Path: p})
+	}
+	return cfg
+}
+
+var sourceNameChars = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
+
+func findKey(n *yaml.Node, key string) *yaml.Node {
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	if n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i+1]
+		}
+	}
+	return nil
+}
+
+// Describe names where a source reads from, with no credentials.
+func (s *Source) Describe() string {
+	if s.Git != nil {
+		d := "git " + Redact(s.Git.URL)
+		if s.Git.Ref != "" {
+			d += "@" + s.Git.Ref
+		}
+		if s.Git.Dir != "" {
+			d += " dir " + s.Git.Dir
+		}
+		return d
+	}
+	return "path " + s.Path
+}
+
+// allowedTypes returns the resource types a team source may declare.
+func (s *Source) allowedTypes() []string {
+	if s.Allow == nil || len(s.Allow.ResourceTypes) == 0 {
+		return types.ResourceNames()
+	}
+	out := append([]string(nil), s.Allow.ResourceTypes...)
+	sort.Strings(out)
+	return out
+}

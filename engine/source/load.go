@@ -1,0 +1,205 @@
+package source
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/laiki-platform/laiki/engine/finding"
+)
+
+// File is one file read from a source.
+type File struct {
+	// Path as shown to users: relative to the working directory for local
+	// sources, relative to the repository root for Git sources (the path a
+	// pull request shows).
+	Path string
+	Data []byte
+}
+
+// Loaded is what reading one source gave.
+type Loaded struct {
+	Source *Source
+	Files  []File
+	// Revision is the Git commit read, empty for local sources.
+	Revision string
+	Findings []finding.Finding
+	// Failed is set when the source could not be read at all.
+	Failed bool
+}
+
+// Options tune loading.
+type Options struct {
+	// CacheDir keeps Git repositories between runs so that a second run only
+	// fetches. Default: the user's cache directory.
+	CacheDir string
+	// MaxFileBytes: larger files are reported and not read.
+	MaxFileBytes int64
+	// Getenv reads credentials named by environment variable (os.Getenv by default).
+	Getenv func(string) string
+}
+
+func (o *Options) defaults() {
+	if o.CacheDir == "" {
+		if dir, err := os.UserCacheDir(); err == nil {
+			o.CacheDir = filepath.Join(dir, "laiki", "git")
+		} else {
+			o.CacheDir = filepath.Join(os.TempDir(), "laiki-cache", "git")
+		}
+	}
+	if o.MaxFileBytes == 0 {
+		o.MaxFileBytes = 1 << 20
+	}
+	if o.Getenv == nil {
+		o.Getenv = os.Getenv
+	}
+}
+
+// Wanted reports whether a file name is one Laiki reads.
+func Wanted(name string) bool {
+	switch strings.ToLower(filepath.Ext(name)) {
+	case ".yaml", ".yml", ".rego":
+		return true
+	}
+	return false
+}
+
+// Load reads every source of the configuration, in parallel. A source that
+// fails is reported against its entry in laiki.yaml; the others still load.
+func Load(ctx context.Context, cfg *Config, opts Options) []*Loaded {
+	opts.defaults()
+	out := make([]*Loaded, len(cfg.Sources))
+	g := &gitCache{dir: opts.CacheDir}
+	var wg sync.WaitGroup
+	for i, s := range cfg.Sources {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			l := &Loaded{Source: s}
+			var err error
+			if s.Git != nil {
+				err = g.load(ctx, s, l, opts)
+			} else {
+				err = loadLocal(s, l, opts)
+			}
+			if err != nil {
+				l.Failed = true
+				loc := finding.Location{File: cfg.File, Line: s.Line, Column: s.Column}
+				if cfg.File == "" {
+					loc = finding.Location{File: s.Path}
+				}
+				l.Findings = append(l.Findings, finding.Finding{
+					Severity: finding.Error, Location: loc, Policy: finding.CheckSource, Source: s.Name,
+					Message: fmt.Sprintf("source %s (%s) could not be read: %s", s.Name, s.Describe(), redactAll(err.Error())),
+				})
+			}
+			out[i] = l
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+// DisplayPath shows a local path relative to the working directory when it
+// can, so that findings match what the user typed and what a pull request
+// shows.
+func DisplayPath(p string) string {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return filepath.ToSlash(p)
+	}
+	if wd, err := os.Getwd(); err == nil {
+		if rel, err := filepath.Rel(wd, abs); err == nil {
+			return filepath.ToSlash(rel)
+		}
+	}
+	return filepath.ToSlash(abs)
+}
+
+func loadLocal(s *Source, l *Loaded, opts Options) error {
+	root, err := filepath.Abs(s.Path)
+	if err != nil {
+		return err
+	}
+	info, err := os.Stat(root)
+	if err != nil {
+		return err
+	}
+	if !info.IsDir() {
+		data, err := readLimited(root, opts.MaxFileBytes)
+		if err != nil {
+			return err
+		}
+		l.Files = append(l.Files, File{Path: DisplayPath(root), Data: data})
+		return nil
+	}
+	realRoot, err := filepath.EvalSymlinks(root)
+	if err != nil {
+		return err
+	}
+	notice := func(p, format string, args ...any) {
+		l.Findings = append(l.Findings, finding.Finding{Severity: finding.Notice, Location: finding.Location{File: DisplayPath(p)},
+			Policy: finding.CheckSource, Source: s.Name, Message: fmt.Sprintf(format, args...)})
+	}
+	return filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			notice(p, "not read: %v", err)
+			return nil
+		}
+		if d.IsDir() {
+			if d.Name() == ".git" {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !Wanted(d.Name()) {
+			return nil
+		}
+		if d.Type()&fs.ModeSymlink != 0 {
+			// A link is followed only when it stays inside the source, so
+			// that a source cannot read files it does not own.
+			target, err := filepath.EvalSymlinks(p)
+			if err != nil {
+				notice(p, "a broken symbolic link; skipped")
+				return nil
+			}
+			if rel, err := filepath.Rel(realRoot, target); err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+				notice(p, "a symbolic link to a file outside the source; skipped")
+				return nil
+			}
+		} else if !d.Type().IsRegular() {
+			return nil
+		}
+		data, err := readLimited(p, opts.MaxFileBytes)
+		if err != nil {
+			l.Findings = append(l.Findings, finding.Finding{Severity: finding.Error, Location: finding.Location{File: DisplayPath(p)},
+				Policy: finding.CheckSource, Source: s.Name, Message: err.Error()})
+			return nil
+		}
+		l.Files = append(l.Files, File{Path: DisplayPath(p), Data: data})
+		return nil
+	})
+}
+
+func readLimited(p string, max int64) ([]byte, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if info.Size() > max {
+		return nil, fmt.Errorf("file is %d bytes, more than the %d a Laiki file may have; not read", info.Size(), max)
+	}
+	data := make([]byte, info.Size())
+	_, err = io.ReadFull(f, data)
+	return data, err
+}

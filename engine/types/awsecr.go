@@ -1,0 +1,34 @@
+package types
+
+import (
+	"fmt"
+	"regexp"
+
+	"github.com/laiki-platform/laiki/engine/finding"
+)
+
+// ecrName is the repository name pattern that ECR's API documents.
+var ecrName = regexp.MustCompile(`^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$`)
+
+// AwsEcrRepository: an image repository in AWS ECR for one app. The user
+// chooses only the name; tag immutability, scanning and encryption are the
+// platform's and cannot be loosened from a team file.
+func init() {
+	RegisterResource(&ResourceType{
+		Name:        "AwsEcrRepository",
+		TargetTypes: []string{"ShinyProxy"},
+		IdentityKey: "name",
+		Schema: &Schema{What: "AwsEcrRepository", Field: Field{Type: Object, Unknown: finding.Error, Fields: map[string]Field{
+			"name": {Type: String, Required: true, Check: func(v any) string {
+				s := v.(string)
+				if len(s) < 2 || len(s) > 256 {
+					return fmt.Sprintf("an ECR repository name has 2 to 256 characters, %q has %d", s, len(s))
+				}
+				if !ecrName.MatchString(s) {
+					return fmt.Sprintf("%q is not a valid ECR repository name (lower case letters, digits and . _ - /, each part starting and ending with a letter or digit)", s)
+				}
+				return ""
+			}},
+		}}},
+	})
+}

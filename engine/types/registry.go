@@ -1,0 +1,100 @@
+// Package types is the registry of target and resource types. Each type lives
+// in a file of its own that registers it from init, so that a new type is one
+// new file.
+package types
+
+import (
+	"fmt"
+	"sort"
+	"sync"
+)
+
+// TargetType is a kind of platform component that resources bind to.
+type TargetType struct {
+	Name string
+	// Schema of laiki-spec; nil accepts any spec (a component whose own
+	// configuration Laiki passes on as written).
+	Schema *Schema
+	// Check, when set, adds checks that a schema cannot express.
+	Check func(spec any) []Problem
+}
+
+// ResourceType is a kind of thing a team declares, bound to a target.
+type ResourceType struct {
+	Name string
+	// TargetTypes a resource of this type may bind to; empty means any.
+	TargetTypes []string
+	// IdentityKey is the spec key that names the resource within its target
+	// (two resources with the same value in one target are an error).
+	IdentityKey string
+	Schema      *Schema
+}
+
+var (
+	mu        sync.RWMutex
+	targets   = map[string]*TargetType{}
+	resources = map[string]*ResourceType{}
+)
+
+// RegisterTarget adds a target type; a second type of the same name is a
+// programming error.
+func RegisterTarget(t *TargetType) {
+	mu.Lock()
+	defer mu.Unlock()
+	if _, dup := targets[t.Name]; dup {
+		panic(fmt.Sprintf("target type %s registered twice", t.Name))
+	}
+	targets[t.Name] = t
+}
+
+// RegisterResource adds a resource type.
+func RegisterResource(r *ResourceType) {
+	mu.Lock()
+	defer mu.Unlock()
+	if _, dup := resources[r.Name]; dup {
+		panic(fmt.Sprintf("resource type %s registered twice", r.Name))
+	}
+	if r.IdentityKey == "" || r.Schema == nil {
+		panic(fmt.Sprintf("resource type %s needs an identity key and a schema", r.Name))
+	}
+	resources[r.Name] = r
+}
+
+// Target looks up a target type.
+func Target(name string) (*TargetType, bool) {
+	mu.RLock()
+	defer mu.RUnlock()
+	t, ok := targets[name]
+	return t, ok
+}
+
+// Resource looks up a resource type.
+func Resource(name string) (*ResourceType, bool) {
+	mu.RLock()
+	defer mu.RUnlock()
+	r, ok := resources[name]
+	return r, ok
+}
+
+// TargetNames lists the registered target types, sorted.
+func TargetNames() []string {
+	mu.RLock()
+	defer mu.RUnlock()
+	return sortedKeys(targets)
+}
+
+// ResourceNames lists the registered resource types, sorted.
+func ResourceNames() []string {
+	mu.RLock()
+	defer mu.RUnlock()
+	return sortedKeys(resources)
+}
+
+// Binds reports whether a resource of type r may bind to a target of type t.
+func (r *ResourceType) Binds(t string) bool {
+	if len(r.TargetTypes) == 0 {
+		return true
+	}
+	i := sort.SearchStrings(r.TargetTypes, t)
+	return i < len(r.TargetTypes) && r.TargetTypes[i] == t
+}

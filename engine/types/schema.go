@@ -1,0 +1,250 @@
+package types
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/api/resource"
+
+	"github.com/laiki-platform/laiki/engine/finding"
+)
+
+// ValueType is the expected shape of a spec value.
+type ValueType int
+
+const (
+	Any          ValueType = iota
+	String                 // a string; numbers and booleans are refused so that "yes" or 0755 surprises show up
+	Scalar                 // a string, number or boolean (environment values, say)
+	Bool                   // true or false
+	Int                    // a whole number
+	Quantity               // a Kubernetes quantity: 0.25, 1, 500m, 256Mi
+	StringList             // a list of strings
+	StringOrList           // a string or a list of strings
+	StringMap              // a map of string keys to scalar values
+	Map                    // any map
+	List                   // any list
+	Object                 // a map with the fields of Field.Fields
+)
+
+func (t ValueType) String() string {
+	return [...]string{"any value", "a string", "a string, number or boolean", "true or false", "a whole number",
+		"a Kubernetes quantity (e.g. 0.5, 500m, 256Mi)", "a list of strings", "a string or a list of strings",
+		"a map of names to values", "a map", "a list", "a map"}[t]
+}
+
+// Field describes one key of a spec.
+type Field struct {
+	Type     ValueType
+	Required bool
+	// Fields of an Object; Unknown says how its unknown keys are reported.
+	Fields  map[string]Field
+	Unknown finding.Severity
+	// Check, when set, returns a message for a value of the right type that
+	// is still wrong (a bad repository name, say).
+	Check func(v any) string
+}
+
+// Schema is the top-level Field of a spec, always an Object. What names the
+// thing in messages ("ShinyProxy app").
+type Schema struct {
+	What string
+	Field
+}
+
+// Problem is a schema finding at a path inside the spec.
+type Problem struct {
+	Path     []string
+	Severity finding.Severity
+	Message  string
+	// Missing marks a required key that is absent: a pre-processor may still
+	// set it, so the check before pre-processors leaves it out.
+	Missing bool
+}
+
+// Check validates a spec (nil, or plain values from the document package).
+func (s *Schema) Check(spec any) []Problem {
+	var ps []Problem
+	if spec == nil {
+		spec = map[string]any{}
+	}
+	s.Field.check(s.What, nil, spec, &ps)
+	return ps
+}
+
+func (f Field) check(what string, path []string, v any, ps *[]Problem) {
+	add := func(sev finding.Severity, format string, args ...any) {
+		*ps = append(*ps, Problem{Path: append([]string(nil), path...), Severity: sev, Message: fmt.Sprintf(format, args...)})
+	}
+	name := "the spec"
+	if len(path) > 0 {
+		name = strings.Join(path, ".")
+	}
+	if v == nil {
+		if f.Type == Object && len(path) == 0 {
+			v = map[string]any{}
+		} else {
+			return // an explicit null means unset
+		}
+	}
+	ok := true
+	switch f.Type {
+	case String:
+		_, ok = v.(string)
+	case Scalar:
+		switch v.(type) {
+		case string, bool, int64, float64:
+		default:
+			ok = false
+		}
+	case Bool:
+		_, ok = v.(bool)
+	case Int:
+		switch n := v.(type) {
+		case int64:
+		case float64:
+			ok = n == math.Trunc(n)
+		default:
+			ok = false
+		}
+	case Quantity:
+		switch q := v.(type) {
+		case int64, float64:
+		case string:
+			if _, err := resource.ParseQuantity(q); err != nil {
+				add(finding.Error, "%s: %q is not a Kubernetes quantity (e.g. 0.5, 500m, 1, 256Mi, 2Gi)", name, q)
+				return
+			}
+		default:
+			ok = false
+		}
+	case StringList, StringOrList:
+		if _, isStr := v.(string); isStr && f.Type == StringOrList {
+			break
+		}
+		list, isList := v.([]any)
+		ok = isList
+		for i, item := range list {
+			if _, s := item.(string); !s {
+				*ps = append(*ps, Problem{Path: append(append([]string(nil), path...), fmt.Sprint(i)), Severity: finding.Error,
+					Message: fmt.Sprintf("%s[%d] must be a string, not %s", name, i, describe(item))})
+			}
+		}
+	case StringMap:
+		m, isMap := v.(map[string]any)
+		ok = isMap
+		for _, k := range sortedKeys(m) {
+			switch m[k].(type) {
+			case string, bool, int64, float64, nil:
+			default:
+				*ps = append(*ps, Problem{Path: append(append([]string(nil), path...), k), Severity: finding.Error,
+					Message: fmt.Sprintf("%s.%s must be a plain value, not %s", name, k, describe(m[k]))})
+			}
+		}
+	case Map:
+		_, ok = v.(map[string]any)
+	case List:
+		_, ok = v.([]any)
+	case Object:
+		m, isMap := v.(map[string]any)
+		if !isMap {
+			ok = false
+			break
+		}
+		for _, k := range sortedKeys(f.Fields) {
+			if _, has := m[k]; !has && f.Fields[k].Required {
+				*ps = append(*ps, Problem{Path: append([]string(nil), path...), Severity: finding.Error, Missing: true,
+					Message: fmt.Sprintf("%s needs %s", name, k)})
+			}
+		}
+		for _, k := range sortedKeys(m) {
+			sub, known := f.Fields[k]
+			if !known {
+				if f.Unknown != "" {
+					*ps = append(*ps, Problem{Path: append(append([]string(nil), path...), k), Severity: f.Unknown,
+						Message: fmt.Sprintf("unknown key %s for a %s%s", strings.Join(append(append([]string(nil), path...), k), "."), what, suggest(k, f.Fields))})
+				}
+				continue
+			}
+			if m[k] == nil && sub.Required {
+				*ps = append(*ps, Problem{Path: append(append([]string(nil), path...), k), Severity: finding.Error,
+					Message: fmt.Sprintf("%s must not be empty", strings.Join(append(append([]string(nil), path...), k), "."))})
+				continue
+			}
+			sub.check(what, append(append([]string(nil), path...), k), m[k], ps)
+		}
+	}
+	if !ok {
+		add(finding.Error, "%s must be %s, not %s", name, f.Type, describe(v))
+		return
+	}
+	if f.Check != nil {
+		if msg := f.Check(v); msg != "" {
+			add(finding.Error, "%s: %s", name, msg)
+		}
+	}
+}
+
+func describe(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return "empty"
+	case string:
+		return fmt.Sprintf("the string %q", x)
+	case bool:
+		return fmt.Sprintf("the boolean %v", x)
+	case int64, float64:
+		return fmt.Sprintf("the number %v", x)
+	case []any:
+		return "a list"
+	case map[string]any:
+		return "a map"
+	}
+	return fmt.Sprintf("%T", v)
+}
+
+// suggest names a known key that is close to an unknown one (a typo).
+func suggest(k string, known map[string]Field) string {
+	best, bestD := "", 3
+	for cand := range known {
+		if d := distance(k, cand); d < bestD || (d == bestD && best != "" && cand < best) {
+			best, bestD = cand, d
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (did you mean %s?)", best)
+}
+
+// distance is the Levenshtein distance, enough to catch typos.
+func distance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

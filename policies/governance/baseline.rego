@@ -1,0 +1,133 @@
+# METADATA
+# title: Security baseline
+# description: |
+#   Apps from team sources cannot reach platform-level power, and their images
+#   must be valid references. On by default; the platform tunes it in
+#   laiki.yaml under policy-data.baseline (see docs/policies.md):
+#     enabled: false            # turn it off
+#     allowed-keys: [...]       # platform-only keys that teams may use after all
+#     allowed-registries: [...] # when set, images must come from these
+package laiki.governance.baseline
+
+defaults := {
+	"enabled": true,
+	"allowed-keys": [],
+	"allowed-registries": [],
+	# Keys that give an app power over the node or the cluster.
+	"platform-keys": [
+		"kubernetes-pod-patches",
+		"kubernetes-additional-manifests",
+		"kubernetes-additional-persistent-manifests",
+		"kubernetes-authorized-pod-patches",
+		"kubernetes-authorized-additional-manifests",
+		"kubernetes-authorized-additional-persistent-manifests",
+		"docker-ipc",
+		"docker-device-requests",
+		"docker-runtime",
+		"docker-group-add",
+		"docker-user",
+		"container-network",
+		"container-network-connections",
+	],
+}
+
+platform_config := c if {
+	c := data.laiki.config.baseline
+	is_object(c)
+} else := {}
+
+config := object.union(defaults, platform_config)
+
+spec := s if {
+	s := input["laiki-spec"]
+	is_object(s)
+} else := {}
+
+team_app if {
+	config.enabled
+	input["laiki-source"].role != "platform"
+	input["laiki-metadata"]["resource-type"] == "ShinyProxyApp"
+}
+
+allowed(key) if key in config["allowed-keys"]
+
+deny contains {"msg": msg, "field": ["laiki-spec", "container-privileged"]} if {
+	team_app
+	spec["container-privileged"] == true
+	not allowed("container-privileged")
+	msg := "container-privileged: privileged containers have root on the node; only the platform can run them"
+}
+
+deny contains {"msg": msg, "field": ["laiki-spec", key]} if {
+	team_app
+	some key in config["platform-keys"]
+	spec[key] != null
+	not allowed(key)
+	msg := sprintf("%s is a platform-level setting: ask the platform team to set it for you", [key])
+}
+
+deny contains {"msg": msg, "field": ["laiki-spec", "container-volumes", i]} if {
+	team_app
+	not allowed("container-volumes")
+	some i, volume in spec["container-volumes"]
+	host_path(volume)
+	msg := sprintf("container-volumes: %q mounts a directory of the node; use a Crane data repository (crane-data-repository) instead", [volume])
+}
+
+# A host path, as opposed to a Docker named volume.
+host_path(volume) if {
+	is_string(volume)
+	source := split(volume, ":")[0]
+	not regex.match(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`, source)
+}
+
+# Image references, as the distribution reference grammar has them.
+domain_component := `(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])`
+
+domain := sprintf(`(?:%s(?:\.%s)*|\[[a-fA-F0-9:]+\])(?::[0-9]+)?`, [domain_component, domain_component])
+
+path_component := `[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*`
+
+tag := `[\w][\w.-]{0,127}`
+
+digest := `[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}`
+
+reference := sprintf(`^(?:%s/)?%s(?:/%s)*(?::%s)?(?:@%s)?$`, [domain, path_component, path_component, tag, digest])
+
+image := spec["container-image"]
+
+valid_image(ref) if {
+	is_string(ref)
+	regex.match(reference, ref)
+	count(ref) <= 255
+}
+
+deny contains {"msg": msg, "field": ["laiki-spec", "container-image"]} if {
+	config.enabled
+	input["laiki-metadata"]["resource-type"] == "ShinyProxyApp"
+	image != null
+	not valid_image(image)
+	not valid_image(lower(image))
+	msg := sprintf("container-image: %v is not a valid image reference (e.g. registry.example.com/team/app:1.0)", [image])
+}
+
+warn contains {"msg": msg, "field": ["laiki-spec", "container-image"]} if {
+	config.enabled
+	input["laiki-metadata"]["resource-type"] == "ShinyProxyApp"
+	not valid_image(image)
+	valid_image(lower(image))
+	msg := sprintf("container-image: %s has upper case letters, which Docker refuses in a repository name; did you mean %s?", [image, lower(image)])
+}
+
+deny contains {"msg": msg, "field": ["laiki-spec", "container-image"]} if {
+	team_app
+	count(config["allowed-registries"]) > 0
+	is_string(image)
+	not from_allowed_registry(image)
+	msg := sprintf("container-image: %s is not from an approved registry (%s)", [image, concat(", ", config["allowed-registries"])])
+}
+
+from_allowed_registry(ref) if {
+	some registry in config["allowed-registries"]
+	startswith(ref, concat("", [trim_suffix(registry, "/"), "/"]))
+}
