@@ -224,6 +224,7 @@ var dns1123Label = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
 func (r *Result) indexTargets(usable func(*document.Document) bool) map[string]*document.Document {
 	targets := map[string]*document.Document{}
 	dups := map[string][]*document.Document{}
+	warned := map[string]bool{}
 	for _, d := range r.Documents {
 		if d.Kind != document.Target || !usable(d) {
 			continue
@@ -238,7 +239,8 @@ func (r *Result) indexTargets(usable func(*document.Document) bool) map[string]*
 		if tt.Check != nil {
 			r.problems(d, tt.Check(d.Spec))
 		}
-		if !dns1123Label.MatchString(d.Namespace) {
+		if !dns1123Label.MatchString(d.Namespace) && !warned[d.Namespace] {
+			warned[d.Namespace] = true // once per namespace is enough
 			r.add(d, finding.Finding{Severity: finding.Warn, Location: d.PosOf(document.KeyMetadata + "." + document.MetaNamespace),
 				Policy: finding.CheckDocument, Message: fmt.Sprintf("namespace %s is not a valid Kubernetes namespace name (lower case letters, digits and '-'); it is mapped to one when deployed to Kubernetes", d.Namespace)})
 		}

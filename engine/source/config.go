@@ -148,6 +148,7 @@ func ParseConfig(file string, data []byte) (*Config, error) {
 		if s == nil {
 			continue
 		}
+		cfg.Sources = append(cfg.Sources, s)
 		if !sourceName.MatchString(s.Name) {
 			problem(s.Line, "source name %q must be lower case letters, digits, '.', '_' or '-' (at most 63)", s.Name)
 		}
