@@ -64,7 +64,7 @@ type Result struct {
 	Policies      *admission.Policies
 
 	byDoc map[*document.Document][]finding.Finding
-	mu    sync.Mutex
+	mu    sync.RWMutex
 }
 
 // FindingsFor returns the findings about one document.
@@ -72,6 +72,8 @@ func (r *Result) FindingsFor(d *document.Document) []finding.Finding { return r.
 
 // InError reports whether a document has a blocking finding.
 func (r *Result) InError(d *document.Document) bool {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
 	for _, f := range r.byDoc[d] {
 		if f.Severity.Blocking() {
 			return true
@@ -293,10 +295,11 @@ func (r *Result) indexPreProcessors(ctx context.Context, usable func(*document.D
 			r.duplicates(ds, fmt.Sprintf("pre-processor %s", key))
 		}
 	}
-	// Broken pre-processors stay listed: the resources they would change are
-	// held back rather than deployed without the platform's settings.
+	// A platform pre-processor in error stays listed: the resources it would
+	// change are held back rather than deployed without the platform's
+	// settings. One from a team source never counts.
 	for _, d := range r.Documents {
-		if d.Kind == document.PreProcessor && !d.Broken && r.Policies.HasPreProcessor(d.Type) {
+		if d.Kind == document.PreProcessor && d.Source.Role == source.RolePlatform && !d.Broken && r.Policies.HasPreProcessor(d.Type) {
 			r.PreProcessors = append(r.PreProcessors, d)
 		}
 	}

@@ -105,22 +105,6 @@ func Load(ctx context.Context, cfg *Config, opts Options) []*Loaded {
 	return out
 }
 
-// DisplayPath shows a local path relative to the working directory when it
-// can, so that findings match what the user typed and what a pull request
-// shows.
-func DisplayPath(p string) string {
-	abs, err := filepath.Abs(p)
-	if err != nil {
-		return filepath.ToSlash(p)
-	}
-	if wd, err := os.Getwd(); err == nil {
-		if rel, err := filepath.Rel(wd, abs); err == nil {
-			return filepath.ToSlash(rel)
-		}
-	}
-	return filepath.ToSlash(abs)
-}
-
 func loadLocal(s *Source, l *Loaded, opts Options) error {
 	root, err := filepath.Abs(s.Path)
 	if err != nil {
@@ -135,15 +119,25 @@ func loadLocal(s *Source, l *Loaded, opts Options) error {
 		if err != nil {
 			return err
 		}
-		l.Files = append(l.Files, File{Path: DisplayPath(root), Data: data})
+		l.Files = append(l.Files, File{Path: filepath.ToSlash(filepath.Clean(s.Path)), Data: data})
 		return nil
+	}
+	// Files are shown under the source's path as written (relative to the
+	// working directory, or as laiki.yaml names it): what the user typed and
+	// what a pull request shows.
+	display := func(p string) string {
+		rel, err := filepath.Rel(root, p)
+		if err != nil {
+			return filepath.ToSlash(p)
+		}
+		return filepath.ToSlash(filepath.Join(s.Path, rel))
 	}
 	realRoot, err := filepath.EvalSymlinks(root)
 	if err != nil {
 		return err
 	}
 	notice := func(p, format string, args ...any) {
-		l.Findings = append(l.Findings, finding.Finding{Severity: finding.Notice, Location: finding.Location{File: DisplayPath(p)},
+		l.Findings = append(l.Findings, finding.Finding{Severity: finding.Notice, Location: finding.Location{File: display(p)},
 			Policy: finding.CheckSource, Source: s.Name, Message: fmt.Sprintf(format, args...)})
 	}
 	return filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
@@ -177,11 +171,11 @@ func loadLocal(s *Source, l *Loaded, opts Options) error {
 		}
 		data, err := readLimited(p, opts.MaxFileBytes)
 		if err != nil {
-			l.Findings = append(l.Findings, finding.Finding{Severity: finding.Error, Location: finding.Location{File: DisplayPath(p)},
+			l.Findings = append(l.Findings, finding.Finding{Severity: finding.Error, Location: finding.Location{File: display(p)},
 				Policy: finding.CheckSource, Source: s.Name, Message: err.Error()})
 			return nil
 		}
-		l.Files = append(l.Files, File{Path: DisplayPath(p), Data: data})
+		l.Files = append(l.Files, File{Path: display(p), Data: data})
 		return nil
 	})
 }

@@ -1,0 +1,399 @@
+package engine_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/laiki-platform/laiki/engine"
+	"github.com/laiki-platform/laiki/engine/admission"
+	"github.com/laiki-platform/laiki/engine/finding"
+	"github.com/laiki-platform/laiki/engine/source"
+)
+
+// tree writes files under a temporary directory and returns it.
+func tree(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, text := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func run(t *testing.T, dir string) *engine.Result {
+	t.Helper()
+	res, err := runErr(t, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+func runErr(t *testing.T, dir string) (*engine.Result, error) {
+	t.Helper()
+	cfg, err := source.LoadConfig(filepath.Join(dir, "laiki.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return engine.Run(context.Background(), engine.Options{Config: cfg, Load: source.Options{CacheDir: t.TempDir()}})
+}
+
+const teamConfig = `sources:
+  - name: platform
+    path: platform
+    role: platform
+  - name: team-a
+    path: team-a
+    allow:
+      resource-types: [ShinyProxyApp]
+      target-namespaces: [apps]
+  - name: team-b
+    path: team-b
+    allow:
+      target-namespaces: [apps, other]
+`
+
+const shinyproxy = `laiki-metadata:
+  target-type: ShinyProxy
+  name: sp
+  namespace: apps
+laiki-spec:
+  proxy:
+    title: Apps
+`
+
+const defaults = `laiki-metadata:
+  pre-processor-name: ShinyProxyAppDefaultsPreProcessor
+  name: defaults
+  target-namespace: apps
+laiki-spec:
+  fallback:
+    container-cpu-request: 0.25
+    container-memory-limit: 512Mi
+  append:
+    container-env:
+      PLATFORM_VERSION: v1.2
+  override:
+    container-privileged: false
+`
+
+func app(id string, extra ...string) string {
+	return "laiki-metadata:\n  resource-type: ShinyProxyApp\n  target-name: sp\n  target-namespace: apps\nlaiki-spec:\n  id: " + id +
+		"\n  container-image: registry.example.com/team/" + id + ":1\n" + strings.Join(extra, "")
+}
+
+// has finds a finding by severity, file suffix, line and message part.
+func has(t *testing.T, res *engine.Result, sev finding.Severity, file string, line int, msg string) finding.Finding {
+	t.Helper()
+	for _, f := range res.Findings {
+		if f.Severity == sev && strings.HasSuffix(f.File, file) && (line < 0 || f.Line == line) && strings.Contains(f.Message, msg) {
+			return f
+		}
+	}
+	t.Fatalf("no %s at %s:%d containing %q; findings:\n%s", sev, file, line, msg, dump(res.Findings))
+	return finding.Finding{}
+}
+
+func dump(fs []finding.Finding) string {
+	var b strings.Builder
+	for _, f := range fs {
+		b.WriteString(f.Location.String() + ": " + string(f.Severity) + ": " + f.Message + " [" + f.Policy + "]\n")
+	}
+	return b.String()
+}
+
+func resource(t *testing.T, res *engine.Result, id string) *engine.Resource {
+	t.Helper()
+	for _, r := range res.Resources {
+		if r.ID == id {
+			return r
+		}
+	}
+	t.Fatalf("no resource %s", id)
+	return nil
+}
+
+func TestExamples(t *testing.T) {
+	for _, cfg := range []string{"laiki.yaml", "laiki-with-data.yaml"} {
+		t.Run(cfg, func(t *testing.T) {
+			c, err := source.LoadConfig(filepath.Join("..", "examples", cfg))
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := engine.Run(context.Background(), engine.Options{Config: c})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Failed() {
+				t.Fatalf("examples must pass:\n%s", dump(res.Findings))
+			}
+			demo := resource(t, res, "shinyproxy-demo").Spec.(map[string]any)
+			want := map[string]any{
+				"container-cpu-request": 0.25, "container-cpu-limit": int64(1),
+				"container-memory-request": "256Mi", "container-memory-limit": "512Mi",
+				"container-privileged": false,
+				"container-env":        map[string]any{"PLATFORM_VERSION": "v1.2"},
+			}
+			for k, v := range want {
+				if !reflect.DeepEqual(demo[k], v) {
+					t.Errorf("%s = %#v, want %#v", k, demo[k], v)
+				}
+			}
+		})
+	}
+}
+
+func TestAccessControl(t *testing.T) {
+	dir := tree(t, map[string]string{
+		"laiki.yaml":            teamConfig,
+		"platform/sp.yaml":      shinyproxy,
+		"team-a/target.yaml":    strings.ReplaceAll(shinyproxy, "name: sp", "name: mine"),
+		"team-a/defaults.yaml":  defaults,
+		"team-a/policy.rego":    "package laiki.governance.mine\n",
+		"team-a/ecr.yaml":       "laiki-metadata:\n  resource-type: AwsEcrRepository\n  target-name: sp\n  target-namespace: apps\nlaiki-spec:\n  name: repo\n",
+		"team-a/elsewhere.yaml": strings.ReplaceAll(app("x"), "target-namespace: apps", "target-namespace: other"),
+		"team-a/ok.yaml":        app("ok"),
+		"team-b/ecr.yaml":       "laiki-metadata:\n  resource-type: AwsEcrRepository\n  target-name: sp\n  target-namespace: apps\nlaiki-spec:\n  name: repo\n",
+	})
+	res := run(t, dir)
+	has(t, res, finding.Error, "team-a/target.yaml", 1, "may not declare a target")
+	has(t, res, finding.Error, "team-a/defaults.yaml", 1, "may not declare a pre-processor")
+	has(t, res, finding.Error, "team-a/policy.rego", 1, "may not bring Rego policies")
+	has(t, res, finding.Error, "team-a/ecr.yaml", 2, "may not declare AwsEcrRepository")
+	has(t, res, finding.Error, "team-a/elsewhere.yaml", 4, "may not bind resources to namespace other")
+	if !resource(t, res, "ok").Accepted {
+		t.Error("the allowed app must still be accepted")
+	}
+	if !resource(t, res, "repo").Accepted {
+		t.Error("team-b may declare any resource type")
+	}
+	if len(res.PreProcessors) != 0 {
+		t.Error("a team's pre-processor must not take effect")
+	}
+}
+
+func TestBindingAndIdentity(t *testing.T) {
+	dir := tree(t, map[string]string{
+		"laiki.yaml":          teamConfig,
+		"platform/sp.yaml":    shinyproxy + "---\nlaiki-metadata:\n  target-type: PrePuller\n  name: pp\n  namespace: apps\nlaiki-spec:\n",
+		"team-a/one.yaml":     app("dup"),
+		"team-b/two.yaml":     "# a comment\n" + app("dup"),
+		"team-a/nowhere.yaml": strings.ReplaceAll(app("lost"), "target-name: sp", "target-name: nope"),
+		"team-a/wrong.yaml":   strings.ReplaceAll(app("wrong"), "target-name: sp", "target-name: pp"),
+		"team-a/noid.yaml":    "laiki-metadata:\n  resource-type: ShinyProxyApp\n  target-name: sp\n  target-namespace: apps\nlaiki-spec:\n  container-image: nginx\n",
+	})
+	res := run(t, dir)
+	f := has(t, res, finding.Error, "team-a/one.yaml", 1, "declared more than once")
+	if !strings.Contains(f.Message, "team-b/two.yaml:2") {
+		t.Errorf("the duplicate must name the other file and line: %s", f.Message)
+	}
+	has(t, res, finding.Error, "team-b/two.yaml", 2, "team-a/one.yaml:1")
+	has(t, res, finding.Error, "team-a/nowhere.yaml", 3, "no target nope in namespace apps (targets: apps/sp, apps/pp)")
+	has(t, res, finding.Error, "team-a/wrong.yaml", 3, "binds to a ShinyProxy target, and apps/pp is a PrePuller")
+	has(t, res, finding.Error, "team-a/noid.yaml", 5, "needs id")
+	for _, r := range res.Resources {
+		if r.Accepted {
+			t.Errorf("%s accepted", r.Key())
+		}
+	}
+	if !res.Failed() {
+		t.Error("run must fail")
+	}
+}
+
+func TestSchema(t *testing.T) {
+	dir := tree(t, map[string]string{
+		"laiki.yaml":       teamConfig,
+		"platform/sp.yaml": shinyproxy,
+		"team-a/bad.yaml": app("bad",
+			"  container-memory-limit: lots\n",
+			"  container-privileged: \"yes\"\n",
+			"  container-env:\n    A: [1]\n",
+			"  container-cmd: [R, 1]\n",
+			"  contaner-image: typo\n"),
+		"team-a/ok.yaml": app("ok", "  container-cpu-limit: 500m\n  container-memory-request: 1Gi\n"),
+	})
+	res := run(t, dir)
+	has(t, res, finding.Error, "bad.yaml", 8, `"lots" is not a Kubernetes quantity`)
+	has(t, res, finding.Error, "bad.yaml", 9, "must be true or false")
+	has(t, res, finding.Error, "bad.yaml", 11, "container-env.A must be a plain value")
+	has(t, res, finding.Error, "bad.yaml", 12, "container-cmd[1] must be a string")
+	has(t, res, finding.Warn, "bad.yaml", 13, "did you mean container-image?")
+	if resource(t, res, "bad").Accepted || !resource(t, res, "ok").Accepted {
+		t.Error("bad must be rejected and ok accepted")
+	}
+}
+
+func TestPreProcessors(t *testing.T) {
+	narrow := strings.NewReplacer("name: defaults", "name: a-narrow\n  target-name: sp", "0.25", "0.5", "v1.2", "v9").Replace(defaults)
+	dir := tree(t, map[string]string{
+		"laiki.yaml":             teamConfig,
+		"platform/sp.yaml":       shinyproxy,
+		"platform/defaults.yaml": defaults,
+		"platform/narrow.yaml":   narrow,
+		"team-a/own.yaml": app("own",
+			"  container-memory-limit: 1Gi\n",
+			"  container-privileged: true\n",
+			"  container-env:\n    MINE: x\n"),
+		"team-a/bare.yaml": app("bare"),
+	})
+	res := run(t, dir)
+	own := resource(t, res, "own")
+	if !own.Accepted {
+		t.Fatalf("own rejected:\n%s", dump(res.FindingsFor(own.Doc)))
+	}
+	spec := own.Spec.(map[string]any)
+	if spec["container-memory-limit"] != "1Gi" {
+		t.Errorf("fallback must not override the app's value: %v", spec["container-memory-limit"])
+	}
+	if spec["container-privileged"] != false {
+		t.Errorf("override must force privileged off: %v", spec["container-privileged"])
+	}
+	env := spec["container-env"].(map[string]any)
+	if env["MINE"] != "x" || env["PLATFORM_VERSION"] != "v9" {
+		t.Errorf("append keeps the app's entries and the narrow pre-processor runs last: %v", env)
+	}
+	has(t, res, finding.Warn, "own.yaml", 9, "container-privileged: the platform sets false")
+
+	bare := resource(t, res, "bare").Spec.(map[string]any)
+	if bare["container-cpu-request"] != 0.25 {
+		t.Errorf("the namespace's pre-processor runs first, so its fallback is the one set: %v", bare["container-cpu-request"])
+	}
+	if n := len(resource(t, res, "bare").PreProcessors); n != 2 {
+		t.Errorf("want 2 pre-processors, got %d", n)
+	}
+}
+
+func TestBrokenPreProcessorHoldsBack(t *testing.T) {
+	dir := tree(t, map[string]string{
+		"laiki.yaml":             teamConfig,
+		"platform/sp.yaml":       shinyproxy,
+		"platform/defaults.yaml": defaults + "  sideways: {}\n",
+		"team-a/app.yaml":        app("held"),
+	})
+	res := run(t, dir)
+	has(t, res, finding.Error, "platform/defaults.yaml", 5, "unknown key sideways")
+	has(t, res, finding.Error, "team-a/app.yaml", 1, "held back")
+	if resource(t, res, "held").Accepted {
+		t.Error("an app must not be deployed without the platform's pre-processor")
+	}
+}
+
+func TestGovernance(t *testing.T) {
+	dir := tree(t, map[string]string{
+		"laiki.yaml":        teamConfig,
+		"platform/sp.yaml":  shinyproxy,
+		"platform/own.yaml": app("platform-priv", "  container-privileged: true\n"),
+		"platform/rules/labels.rego": `package laiki.governance.labels
+
+deny contains {"msg": "display-name is required", "field": ["laiki-spec", "id"]} if {
+	input["laiki-metadata"]["resource-type"] == "ShinyProxyApp"
+	not input["laiki-spec"]["display-name"]
+	input["laiki-source"].role == "team"
+}
+
+warn_no_limit contains "no memory limit" if {
+	not input["laiki-spec"]["container-memory-limit"]
+}
+`,
+		"team-a/priv.yaml":  app("priv", "  display-name: P\n  container-privileged: true\n"),
+		"team-a/patch.yaml": app("patch", "  display-name: P\n  kubernetes-pod-patches: |\n    - op: add\n"),
+		"team-a/vol.yaml":   app("vol", "  display-name: P\n  container-volumes: [\"/etc:/host\", \"data:/data\"]\n"),
+		"team-a/label.yaml": app("label"),
+		"team-a/image.yaml": strings.Replace(app("image", "  display-name: P\n"), "registry.example.com/team/image:1", "not an image", 1),
+	})
+	res := run(t, dir)
+	has(t, res, finding.Deny, "priv.yaml", 9, "privileged containers")
+	has(t, res, finding.Deny, "patch.yaml", 9, "kubernetes-pod-patches is a platform-level setting")
+	has(t, res, finding.Deny, "vol.yaml", 9, `"/etc:/host" mounts a directory of the node`)
+	f := has(t, res, finding.Deny, "label.yaml", 6, "display-name is required")
+	if f.Policy != "laiki.governance.labels" {
+		t.Errorf("policy = %s", f.Policy)
+	}
+	w := has(t, res, finding.Warn, "label.yaml", 5, "no memory limit")
+	if w.Policy != "laiki.governance.labels.warn_no_limit" {
+		t.Errorf("policy = %s", w.Policy)
+	}
+	has(t, res, finding.Deny, "image.yaml", 7, "not a valid image reference")
+	if !resource(t, res, "platform-priv").Accepted {
+		t.Errorf("the platform's own app may be privileged:\n%s", dump(res.Findings))
+	}
+	for _, id := range []string{"priv", "patch", "vol", "label", "image"} {
+		if resource(t, res, id).Accepted {
+			t.Errorf("%s accepted", id)
+		}
+	}
+}
+
+func TestBaselineTunable(t *testing.T) {
+	dir := tree(t, map[string]string{
+		"laiki.yaml":       teamConfig + "policy-data:\n  baseline:\n    allowed-keys: [container-privileged]\n",
+		"platform/sp.yaml": shinyproxy,
+		"team-a/priv.yaml": app("priv", "  container-privileged: true\n"),
+	})
+	if res := run(t, dir); !resource(t, res, "priv").Accepted {
+		t.Errorf("allowed-keys must exempt the key:\n%s", dump(res.Findings))
+	}
+}
+
+func TestPolicyCompileError(t *testing.T) {
+	dir := tree(t, map[string]string{
+		"laiki.yaml":           teamConfig,
+		"platform/sp.yaml":     shinyproxy,
+		"platform/broken.rego": "package laiki.governance.broken\n\ndeny contains msg if {\n\tmsg := undefined_thing\n}\n",
+	})
+	_, err := runErr(t, dir)
+	var ce *admission.CompileError
+	if !errors.As(err, &ce) {
+		t.Fatalf("want a compile error, got %v", err)
+	}
+	if !strings.Contains(err.Error(), "platform/broken.rego:4:") {
+		t.Errorf("the error must name file and line: %v", err)
+	}
+}
+
+func TestCustomPreProcessor(t *testing.T) {
+	dir := tree(t, map[string]string{
+		"laiki.yaml":       teamConfig,
+		"platform/sp.yaml": shinyproxy,
+		"platform/label.rego": `package laiki.preprocessors.TeamLabel
+
+resource_types := {"ShinyProxyApp"}
+
+spec := object.union(input["laiki-spec"], {"container-labels": {"team": input["laiki-source"].name, "tier": input.parameters.tier}})
+`,
+		"platform/label.yaml": "laiki-metadata:\n  pre-processor-name: TeamLabel\n  name: label\n  target-namespace: apps\nlaiki-spec:\n  tier: gold\n",
+		"team-a/app.yaml":     app("labelled"),
+	})
+	res := run(t, dir)
+	r := resource(t, res, "labelled")
+	labels, _ := r.Spec.(map[string]any)["container-labels"].(map[string]any)
+	if labels["team"] != "team-a" || labels["tier"] != "gold" || !r.Accepted {
+		t.Errorf("labels = %v, accepted %v\n%s", labels, r.Accepted, dump(res.Findings))
+	}
+}
+
+func TestDeterministic(t *testing.T) {
+	files := map[string]string{"laiki.yaml": teamConfig, "platform/sp.yaml": shinyproxy, "platform/defaults.yaml": defaults}
+	for i := range 50 {
+		files["team-a/app"+string(rune('a'+i%26))+string(rune('a'+i/26))+".yaml"] = app("app"+string(rune('a'+i%26))+string(rune('a'+i/26)), "  container-privileged: true\n  kubernetes-pod-patches: x\n")
+	}
+	dir := tree(t, files)
+	first := run(t, dir).Findings
+	for range 3 {
+		if again := run(t, dir).Findings; !reflect.DeepEqual(first, again) {
+			t.Fatal("findings differ between runs")
+		}
+	}
+}
