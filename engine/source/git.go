@@ -302,16 +302,7 @@ func hasUserInfo(raw string) bool {
 var urlCreds = regexp.MustCompile(`([a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]+@`)
 
 // Redact removes credentials from a URL before it is shown.
-func Redact(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || u.User == nil || u.Scheme == "ssh" && !hasPass(u) {
-		return redactAll(raw)
-	}
-	u.User = url.User("***")
-	return u.String()
-}
-
-func hasPass(u *url.URL) bool { _, ok := u.User.Password(); return ok }
+func Redact(raw string) string { return redactAll(raw) }
 
 // redactAll removes anything that looks like credentials in a URL from a
 // text (error messages from transports quote the URL).

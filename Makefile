@@ -1,0 +1,39 @@
+# Laiki: build, test and benchmark. `make test` is what CI runs (.ci/run).
+GO ?= go
+BIN := bin/laiki
+
+.PHONY: all build test test-deps unit e2e demo bench vet fmt
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/laiki
+
+# The main job on the bundled examples: no cluster, no cloud account.
+demo:
+	$(GO) run ./cmd/laiki check --config examples/laiki.yaml
+
+# Everything the tests need that Go modules do not bring (git, for its
+# daemon and http-backend) is installed here, from Debian's packages.
+test-deps:
+	./scripts/install-test-deps.sh
+
+vet:
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+
+test: test-deps vet
+	$(GO) test -count=1 -race ./...
+
+unit:
+	$(GO) test -count=1 ./engine/... ./policies/... ./cmd/...
+
+e2e: test-deps
+	$(GO) test -count=1 -v ./test/e2e/
+
+# Speed and memory goals live here, never in timed unit tests.
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')

@@ -1,0 +1,101 @@
+package source
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestParseConfig(t *testing.T) {
+	cfg, err := ParseConfig("dir/laiki.yaml", []byte(`sources:
+  - name: platform
+    path: platform
+    role: platform
+  - name: team-a
+    git: {url: https://git.example.com/a.git, ref: main, auth: {token-env: TOKEN, token-file: ""}}
+    allow: {target-namespaces: [apps]}
+policy-data:
+  baseline: {enabled: false}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Sources) != 2 {
+		t.Fatalf("sources: %d", len(cfg.Sources))
+	}
+	p, team := cfg.Sources[0], cfg.Sources[1]
+	if p.Path != "dir/platform" || p.Line != 2 {
+		t.Errorf("platform: path %q line %d", p.Path, p.Line)
+	}
+	if team.Role != RoleTeam || team.Line != 5 || team.Git.Ref != "main" {
+		t.Errorf("team: %+v", team)
+	}
+	if got := team.allowedTypes(); len(got) < 2 {
+		t.Errorf("a team without resource-types may declare every type, got %v", got)
+	}
+	if cfg.PolicyData["baseline"].(map[string]any)["enabled"] != false {
+		t.Error("policy-data lost")
+	}
+}
+
+func TestParseConfigErrors(t *testing.T) {
+	cases := map[string]string{
+		"unknown field":     "sources:\n  - name: a\n    path: x\n    colour: red\n",
+		"no sources":        "sources: []\n",
+		"bad name":          "sources:\n  - name: Team A\n    path: x\n    role: platform\n",
+		"duplicate name":    "sources:\n  - {name: a, path: x, role: platform}\n  - {name: a, path: y, role: platform}\n",
+		"both path and git": "sources:\n  - {name: a, path: x, git: {url: file:///x}, role: platform}\n",
+		"neither":           "sources:\n  - {name: a, role: platform}\n",
+		"bad role":          "sources:\n  - {name: a, path: x, role: admin}\n",
+		"team needs allow":  "sources:\n  - {name: a, path: x}\n",
+		"unknown type":      "sources:\n  - {name: a, path: x, allow: {resource-types: [Nope], target-namespaces: [n]}}\n",
+		"creds in url":      "sources:\n  - {name: a, git: {url: 'https://user:secret@git.example.com/x.git'}, role: platform}\n",
+		"allow on platform": "sources:\n  - {name: a, path: x, role: platform, allow: {target-namespaces: [n]}}\n",
+		"dir escapes":       "sources:\n  - {name: a, git: {url: file:///x, dir: ../..}, role: platform}\n",
+	}
+	for name, text := range cases {
+		t.Run(name, func(t *testing.T) {
+			_, err := ParseConfig("laiki.yaml", []byte(text))
+			if err == nil {
+				t.Fatal("want an error")
+			}
+			if !strings.HasPrefix(err.Error(), "laiki.yaml:") {
+				t.Errorf("the error must name the file (and line): %v", err)
+			}
+			if strings.Contains(err.Error(), "secret") {
+				t.Errorf("the error must not repeat the secret: %v", err)
+			}
+		})
+	}
+}
+
+func TestRedact(t *testing.T) {
+	for in, want := range map[string]string{
+		"https://user:tok@host/x.git": "https://***@host/x.git",
+		"https://tok@host/x.git":      "https://***@host/x.git",
+		"https://host/x.git":          "https://host/x.git",
+		"ssh://git@host/x.git":        "ssh://git@host/x.git",
+		"file:///srv/x":               "file:///srv/x",
+	} {
+		if got := Redact(in); got != want {
+			t.Errorf("Redact(%q) = %q, want %q", in, got, want)
+		}
+	}
+	msg := redactAll(`Get "https://user:tok@host/x.git/info/refs": 401`)
+	if strings.Contains(msg, "tok") {
+		t.Errorf("redactAll left the token: %s", msg)
+	}
+}
+
+func TestPathsConfig(t *testing.T) {
+	cfg := PathsConfig([]string{"./platform", "apps", "platform/"})
+	var names []string
+	for _, s := range cfg.Sources {
+		if s.Role != RolePlatform {
+			t.Errorf("%s: role %s", s.Name, s.Role)
+		}
+		names = append(names, s.Name)
+	}
+	if strings.Join(names, ",") != "platform,apps,platform-2" {
+		t.Errorf("names = %v", names)
+	}
+}
