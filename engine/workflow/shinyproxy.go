@@ -1,0 +1,91 @@
+package workflow
+
+import (
+	"gopkg.in/yaml.v3"
+
+	"github.com/laiki-platform/laiki/engine"
+	"github.com/laiki-platform/laiki/engine/document"
+	"github.com/laiki-platform/laiki/engine/finding"
+)
+
+// CheckWorkflow names findings that workflows make.
+const CheckWorkflow = "laiki/workflow"
+
+// operatorKeys are the keys of a ShinyProxy target that belong to the
+// ShinyProxy operator's custom resource, not to application.yml.
+var operatorKeys = map[string]bool{
+	"image": true, "imagePullPolicy": true, "fqdn": true, "replicas": true, "appNamespaces": true,
+	"kubernetesPodTemplateSpecPatches": true, "kubernetesIngressPatches": true, "kubernetesServicePatches": true,
+	"antiAffinityTopologyKey": true, "antiAffinityRequired": true, "namespace": true,
+}
+
+// laikiOnlyKeys are app keys ShinyProxy does not know: workflows turn them into
+// their effects, and they never reach ShinyProxy.
+var laikiOnlyKeys = []string{"crane-data-repository"}
+
+func init() {
+	Register(&Workflow{Name: "ShinyProxyAppToShinyProxyWorkflow", TargetType: "ShinyProxy", Render: renderShinyProxy})
+}
+
+// renderShinyProxy puts every accepted ShinyProxyApp bound to the target
+// under proxy.specs, by id, into the platform's configuration as written.
+func renderShinyProxy(c *Context, t *document.Document, out *Target, d *Desired) []finding.Finding {
+	full := out.Config.Node // application.yml keys and operator keys, as written
+	proxy := get(full, "proxy")
+	if proxy == nil || proxy.Kind != yaml.MappingNode {
+		proxy = mapping()
+		set(full, "proxy", proxy)
+	}
+	// A base configuration that lists apps is refused by the ShinyProxy
+	// target type's check, so specs is Laiki's alone here.
+	specs := &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq"}
+	for _, app := range c.Bound(t, "ShinyProxyApp") {
+		specs.Content = append(specs.Content, appNode(app))
+	}
+	set(proxy, "specs", specs)
+
+	// application.yml: the configuration less the operator's keys.
+	appYML := mapping()
+	for i := 0; i+1 < len(full.Content); i += 2 {
+		if !operatorKeys[full.Content[i].Value] {
+			appYML.Content = append(appYML.Content, full.Content[i], full.Content[i+1])
+		}
+	}
+	out.Config = Ordered{appYML}
+	out.Objects = append(out.Objects, Ordered{mapping(
+		"apiVersion", "openanalytics.eu/v1",
+		"kind", "ShinyProxy",
+		"metadata", mapping("name", KubeName(t.Name), "namespace", KubeName(t.Namespace), "labels", managedLabels(t, "shinyproxy")),
+		"spec", full,
+	)})
+	return nil
+}
+
+// appNode writes an app's spec after pre-processors: id first, then the keys
+// in the order the user wrote them, then keys the platform added, by name.
+// Laiki-only keys are left out (their workflows render their effects).
+func appNode(r *engine.Resource) *yaml.Node {
+	spec, _ := r.Spec.(map[string]any)
+	m := mapping("id", r.ID)
+	written := map[string]bool{"id": true}
+	for _, k := range laikiOnlyKeys {
+		written[k] = true
+	}
+	if sn := r.Doc.SpecNode(); sn != nil && sn.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(sn.Content); i += 2 {
+			k := sn.Content[i].Value
+			if v, ok := spec[k]; ok && !written[k] && v != nil {
+				set(m, k, node(v))
+			}
+			written[k] = true
+		}
+	}
+	extra := node(spec) // sorted keys
+	for i := 0; i+1 < len(extra.Content); i += 2 {
+		k := extra.Content[i].Value
+		if !written[k] && spec[k] != nil {
+			m.Content = append(m.Content, extra.Content[i], extra.Content[i+1])
+		}
+	}
+	return m
+}

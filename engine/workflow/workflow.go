@@ -1,0 +1,196 @@
+// Package workflow turns the accepted resources into the desired state of
+// every target: the merged ShinyProxy configuration, the PrePuller's
+// DaemonSet, and so on. Workflows are pure (the engine's result in, desired
+// state out, no I/O), so that `laiki render`, `laiki apply` and the reconcile
+// loop share them. Each workflow is a file that registers itself.
+package workflow
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/laiki-platform/laiki/engine"
+	"github.com/laiki-platform/laiki/engine/document"
+	"github.com/laiki-platform/laiki/engine/finding"
+)
+
+// Workflow renders one aspect of a target.
+type Workflow struct {
+	Name       string
+	TargetType string
+	// Render fills out (the target's rendered configuration and objects)
+	// and may add external resources to d.
+	Render func(c *Context, t *document.Document, out *Target, d *Desired) []finding.Finding
+}
+
+var workflows []*Workflow
+
+// Register adds a workflow; workflows of one target type run by name.
+func Register(w *Workflow) {
+	workflows = append(workflows, w)
+	sort.SliceStable(workflows, func(i, j int) bool { return workflows[i].Name < workflows[j].Name })
+}
+
+// Target is the desired state of one target.
+type Target struct {
+	TargetType string `json:"target-type" yaml:"target-type"`
+	Name       string `json:"name" yaml:"name"`
+	Namespace  string `json:"namespace" yaml:"namespace"`
+	// Config is the target's own configuration as rendered (for ShinyProxy,
+	// the whole application.yml).
+	Config Ordered `json:"config" yaml:"config"`
+	// Objects are the Kubernetes objects that deploy it.
+	Objects []Ordered `json:"objects" yaml:"objects"`
+	// Workflows that rendered it.
+	Workflows []string `json:"workflows" yaml:"workflows"`
+}
+
+// External is the desired state of something outside Kubernetes.
+type External struct {
+	Type            string  `json:"type" yaml:"type"`
+	Name            string  `json:"name" yaml:"name"`
+	TargetName      string  `json:"target-name" yaml:"target-name"`
+	TargetNamespace string  `json:"target-namespace" yaml:"target-namespace"`
+	Source          string  `json:"source" yaml:"source"`
+	File            string  `json:"file" yaml:"file"`
+	Desired         Ordered `json:"desired" yaml:"desired"`
+}
+
+// Desired is the desired state of the whole platform.
+type Desired struct {
+	Targets  []*Target  `json:"targets" yaml:"targets"`
+	External []External `json:"external" yaml:"external"`
+	// Findings of the workflows (a base configuration that lists apps, say).
+	Findings []finding.Finding `json:"-" yaml:"-"`
+}
+
+// Context gives workflows the accepted resources.
+type Context struct {
+	Result   *engine.Result
+	accepted []*engine.Resource
+}
+
+// Bound returns the accepted resources of a type bound to a target, by id.
+func (c *Context) Bound(t *document.Document, resourceType string) []*engine.Resource {
+	var out []*engine.Resource
+	for _, r := range c.accepted {
+		if r.Doc.Type == resourceType && r.Target == t {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// InNamespace returns the accepted resources of a type bound to any target of
+// a namespace, by id then target.
+func (c *Context) InNamespace(namespace, resourceType string) []*engine.Resource {
+	var out []*engine.Resource
+	for _, r := range c.accepted {
+		if r.Doc.Type == resourceType && r.Doc.TargetNamespace == namespace {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// Targets returns the valid targets of a type in a namespace.
+func (c *Context) Targets(namespace, targetType string) []*document.Document {
+	var out []*document.Document
+	for _, t := range c.Result.Targets {
+		if t.Namespace == namespace && t.Type == targetType {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// Render runs every workflow on every valid target. Rejected resources are
+// left out: one broken app never holds back the others. The same result
+// always gives the same desired state.
+func Render(res *engine.Result) *Desired {
+	c := &Context{Result: res}
+	for _, r := range res.Resources {
+		if r.Accepted {
+			c.accepted = append(c.accepted, r)
+		}
+	}
+	sort.SliceStable(c.accepted, func(i, j int) bool {
+		a, b := c.accepted[i], c.accepted[j]
+		if a.ID != b.ID {
+			return a.ID < b.ID
+		}
+		return a.Doc.TargetNamespace+"/"+a.Doc.TargetName < b.Doc.TargetNamespace+"/"+b.Doc.TargetName
+	})
+	d := &Desired{Targets: []*Target{}, External: []External{}}
+	targets := append([]*document.Document(nil), res.Targets...)
+	sort.SliceStable(targets, func(i, j int) bool {
+		a, b := targets[i], targets[j]
+		if a.Namespace != b.Namespace {
+			return a.Namespace < b.Namespace
+		}
+		return a.Name < b.Name
+	})
+	for _, t := range targets {
+		out := &Target{TargetType: t.Type, Name: t.Name, Namespace: t.Namespace, Objects: []Ordered{}, Workflows: []string{}}
+		out.Config = Ordered{clone(t.SpecNode())}
+		if out.Config.Node == nil || out.Config.Kind != yaml.MappingNode {
+			out.Config = Ordered{mapping()}
+		}
+		for _, w := range workflows {
+			if w.TargetType == t.Type {
+				d.Findings = append(d.Findings, w.Render(c, t, out, d)...)
+				out.Workflows = append(out.Workflows, w.Name)
+			}
+		}
+		d.Targets = append(d.Targets, out)
+	}
+	sort.SliceStable(d.External, func(i, j int) bool {
+		a, b := d.External[i], d.External[j]
+		return a.Type+"/"+a.TargetNamespace+"/"+a.TargetName+"/"+a.Name < b.Type+"/"+b.TargetNamespace+"/"+b.TargetName+"/"+b.Name
+	})
+	finding.Sort(d.Findings)
+	return d
+}
+
+var dns1123 = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
+var notDNS = regexp.MustCompile(`[^a-z0-9-]+`)
+
+// KubeName maps a Laiki name or namespace to a Kubernetes one. A valid DNS
+// label stays as it is; anything else (the design document's "ShinyProxy")
+// becomes its lower-case, cleaned form plus a short hash of the original, so
+// that two different names never map to one ("ShinyProxy" and "shinyproxy"
+// stay apart).
+func KubeName(name string) string {
+	if dns1123.MatchString(name) {
+		return name
+	}
+	sum := sha256.Sum256([]byte(name))
+	base := strings.Trim(notDNS.ReplaceAllString(strings.ToLower(name), "-"), "-")
+	if len(base) > 50 {
+		base = strings.Trim(base[:50], "-")
+	}
+	if base == "" {
+		base = "x"
+	}
+	return base + "-" + hex.EncodeToString(sum[:])[:8]
+}
+
+// Labels Laiki puts on every object it makes, so that it prunes only its own.
+func managedLabels(t *document.Document, component string) map[string]any {
+	return map[string]any{
+		"app.kubernetes.io/managed-by": "laiki",
+		"app.kubernetes.io/component":  component,
+		"laiki.io/target":              KubeName(t.Name),
+	}
+}
+
+func errorAt(d *document.Document, field, policy, format string, args ...any) finding.Finding {
+	return finding.Finding{Severity: finding.Error, Location: d.PosOf(field), Policy: policy, Source: d.Source.Name,
+		Message: fmt.Sprintf(format, args...), Field: field}
+}
