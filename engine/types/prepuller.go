@@ -11,7 +11,7 @@ func init() {
 			"node-selector":       {Type: StringMap},
 			"tolerations":         {Type: List},
 			"priority-class-name": {Type: String},
-			"pause-image":         {Type: String},
+			"helper-image":        {Type: String},
 			"image-pull-secrets":  {Type: StringList},
 		}}},
 	})

@@ -1,0 +1,20 @@
+package types
+
+import "regexp"
+
+// imageReference is the distribution reference grammar (domain, lower-case
+// path components, tag, digest), the same that the baseline policy checks in
+// Rego; workflows use it to leave out what a kubelet could not pull.
+var imageReference = func() *regexp.Regexp {
+	comp := `(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])`
+	domain := `(?:` + comp + `(?:\.` + comp + `)*|\[[a-fA-F0-9:]+\])(?::[0-9]+)?`
+	path := `[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*`
+	tag := `[\w][\w.-]{0,127}`
+	digest := `[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}`
+	return regexp.MustCompile(`^(?:` + domain + `/)?` + path + `(?:/` + path + `)*(?::` + tag + `)?(?:@` + digest + `)?$`)
+}()
+
+// ValidImage reports whether ref is an image reference a container runtime accepts.
+func ValidImage(ref string) bool {
+	return len(ref) <= 255 && imageReference.MatchString(ref)
+}
