@@ -91,7 +91,15 @@ var ShinyProxyAppFields = map[string]Field{
 	// Laiki's own key: a Crane data repository for the app, mounted at
 	// /mnt/data. The workflow turns it into its effects and removes it.
 	"crane-data-repository": {Type: Object, Unknown: finding.Error, Fields: map[string]Field{
-		"name":            {Type: String},
+		"name": {Type: String, Check: func(v any) string {
+			if !appID.MatchString(v.(string)) {
+				return fmt.Sprintf("%q is not a valid repository name: letters, digits, '.', '_' and '-', at most 63", v)
+			}
+			return ""
+		}},
+		// crane names the Crane target of the app's namespace to use, when
+		// there is more than one.
+		"crane":           {Type: String},
 		"mount-read-only": {Type: Bool},
 		"read-access":     craneAccess,
 		"write-access":    craneAccess,

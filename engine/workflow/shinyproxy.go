@@ -38,9 +38,21 @@ func renderShinyProxy(c *Context, t *document.Document, out *Target, d *Desired)
 	}
 	// A base configuration that lists apps is refused by the ShinyProxy
 	// target type's check, so specs is Laiki's alone here.
+	var fs []finding.Finding
 	specs := &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq"}
 	for _, app := range c.Bound(t, "ShinyProxyApp") {
-		specs.Content = append(specs.Content, appNode(app))
+		n := appNode(app)
+		// Laiki-only keys become their effects; an app whose effect cannot
+		// be had is left out rather than run without its data.
+		repo, f := craneRepoFor(c, app)
+		if f == nil && repo != nil {
+			f = mountCraneRepo(n, repo, containerBackend(t))
+		}
+		if f != nil {
+			fs = append(fs, *f)
+			continue
+		}
+		specs.Content = append(specs.Content, n)
 	}
 	set(proxy, "specs", specs)
 
@@ -58,7 +70,7 @@ func renderShinyProxy(c *Context, t *document.Document, out *Target, d *Desired)
 		"metadata", mapping("name", KubeName(t.Name), "namespace", KubeName(t.Namespace), "labels", managedLabels(t, "shinyproxy")),
 		"spec", full,
 	)})
-	return nil
+	return fs
 }
 
 // appNode writes an app's spec after pre-processors: id first, then the keys

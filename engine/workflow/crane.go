@@ -1,0 +1,226 @@
+package workflow
+
+import (
+	"fmt"
+	"path"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/laiki-platform/laiki/engine"
+	"github.com/laiki-platform/laiki/engine/document"
+	"github.com/laiki-platform/laiki/engine/finding"
+)
+
+// DataMountPath is where an app's Crane data repository appears in its container.
+const DataMountPath = "/mnt/data"
+
+const dataVolumeName = "laiki-crane-data"
+
+func init() {
+	Register(&Workflow{Name: "ShinyProxyAppToCraneWorkflow", TargetType: "Crane", Render: renderCrane})
+}
+
+// craneRepo is what an app's crane-data-repository asks for, bound to a Crane target.
+type craneRepo struct {
+	app      *engine.Resource
+	crane    *document.Document
+	name     string
+	readOnly bool
+	spec     map[string]any // the crane-data-repository block
+}
+
+// craneRepoFor finds the Crane target an app's data repository lives in: the
+// one named by crane-data-repository.crane, or the only Crane target of the
+// app's namespace. It returns nil, nil when the app asks for none.
+func craneRepoFor(c *Context, app *engine.Resource) (*craneRepo, *finding.Finding) {
+	spec, _ := app.Spec.(map[string]any)
+	block, ok := spec["crane-data-repository"].(map[string]any)
+	if !ok {
+		return nil, nil
+	}
+	fail := func(format string, args ...any) (*craneRepo, *finding.Finding) {
+		f := errorAt(app.Doc, "laiki-spec.crane-data-repository", CheckWorkflow, format, args...)
+		f.Resource = app.Key()
+		return nil, &f
+	}
+	cranes := c.Targets(app.Doc.TargetNamespace, "Crane")
+	var crane *document.Document
+	if want, _ := block["crane"].(string); want != "" {
+		for _, t := range cranes {
+			if t.Name == want {
+				crane = t
+			}
+		}
+		if crane == nil {
+			return fail("no Crane target %s in namespace %s for this app's data repository", want, app.Doc.TargetNamespace)
+		}
+	} else {
+		switch len(cranes) {
+		case 0:
+			return fail("the app asks for a Crane data repository, and namespace %s has no Crane target", app.Doc.TargetNamespace)
+		case 1:
+			crane = cranes[0]
+		default:
+			return fail("namespace %s has %d Crane targets: name one with crane-data-repository.crane", app.Doc.TargetNamespace, len(cranes))
+		}
+	}
+	name, _ := block["name"].(string)
+	if name == "" {
+		name = app.ID
+	}
+	ro, _ := block["mount-read-only"].(bool)
+	return &craneRepo{app: app, crane: crane, name: name, readOnly: ro, spec: block}, nil
+}
+
+// renderCrane writes Crane's configuration: the platform's, less Laiki's
+// laiki-storage, with a repository under app.repositories for every app that
+// asks for one, with its read and write access. A ConfigMap carries it.
+func renderCrane(c *Context, t *document.Document, out *Target, _ *Desired) []finding.Finding {
+	var fs []finding.Finding
+	cfg := out.Config.Node
+	remove(cfg, "laiki-storage")
+	app := get(cfg, "app")
+	if app == nil || app.Kind != yaml.MappingNode {
+		app = mapping()
+		set(cfg, "app", app)
+	}
+	repos := get(app, "repositories")
+	if repos == nil || repos.Kind != yaml.MappingNode {
+		repos = mapping()
+		set(app, "repositories", repos)
+	}
+	owner := map[string]*engine.Resource{}
+	for _, r := range c.InNamespace(t.Namespace, "ShinyProxyApp") {
+		repo, _ := craneRepoFor(c, r) // the ShinyProxy workflow reports failures
+		if repo == nil || repo.crane != t {
+			continue
+		}
+		if prev, dup := owner[repo.name]; dup || get(repos, repo.name) != nil {
+			where := "the Crane configuration"
+			if dup {
+				where = fmt.Sprintf("%s (%s:%d)", prev.Key(), prev.Doc.File, prev.Doc.Line)
+			}
+			f := errorAt(r.Doc, "laiki-spec.crane-data-repository", CheckWorkflow,
+				"Crane repository %s already belongs to %s: give this one another crane-data-repository.name", repo.name, where)
+			f.Resource = r.Key()
+			fs = append(fs, f)
+			continue
+		}
+		owner[repo.name] = r
+		entry := mapping()
+		for _, k := range []string{"read-access", "write-access"} {
+			if access, ok := repo.spec[k].(map[string]any); ok {
+				set(entry, k, node(access))
+			}
+		}
+		set(repos, repo.name, entry)
+	}
+	var text strings.Builder
+	enc := yaml.NewEncoder(&text)
+	enc.SetIndent(2)
+	if err := enc.Encode(cfg); err != nil {
+		fs = append(fs, errorAt(t, "laiki-spec", CheckWorkflow, "Crane configuration: %v", err))
+	}
+	out.Objects = append(out.Objects, Ordered{mapping(
+		"apiVersion", "v1",
+		"kind", "ConfigMap",
+		"metadata", mapping("name", KubeName(t.Name)+"-config", "namespace", KubeName(t.Namespace), "labels", managedLabels(t, "crane")),
+		"data", mapping("application.yml", text.String()),
+	)})
+	return fs
+}
+
+// mountCraneRepo adds the repository's storage to the app node as the
+// ShinyProxy container backend needs it: a pod patch on Kubernetes, a bind
+// mount on Docker. Laiki's own patch is trusted; the baseline still refuses
+// pod patches and host paths written by teams.
+func mountCraneRepo(app *yaml.Node, repo *craneRepo, backend string) *finding.Finding {
+	spec, _ := repo.crane.Spec.(map[string]any)
+	storage, _ := spec["laiki-storage"].(map[string]any)
+	fail := func(format string, args ...any) *finding.Finding {
+		f := errorAt(repo.app.Doc, "laiki-spec.crane-data-repository", CheckWorkflow, format, args...)
+		f.Resource = repo.app.Key()
+		return &f
+	}
+	switch backend {
+	case "kubernetes":
+		k8s, _ := storage["kubernetes"].(map[string]any)
+		volume := map[string]any{"name": dataVolumeName}
+		if csi, ok := k8s["csi"].(map[string]any); ok {
+			src := map[string]any{"driver": csi["driver"], "readOnly": repo.readOnly}
+			if attrs, ok := csi["volume-attributes"].(map[string]any); ok {
+				src["volumeAttributes"] = attrs
+			}
+			volume["csi"] = src
+		} else {
+			claim, _ := k8s["persistent-volume-claim"].(string)
+			if claim == "" {
+				claim = KubeName(repo.crane.Name) + "-storage"
+			}
+			volume["persistentVolumeClaim"] = map[string]any{"claimName": claim, "readOnly": repo.readOnly}
+		}
+		mount := map[string]any{"name": dataVolumeName, "mountPath": DataMountPath, "subPath": repo.name, "readOnly": repo.readOnly}
+		// With no container-volumes, ShinyProxy's pod has no volume lists
+		// yet: the patch creates them, as ShinyProxy's documentation does.
+		var ops []any
+		if v := get(app, "container-volumes"); v == nil || len(v.Content) == 0 {
+			ops = []any{
+				map[string]any{"op": "add", "path": "/spec/volumes", "value": []any{volume}},
+				map[string]any{"op": "add", "path": "/spec/containers/0/volumeMounts", "value": []any{mount}},
+			}
+		} else {
+			ops = []any{
+				map[string]any{"op": "add", "path": "/spec/volumes/-", "value": volume},
+				map[string]any{"op": "add", "path": "/spec/containers/0/volumeMounts/-", "value": mount},
+			}
+		}
+		if existing := get(app, "kubernetes-pod-patches"); existing != nil {
+			var prev []any
+			if err := yaml.Unmarshal([]byte(existing.Value), &prev); err != nil {
+				return fail("kubernetes-pod-patches is not a YAML list of patches, so the data volume cannot be added: %v", err)
+			}
+			ops = append(prev, ops...)
+		}
+		text, err := yaml.Marshal(ops)
+		if err != nil {
+			return fail("pod patch: %v", err)
+		}
+		set(app, "kubernetes-pod-patches", &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: string(text), Style: yaml.LiteralStyle})
+	default: // docker and docker-swarm: a bind mount of the repository's directory
+		docker, _ := storage["docker"].(map[string]any)
+		host, _ := docker["host-path"].(string)
+		if host == "" {
+			craneApp, _ := spec["app"].(map[string]any)
+			if loc, _ := craneApp["storage-location"].(string); strings.HasPrefix(loc, "/") {
+				host = loc
+			}
+		}
+		if host == "" {
+			return fail("Crane target %s/%s says no host directory for its storage (laiki-storage.docker.host-path), so the data repository cannot be mounted on %s", repo.crane.Namespace, repo.crane.Name, backend)
+		}
+		bind := path.Join(host, repo.name) + ":" + DataMountPath
+		if repo.readOnly {
+			bind += ":ro"
+		}
+		vols := get(app, "container-volumes")
+		if vols == nil {
+			vols = &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq"}
+			set(app, "container-volumes", vols)
+		}
+		vols.Content = append(vols.Content, str(bind))
+	}
+	return nil
+}
+
+// containerBackend reads ShinyProxy's backend, in either spelling ShinyProxy accepts.
+func containerBackend(target *document.Document) string {
+	spec, _ := target.Spec.(map[string]any)
+	proxy, _ := spec["proxy"].(map[string]any)
+	for _, k := range []string{"container-backend", "containerBackend"} {
+		if b, ok := proxy[k].(string); ok && b != "" {
+			return strings.ToLower(b)
+		}
+	}
+	return "docker"
+}
