@@ -121,6 +121,30 @@ func identity(d *document.Document) string {
 	return d.File
 }
 
+// AddWorkflowFindings records what the workflows found. A blocking finding
+// about a resource (an app whose data repository cannot be had, say) takes
+// back its acceptance, so that check, render and apply give one verdict.
+func (r *Result) AddWorkflowFindings(fs []finding.Finding) {
+	byKey := map[string]*Resource{}
+	for _, res := range r.Resources {
+		if res.ID != "" {
+			byKey[res.Key()] = res
+		}
+	}
+	for _, f := range fs {
+		res, ok := byKey[f.Resource]
+		if !ok {
+			r.add(nil, f)
+			continue
+		}
+		r.add(res.Doc, f)
+		if f.Severity.Blocking() {
+			res.Accepted = false
+		}
+	}
+	finding.Sort(r.Findings)
+}
+
 // Summary counts what a run found.
 type Summary struct {
 	Documents int `json:"documents"`

@@ -33,7 +33,7 @@ platform, for trying files out on your own machine.`,
 			if !slices.Contains(report.Formats, output) {
 				return cannot(fmt.Errorf("unknown output format %q (one of %s)", output, strings.Join(report.Formats, ", ")))
 			}
-			res, err := in.run(c.Context(), args)
+			res, _, err := in.run(c.Context(), args)
 			if err != nil {
 				return err
 			}

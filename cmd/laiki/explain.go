@@ -32,11 +32,11 @@ the workflow that set it.`,
 			if !ok || namespace == "" || id == "" {
 				return cannot(fmt.Errorf("%q: give TARGET-NAMESPACE/ID, e.g. ShinyProxy/shinyproxy-demo", want))
 			}
-			res, err := in.run(c.Context(), args[:len(args)-1])
+			res, desired, err := in.run(c.Context(), args[:len(args)-1])
 			if err != nil {
 				return err
 			}
-			exps := workflow.Explain(res, workflow.Render(res), namespace, id)
+			exps := workflow.Explain(res, desired, namespace, id)
 			if len(exps) == 0 {
 				return &exitError{code: exitRejected, err: errors.New("no resource " + want + " in any source")}
 			}

@@ -11,6 +11,7 @@ import (
 	"github.com/laiki-platform/laiki/engine"
 	"github.com/laiki-platform/laiki/engine/admission"
 	"github.com/laiki-platform/laiki/engine/source"
+	"github.com/laiki-platform/laiki/engine/workflow"
 )
 
 // inputs are the flags every command that reads sources shares.
@@ -46,19 +47,20 @@ func (in *inputs) load(paths []string) (*source.Config, error) {
 	return cfg, nil
 }
 
-// run loads the sources and runs the engine.
-func (in *inputs) run(ctx context.Context, paths []string) (*engine.Result, error) {
+// run loads the sources, runs the engine and the workflows: every command
+// gives the same verdict, workflow findings included.
+func (in *inputs) run(ctx context.Context, paths []string) (*engine.Result, *workflow.Desired, error) {
 	cfg, err := in.load(paths)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	res, err := engine.Run(ctx, engine.Options{Config: cfg, Load: source.Options{CacheDir: in.cacheDir}})
 	if err != nil {
 		var ce *admission.CompileError
 		if errors.As(err, &ce) {
-			return nil, cannot(fmt.Errorf("a policy does not compile:\n%w", err))
+			return nil, nil, cannot(fmt.Errorf("a policy does not compile:\n%w", err))
 		}
-		return nil, cannot(err)
+		return nil, nil, cannot(err)
 	}
-	return res, nil
+	return res, workflow.RenderAndJudge(res), nil
 }

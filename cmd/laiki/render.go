@@ -10,7 +10,6 @@ import (
 	"github.com/spf13/cobra"
 	"gopkg.in/yaml.v3"
 
-	"github.com/laiki-platform/laiki/engine/finding"
 	"github.com/laiki-platform/laiki/engine/report"
 	"github.com/laiki-platform/laiki/engine/workflow"
 )
@@ -29,13 +28,10 @@ and line, and make the exit code 1; the accepted ones are still rendered.`,
 			if output != "yaml" && output != "json" {
 				return cannot(fmt.Errorf("unknown output format %q (yaml or json)", output))
 			}
-			res, err := in.run(c.Context(), args)
+			res, desired, err := in.run(c.Context(), args)
 			if err != nil {
 				return err
 			}
-			desired := workflow.Render(res)
-			res.Findings = append(res.Findings, desired.Findings...)
-			finding.Sort(res.Findings)
 			if err := writeDesired(os.Stdout, output, desired, outDir); err != nil {
 				return cannot(err)
 			}

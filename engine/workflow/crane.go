@@ -1,7 +1,6 @@
 package workflow
 
 import (
-	"fmt"
 	"path"
 	"strings"
 
@@ -69,8 +68,55 @@ func craneRepoFor(c *Context, app *engine.Resource) (*craneRepo, *finding.Findin
 	if name == "" {
 		name = app.ID
 	}
+	// A name belongs to the first app that asks for it (by id, then
+	// target), or to the platform when Crane's configuration has it.
+	craneSpec, _ := crane.Spec.(map[string]any)
+	if _, taken := dig(craneSpec, "app", "repositories", name); taken {
+		return fail("Crane repository %s is already in the configuration of Crane target %s/%s: give this one another crane-data-repository.name", name, crane.Namespace, crane.Name)
+	}
+	if owner := c.craneOwner(crane, name); owner != app {
+		return fail("Crane repository %s already belongs to %s (%s:%d): give this one another crane-data-repository.name", name, owner.Key(), owner.Doc.File, owner.Doc.Line)
+	}
 	ro, _ := block["mount-read-only"].(bool)
 	return &craneRepo{app: app, crane: crane, name: name, readOnly: ro, spec: block}, nil
+}
+
+// craneOwner returns the app that owns a repository name in a Crane target.
+func (c *Context) craneOwner(crane *document.Document, name string) *engine.Resource {
+	if c.craneOwners == nil {
+		c.craneOwners = map[string]*engine.Resource{}
+		for _, r := range c.accepted { // sorted by id, then target
+			spec, _ := r.Spec.(map[string]any)
+			block, ok := spec["crane-data-repository"].(map[string]any)
+			if !ok {
+				continue
+			}
+			n, _ := block["name"].(string)
+			if n == "" {
+				n = r.ID
+			}
+			// The owner is keyed by namespace: every Crane target an app
+			// could reach is in its namespace.
+			key := r.Doc.TargetNamespace + "\x00" + n
+			if _, taken := c.craneOwners[key]; !taken {
+				c.craneOwners[key] = r
+			}
+		}
+	}
+	return c.craneOwners[crane.Namespace+"\x00"+name]
+}
+
+func dig(v any, path ...string) (any, bool) {
+	for _, p := range path {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil, false
+		}
+		if v, ok = m[p]; !ok {
+			return nil, false
+		}
+	}
+	return v, true
 }
 
 // renderCrane writes Crane's configuration: the platform's, less Laiki's
@@ -90,24 +136,11 @@ func renderCrane(c *Context, t *document.Document, out *Target, _ *Desired) []fi
 		repos = mapping()
 		set(app, "repositories", repos)
 	}
-	owner := map[string]*engine.Resource{}
 	for _, r := range c.InNamespace(t.Namespace, "ShinyProxyApp") {
-		repo, _ := craneRepoFor(c, r) // the ShinyProxy workflow reports failures
+		repo, _ := craneRepoFor(c, r) // the ShinyProxy workflow reports failures, once
 		if repo == nil || repo.crane != t {
 			continue
 		}
-		if prev, dup := owner[repo.name]; dup || get(repos, repo.name) != nil {
-			where := "the Crane configuration"
-			if dup {
-				where = fmt.Sprintf("%s (%s:%d)", prev.Key(), prev.Doc.File, prev.Doc.Line)
-			}
-			f := errorAt(r.Doc, "laiki-spec.crane-data-repository", CheckWorkflow,
-				"Crane repository %s already belongs to %s: give this one another crane-data-repository.name", repo.name, where)
-			f.Resource = r.Key()
-			fs = append(fs, f)
-			continue
-		}
-		owner[repo.name] = r
 		entry := mapping()
 		for _, k := range []string{"read-access", "write-access"} {
 			if access, ok := repo.spec[k].(map[string]any); ok {

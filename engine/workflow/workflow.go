@@ -74,6 +74,8 @@ type Desired struct {
 type Context struct {
 	Result   *engine.Result
 	accepted []*engine.Resource
+	// craneOwners: which app owns each Crane repository name, by namespace.
+	craneOwners map[string]*engine.Resource
 }
 
 // Bound returns the accepted resources of a type bound to a target, by id.
@@ -155,6 +157,14 @@ func Render(res *engine.Result) *Desired {
 		return a.Type+"/"+a.TargetNamespace+"/"+a.TargetName+"/"+a.Name < b.Type+"/"+b.TargetNamespace+"/"+b.TargetName+"/"+b.Name
 	})
 	finding.Sort(d.Findings)
+	return d
+}
+
+// RenderAndJudge renders the desired state and records the workflows'
+// findings in the result: what every entry point calls.
+func RenderAndJudge(res *engine.Result) *Desired {
+	d := Render(res)
+	res.AddWorkflowFindings(d.Findings)
 	return d
 }
 
