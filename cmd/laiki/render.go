@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"gopkg.in/yaml.v3"
@@ -65,9 +66,12 @@ func encode(w io.Writer, format string, v any) error {
 }
 
 // writeDesired prints the desired state, or with dir writes it as
-// DIR/<namespace>/<target-type>-<name>/config.<ext> and one file per object,
-// and DIR/external/<type>-<target namespace>-<name>.<ext>: a layout a
-// pipeline can commit or apply.
+// DIR/<namespace>/<target-type>-<name>/ with the target's configuration
+// (application.yml where the component reads that; config.<ext> otherwise)
+// and one <kind>-<name>.<ext> per Kubernetes object, and
+// DIR/external/<type>-<target namespace>-<name>.<ext>: a layout a pipeline
+// can commit, or whose object files it can apply. Names go through
+// workflow.KubeName, so they are safe as paths.
 func writeDesired(w io.Writer, format string, d *workflow.Desired, dir string) error {
 	if dir == "" {
 		return encode(w, format, d)
@@ -87,8 +91,12 @@ func writeDesired(w io.Writer, format string, d *workflow.Desired, dir string) e
 		return f.Close()
 	}
 	for _, t := range d.Targets {
-		base := filepath.Join(dir, workflow.KubeName(t.Namespace), workflow.KubeName(t.TargetType+"-"+t.Name))
-		if err := write(filepath.Join(base, "config."+format), t.Config); err != nil {
+		base := filepath.Join(dir, workflow.KubeName(t.Namespace), strings.ToLower(t.TargetType)+"-"+workflow.KubeName(t.Name))
+		config := "config." + format
+		if t.ConfigFile != "" && format == "yaml" {
+			config = t.ConfigFile
+		}
+		if err := write(filepath.Join(base, config), t.Config); err != nil {
 			return err
 		}
 		for _, o := range t.Objects {
@@ -101,13 +109,13 @@ func writeDesired(w io.Writer, format string, d *workflow.Desired, dir string) e
 			if err := o.Node.Decode(&meta); err != nil {
 				return err
 			}
-			if err := write(filepath.Join(base, workflow.KubeName(meta.Kind+"-"+meta.Metadata.Name)+"."+format), o); err != nil {
+			if err := write(filepath.Join(base, strings.ToLower(meta.Kind)+"-"+workflow.KubeName(meta.Metadata.Name)+"."+format), o); err != nil {
 				return err
 			}
 		}
 	}
 	for _, e := range d.External {
-		if err := write(filepath.Join(dir, "external", workflow.KubeName(e.Type+"-"+e.TargetNamespace+"-"+e.Name)+"."+format), e); err != nil {
+		if err := write(filepath.Join(dir, "external", strings.ToLower(e.Type)+"-"+workflow.KubeName(e.TargetNamespace)+"-"+workflow.KubeName(e.Name)+"."+format), e); err != nil {
 			return err
 		}
 	}

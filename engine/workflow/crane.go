@@ -149,6 +149,7 @@ func renderCrane(c *Context, t *document.Document, out *Target, _ *Desired) []fi
 		}
 		set(repos, repo.name, entry)
 	}
+	out.ConfigFile = "application.yml"
 	var text strings.Builder
 	enc := yaml.NewEncoder(&text)
 	enc.SetIndent(2)

@@ -64,6 +64,7 @@ func renderShinyProxy(c *Context, t *document.Document, out *Target, d *Desired)
 		}
 	}
 	out.Config = Ordered{appYML}
+	out.ConfigFile = "application.yml"
 	out.Objects = append(out.Objects, Ordered{mapping(
 		"apiVersion", "openanalytics.eu/v1",
 		"kind", "ShinyProxy",

@@ -49,6 +49,9 @@ type Target struct {
 	Objects []Ordered `json:"objects" yaml:"objects"`
 	// Workflows that rendered it.
 	Workflows []string `json:"workflows" yaml:"workflows"`
+	// ConfigFile is the name the component reads its configuration under
+	// (application.yml), for `render --out`; empty means config.
+	ConfigFile string `json:"-" yaml:"-"`
 }
 
 // External is the desired state of something outside Kubernetes.
