@@ -17,6 +17,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/laiki-platform/laiki/engine/admission"
 	"github.com/laiki-platform/laiki/engine/document"
@@ -32,6 +33,9 @@ type Options struct {
 	Limits document.Limits
 	// Parallelism of admission; GOMAXPROCS by default.
 	Parallelism int
+	// PolicyTimeout bounds one policy evaluation (default 5s): a policy that
+	// runs away is stopped and reported, and the resource rejected.
+	PolicyTimeout time.Duration
 }
 
 // Resource is a resource document with what the pipeline made of it.
@@ -232,6 +236,9 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		return nil, err
 	}
 	res.Policies = policies
+	if opts.PolicyTimeout > 0 {
+		policies.Timeout = opts.PolicyTimeout
+	}
 
 	usable := func(d *document.Document) bool { return !d.Broken && !res.InError(d) }
 	targets := res.indexTargets(usable)

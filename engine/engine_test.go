@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/laiki-platform/laiki/engine"
 	"github.com/laiki-platform/laiki/engine/admission"
@@ -395,5 +396,33 @@ func TestDeterministic(t *testing.T) {
 		if again := run(t, dir).Findings; !reflect.DeepEqual(first, again) {
 			t.Fatal("findings differ between runs")
 		}
+	}
+}
+
+func TestRunawayPolicyStopped(t *testing.T) {
+	dir := tree(t, map[string]string{
+		"laiki.yaml":       teamConfig,
+		"team-b/.keep":     "",
+		"platform/sp.yaml": shinyproxy,
+		"platform/slow.rego": `package laiki.governance.slow
+
+deny contains "never" if {
+	some i in numbers.range(1, 1000000000)
+	i < 0
+}
+`,
+		"team-a/app.yaml": app("slow"),
+	})
+	cfg, err := source.LoadConfig(filepath.Join(dir, "laiki.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := engine.Run(context.Background(), engine.Options{Config: cfg, PolicyTimeout: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	has(t, res, finding.Error, "team-a/app.yaml", 1, "took too long")
+	if resource(t, res, "slow").Accepted {
+		t.Error("a resource whose policy did not finish must not be accepted")
 	}
 }
