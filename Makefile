@@ -2,7 +2,9 @@
 GO ?= go
 BIN := bin/laiki
 
-.PHONY: all build test test-deps unit e2e demo bench vet fmt
+CONTROLLER_GEN := $(GO) run sigs.k8s.io/controller-tools/cmd/controller-gen@v0.23.0
+
+.PHONY: all build test test-deps unit e2e demo bench vet fmt generate verify-generated
 
 all: build
 
@@ -11,7 +13,7 @@ build:
 
 # The main job on the bundled examples: no cluster, no cloud account.
 demo:
-	$(GO) run ./cmd/laiki check --config examples/laiki.yaml
+	$(GO) run ./cmd/laiki render --config examples/laiki-with-data.yaml
 
 # Everything the tests need that Go modules do not bring (git, for its
 # daemon and http-backend) is installed here, from Debian's packages.
@@ -22,7 +24,15 @@ vet:
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 
-test: test-deps vet
+# Deep copies and CRDs come from the Go types in engine/api.
+generate:
+	$(CONTROLLER_GEN) object paths=./engine/api/...
+	$(CONTROLLER_GEN) crd paths=./engine/api/... output:crd:artifacts:config=charts/laiki/crds
+
+verify-generated: generate
+	@git diff --exit-code -- engine/api charts/laiki/crds || { echo "generated files are stale: run make generate and commit"; exit 1; }
+
+test: test-deps vet verify-generated
 	$(GO) test -count=1 -race ./...
 
 unit:

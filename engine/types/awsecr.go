@@ -2,8 +2,10 @@ package types
 
 import (
 	"fmt"
+	"reflect"
 	"regexp"
 
+	"github.com/laiki-platform/laiki/engine/api/v1alpha1"
 	"github.com/laiki-platform/laiki/engine/finding"
 )
 
@@ -14,21 +16,22 @@ var ecrName = regexp.MustCompile(`^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?
 // chooses only the name; tag immutability, scanning and encryption are the
 // platform's and cannot be loosened from a team file.
 func init() {
+	schema := FromGoType("AwsEcrRepository", reflect.TypeOf(v1alpha1.AwsEcrRepositorySpec{}), finding.Error)
+	schema.Fields["name"] = withCheck(schema.Fields["name"], func(v any) string {
+		s := v.(string)
+		if len(s) < 2 || len(s) > 256 {
+			return fmt.Sprintf("an ECR repository name has 2 to 256 characters, %q has %d", s, len(s))
+		}
+		if !ecrName.MatchString(s) {
+			return fmt.Sprintf("%q is not a valid ECR repository name (lower case letters, digits and . _ - /, each part starting and ending with a letter or digit)", s)
+		}
+		return ""
+	})
 	RegisterResource(&ResourceType{
 		Name:        "AwsEcrRepository",
+		Kind:        "AwsEcrRepository",
 		TargetTypes: []string{"ShinyProxy"},
 		IdentityKey: "name",
-		Schema: &Schema{What: "AwsEcrRepository", Field: Field{Type: Object, Unknown: finding.Error, Fields: map[string]Field{
-			"name": {Type: String, Required: true, Check: func(v any) string {
-				s := v.(string)
-				if len(s) < 2 || len(s) > 256 {
-					return fmt.Sprintf("an ECR repository name has 2 to 256 characters, %q has %d", s, len(s))
-				}
-				if !ecrName.MatchString(s) {
-					return fmt.Sprintf("%q is not a valid ECR repository name (lower case letters, digits and . _ - /, each part starting and ending with a letter or digit)", s)
-				}
-				return ""
-			}},
-		}}},
+		Schema:      schema,
 	})
 }

@@ -12,6 +12,8 @@ import (
 // TargetType is a kind of platform component that resources bind to.
 type TargetType struct {
 	Name string
+	// Kind of the Kubernetes object form (group laiki.io).
+	Kind string
 	// Schema of laiki-spec; nil accepts any spec (a component whose own
 	// configuration Laiki passes on as written).
 	Schema *Schema
@@ -22,6 +24,8 @@ type TargetType struct {
 // ResourceType is a kind of thing a team declares, bound to a target.
 type ResourceType struct {
 	Name string
+	// Kind of the Kubernetes object form (group laiki.io).
+	Kind string
 	// TargetTypes a resource of this type may bind to; empty means any.
 	TargetTypes []string
 	// IdentityKey is the spec key that names the resource within its target

@@ -1,6 +1,9 @@
 package types
 
 import (
+	"reflect"
+
+	"github.com/laiki-platform/laiki/engine/api/v1alpha1"
 	"github.com/laiki-platform/laiki/engine/finding"
 )
 
@@ -9,10 +12,9 @@ import (
 // files, so that data scientists, not the platform file, own them.
 func init() {
 	RegisterTarget(&TargetType{
-		Name: "ShinyProxy",
-		Schema: &Schema{What: "ShinyProxy configuration", Field: Field{Type: Object, Fields: map[string]Field{
-			"proxy": {Type: Map},
-		}}},
+		Name:   "ShinyProxy",
+		Kind:   "ShinyProxyTarget",
+		Schema: FromGoType("ShinyProxy configuration", reflect.TypeOf(v1alpha1.ShinyProxyTargetSpec{}), ""),
 		Check: func(spec any) []Problem {
 			m, _ := spec.(map[string]any)
 			proxy, _ := m["proxy"].(map[string]any)

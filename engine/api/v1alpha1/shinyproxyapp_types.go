@@ -1,0 +1,139 @@
+package v1alpha1
+
+import (
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// Struct tags `laiki:"..."` tell the engine's spec check what a Go type
+// cannot say (see types.FromGoType): required, string-or-list, map, list,
+// strict, object-only.
+
+// ShinyProxyAppSpec is one ShinyProxy app (an entry of proxy.specs,
+// ShinyProxy 3.x), plus Laiki's own keys. Keys ShinyProxy may know and Laiki
+// does not are kept (and warned about).
+// +kubebuilder:pruning:PreserveUnknownFields
+type ShinyProxyAppSpec struct {
+	// TargetName is the ShinyProxy target the app binds to (laiki-metadata.target-name);
+	// the target's namespace is the object's namespace.
+	TargetName string `json:"targetName" laiki:"object-only"`
+
+	// Id of the app: in its URL (/app/ID) and in the names Laiki makes.
+	ID                        string            `json:"id" laiki:"required"`
+	DisplayName               string            `json:"display-name,omitempty"`
+	Description               string            `json:"description,omitempty"`
+	LogoURL                   string            `json:"logo-url,omitempty"`
+	LogoWidth                 string            `json:"logo-width,omitempty"`
+	LogoHeight                string            `json:"logo-height,omitempty"`
+	LogoStyle                 string            `json:"logo-style,omitempty"`
+	LogoClasses               string            `json:"logo-classes,omitempty"`
+	TemplateGroup             string            `json:"template-group,omitempty"`
+	TemplateProperties        map[string]string `json:"template-properties,omitempty"`
+	AccessGroups              *Any              `json:"access-groups,omitempty" laiki:"string-or-list"`
+	AccessUsers               *Any              `json:"access-users,omitempty" laiki:"string-or-list"`
+	AccessExpression          string            `json:"access-expression,omitempty"`
+	AccessStrictExpression    *bool             `json:"access-strict-expression,omitempty"`
+	MaxInstances              *int64            `json:"max-instances,omitempty"`
+	MaxTotalInstances         *int64            `json:"max-total-instances,omitempty"`
+	MinimumSeatsAvailable     *int64            `json:"minimum-seats-available,omitempty"`
+	SeatsPerContainer         *int64            `json:"seats-per-container,omitempty"`
+	AllowContainerReUse       *bool             `json:"allow-container-re-use,omitempty"`
+	HeartbeatTimeout          *int64            `json:"heartbeat-timeout,omitempty"`
+	MaxLifetime               *int64            `json:"max-lifetime,omitempty"`
+	StopOnLogout              *bool             `json:"stop-on-logout,omitempty"`
+	HideNavbarOnMainPageLink  *bool             `json:"hide-navbar-on-main-page-link,omitempty"`
+	AlwaysShowSwitchInstance  *bool             `json:"always-show-switch-instance,omitempty"`
+	TrackAppURL               *bool             `json:"track-app-url,omitempty"`
+	WebsocketReconnectionMode string            `json:"websocket-reconnection-mode,omitempty"`
+	ShinyForceFullReload      *bool             `json:"shiny-force-full-reload,omitempty"`
+	TargetPath                string            `json:"target-path,omitempty"`
+	Port                      *int64            `json:"port,omitempty"`
+	Parameters                *Any              `json:"parameters,omitempty" laiki:"map"`
+	AddDefaultHTTPHeaders     *bool             `json:"add-default-http-headers,omitempty"`
+	HTTPHeaders               map[string]string `json:"http-headers,omitempty"`
+	CacheHeadersMode          string            `json:"cache-headers-mode,omitempty"`
+	ScaleDownDelay            *int64            `json:"scale-down-delay,omitempty"`
+
+	// ContainerImage to run (required by ShinyProxy; a pre-processor may set it).
+	ContainerImage              string             `json:"container-image,omitempty" laiki:"required"`
+	ContainerCmd                []string           `json:"container-cmd,omitempty"`
+	ContainerEnv                map[string]string  `json:"container-env,omitempty"`
+	ContainerEnvFile            string             `json:"container-env-file,omitempty"`
+	ContainerNetwork            string             `json:"container-network,omitempty"`
+	ContainerNetworkConnections []string           `json:"container-network-connections,omitempty"`
+	ContainerDNS                []string           `json:"container-dns,omitempty"`
+	ContainerVolumes            []string           `json:"container-volumes,omitempty"`
+	ContainerMemoryRequest      *resource.Quantity `json:"container-memory-request,omitempty"`
+	ContainerMemoryLimit        *resource.Quantity `json:"container-memory-limit,omitempty"`
+	ContainerCPURequest         *resource.Quantity `json:"container-cpu-request,omitempty"`
+	ContainerCPULimit           *resource.Quantity `json:"container-cpu-limit,omitempty"`
+	ContainerPrivileged         *bool              `json:"container-privileged,omitempty"`
+	ContainerLabels             map[string]string  `json:"container-labels,omitempty"`
+	ContainerSpecs              []Any              `json:"container-specs,omitempty"`
+	PortMappings                []Any              `json:"port-mappings,omitempty"`
+
+	KubernetesPodPatches                              string   `json:"kubernetes-pod-patches,omitempty"`
+	KubernetesAdditionalManifests                     []string `json:"kubernetes-additional-manifests,omitempty"`
+	KubernetesAdditionalPersistentManifests           []string `json:"kubernetes-additional-persistent-manifests,omitempty"`
+	KubernetesAuthorizedPodPatches                    []Any    `json:"kubernetes-authorized-pod-patches,omitempty"`
+	KubernetesAuthorizedAdditionalManifests           []Any    `json:"kubernetes-authorized-additional-manifests,omitempty"`
+	KubernetesAuthorizedAdditionalPersistentManifests []Any    `json:"kubernetes-authorized-additional-persistent-manifests,omitempty"`
+
+	DockerRegistryDomain   string   `json:"docker-registry-domain,omitempty"`
+	DockerRegistryUsername string   `json:"docker-registry-username,omitempty"`
+	DockerRegistryPassword string   `json:"docker-registry-password,omitempty"`
+	DockerIpc              string   `json:"docker-ipc,omitempty"`
+	DockerDeviceRequests   []Any    `json:"docker-device-requests,omitempty"`
+	DockerRuntime          string   `json:"docker-runtime,omitempty"`
+	DockerUser             string   `json:"docker-user,omitempty"`
+	DockerGroupAdd         []string `json:"docker-group-add,omitempty"`
+
+	// CraneDataRepository gives the app a Crane data repository of its own,
+	// mounted at /mnt/data (a Laiki key; ShinyProxy never sees it).
+	CraneDataRepository *CraneDataRepository `json:"crane-data-repository,omitempty" laiki:"strict"`
+}
+
+// CraneDataRepository asks for a Crane data repository for an app.
+type CraneDataRepository struct {
+	// Name of the repository in Crane; the app id by default.
+	Name string `json:"name,omitempty"`
+	// Crane names the Crane target of the namespace, when there is more than one.
+	Crane string `json:"crane,omitempty"`
+	// MountReadOnly mounts /mnt/data read-only in the app.
+	MountReadOnly *bool `json:"mount-read-only,omitempty"`
+	// ReadAccess: who may read the repository in Crane.
+	ReadAccess *CraneAccess `json:"read-access,omitempty" laiki:"strict"`
+	// WriteAccess: who may change its contents in Crane.
+	WriteAccess *CraneAccess `json:"write-access,omitempty" laiki:"strict"`
+}
+
+// CraneAccess is an access rule as Crane has it.
+type CraneAccess struct {
+	Users      []string `json:"users,omitempty"`
+	Groups     []string `json:"groups,omitempty"`
+	Expression string   `json:"expression,omitempty"`
+}
+
+// ShinyProxyApp is one ShinyProxy app of a team, bound to a ShinyProxy target.
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=spapp;spapps,categories=laiki
+// +kubebuilder:printcolumn:name="Target",type=string,JSONPath=`.spec.targetName`
+// +kubebuilder:printcolumn:name="Image",type=string,JSONPath=`.spec.container-image`
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+type ShinyProxyApp struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+	Spec              ShinyProxyAppSpec `json:"spec"`
+	Status            Status            `json:"status,omitempty"`
+}
+
+// ShinyProxyAppList is a list of ShinyProxyApps.
+// +kubebuilder:object:root=true
+type ShinyProxyAppList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []ShinyProxyApp `json:"items"`
+}
+
+func init() { SchemeBuilder.Register(&ShinyProxyApp{}, &ShinyProxyAppList{}) }

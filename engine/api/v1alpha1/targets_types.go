@@ -1,0 +1,131 @@
+package v1alpha1
+
+import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+// ShinyProxyTargetSpec is a standard ShinyProxy application.yml (server,
+// spring, proxy, ...) plus the ShinyProxy operator's keys (image, fqdn, ...),
+// kept as the platform wrote them. Apps are not listed here: each is a
+// ShinyProxyApp bound to the target.
+// +kubebuilder:pruning:PreserveUnknownFields
+type ShinyProxyTargetSpec struct {
+	// Proxy is ShinyProxy's proxy section.
+	// +optional
+	Proxy *Any `json:"proxy,omitempty" laiki:"map"`
+}
+
+// ShinyProxyTarget is one ShinyProxy instance (target-type ShinyProxy).
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=sptarget,categories=laiki
+type ShinyProxyTarget struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+	Spec              ShinyProxyTargetSpec `json:"spec,omitempty"`
+	Status            Status               `json:"status,omitempty"`
+}
+
+// ShinyProxyTargetList is a list of ShinyProxyTargets.
+// +kubebuilder:object:root=true
+type ShinyProxyTargetList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []ShinyProxyTarget `json:"items"`
+}
+
+// PrePullerTargetSpec tunes the DaemonSet that keeps app images on every node.
+type PrePullerTargetSpec struct {
+	// NodeSelector of the DaemonSet; by default the ShinyProxy targets'.
+	NodeSelector map[string]string `json:"node-selector,omitempty"`
+	// Tolerations of the DaemonSet's pods.
+	Tolerations []Any `json:"tolerations,omitempty"`
+	// PriorityClassName of the DaemonSet's pods.
+	PriorityClassName string `json:"priority-class-name,omitempty"`
+	// HelperImage holds a static busybox (default busybox:1.36.1-musl).
+	HelperImage string `json:"helper-image,omitempty"`
+	// ImagePullSecrets to add to the ShinyProxy targets'.
+	ImagePullSecrets []string `json:"image-pull-secrets,omitempty"`
+}
+
+// PrePullerTarget pre-pulls every app image of its namespace on new nodes
+// (target-type PrePuller).
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=prepuller,categories=laiki
+type PrePullerTarget struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+	Spec              PrePullerTargetSpec `json:"spec,omitempty"`
+	Status            Status              `json:"status,omitempty"`
+}
+
+// PrePullerTargetList is a list of PrePullerTargets.
+// +kubebuilder:object:root=true
+type PrePullerTargetList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []PrePullerTarget `json:"items"`
+}
+
+// CraneTargetSpec is a Crane server's configuration (Crane's own keys: app,
+// server, spring, ...) plus laiki-storage.
+// +kubebuilder:pruning:PreserveUnknownFields
+type CraneTargetSpec struct {
+	// App is Crane's app section (storage-location, repositories, ...).
+	// +optional
+	App *Any `json:"app,omitempty" laiki:"map"`
+	// LaikiStorage says how app containers reach Crane's storage.
+	// +optional
+	LaikiStorage *CraneStorage `json:"laiki-storage,omitempty" laiki:"strict"`
+}
+
+// CraneStorage says how app containers reach Crane's storage-location.
+type CraneStorage struct {
+	// +optional
+	Kubernetes *CraneKubernetesStorage `json:"kubernetes,omitempty" laiki:"strict"`
+	// +optional
+	Docker *CraneDockerStorage `json:"docker,omitempty" laiki:"strict"`
+}
+
+// CraneKubernetesStorage: a claim or an inline CSI volume.
+type CraneKubernetesStorage struct {
+	// PersistentVolumeClaim is a ReadWriteMany claim holding storage-location
+	// (default <crane name>-storage).
+	PersistentVolumeClaim string `json:"persistent-volume-claim,omitempty"`
+	// CSI is an inline CSI volume instead.
+	CSI *CraneCSI `json:"csi,omitempty" laiki:"strict"`
+}
+
+// CraneCSI is an inline CSI volume source.
+type CraneCSI struct {
+	Driver           string            `json:"driver" laiki:"required"`
+	VolumeAttributes map[string]string `json:"volume-attributes,omitempty"`
+}
+
+// CraneDockerStorage: the host directory that holds storage-location.
+type CraneDockerStorage struct {
+	HostPath string `json:"host-path,omitempty"`
+}
+
+// CraneTarget is a Crane server (target-type Crane).
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=crane,categories=laiki
+type CraneTarget struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+	Spec              CraneTargetSpec `json:"spec,omitempty"`
+	Status            Status          `json:"status,omitempty"`
+}
+
+// CraneTargetList is a list of CraneTargets.
+// +kubebuilder:object:root=true
+type CraneTargetList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []CraneTarget `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&ShinyProxyTarget{}, &ShinyProxyTargetList{}, &PrePullerTarget{}, &PrePullerTargetList{},
+		&CraneTarget{}, &CraneTargetList{})
+}

@@ -1,0 +1,84 @@
+package types
+
+import (
+	"reflect"
+	"strings"
+
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+
+	"github.com/laiki-platform/laiki/engine/finding"
+)
+
+var (
+	quantityType = reflect.TypeOf(resource.Quantity{})
+	jsonType     = reflect.TypeOf(apiextensionsv1.JSON{})
+)
+
+// FromGoType reads a spec schema from the Go type of a Laiki kind (package
+// engine/api/v1alpha1), so that the CRDs, the JSON schemas and the engine's
+// checks come from one definition. JSON names give the keys; Go types give
+// the value types; the struct tag `laiki` adds what Go cannot say:
+// required, string-or-list, map, list, strict (unknown keys of that object
+// are errors), object-only (a field of the object form, not of laiki-spec).
+// unknown says how unknown keys at the top are reported ("" accepts them).
+func FromGoType(what string, t reflect.Type, unknown finding.Severity) *Schema {
+	f := fieldOf(t, nil)
+	f.Unknown = unknown
+	return &Schema{What: what, Field: f}
+}
+
+func fieldOf(t reflect.Type, tags map[string]bool) Field {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	f := Field{Required: tags["required"]}
+	switch {
+	case tags["string-or-list"]:
+		f.Type = StringOrList
+	case tags["map"]:
+		f.Type = Map
+	case tags["list"]:
+		f.Type = List
+	case t == quantityType:
+		f.Type = Quantity
+	case t == jsonType:
+		f.Type = Any
+	case t.Kind() == reflect.String:
+		f.Type = String
+	case t.Kind() == reflect.Bool:
+		f.Type = Bool
+	case t.Kind() == reflect.Int, t.Kind() == reflect.Int32, t.Kind() == reflect.Int64:
+		f.Type = Int
+	case t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.String:
+		f.Type = StringList
+	case t.Kind() == reflect.Slice:
+		f.Type = List
+	case t.Kind() == reflect.Map:
+		f.Type = StringMap
+	case t.Kind() == reflect.Struct:
+		f.Type = Object
+		f.Fields = map[string]Field{}
+		if tags["strict"] {
+			f.Unknown = finding.Error
+		}
+		for i := 0; i < t.NumField(); i++ {
+			sf := t.Field(i)
+			name, _, _ := strings.Cut(sf.Tag.Get("json"), ",")
+			if name == "" || name == "-" || !sf.IsExported() {
+				continue
+			}
+			sub := map[string]bool{}
+			for _, tag := range strings.Split(sf.Tag.Get("laiki"), ",") {
+				if tag != "" {
+					sub[tag] = true
+				}
+			}
+			if sub["object-only"] {
+				continue
+			}
+			f.Fields[name] = fieldOf(sf.Type, sub)
+		}
+	}
+	return f
+}
