@@ -32,7 +32,7 @@ func TestSchemaCheck(t *testing.T) {
 	ps := app.Schema.Check(map[string]any{
 		"id": "../x", "container-cpu-limit": "lots", "access-groups": []any{"a", int64(1)},
 		"crane-data-repository": map[string]any{"mount-read-only": "yes", "colour": "red"},
-		"container-imag": "x",
+		"container-imag":        "x",
 	})
 	var msgs []string
 	for _, p := range ps {

@@ -6,18 +6,15 @@
 package workflow
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"regexp"
 	"sort"
-	"strings"
 
 	"gopkg.in/yaml.v3"
 
 	"github.com/laiki-platform/laiki/engine"
 	"github.com/laiki-platform/laiki/engine/document"
 	"github.com/laiki-platform/laiki/engine/finding"
+	"github.com/laiki-platform/laiki/engine/kube"
 )
 
 // Workflow renders one aspect of a target.
@@ -171,28 +168,8 @@ func RenderAndJudge(res *engine.Result) *Desired {
 	return d
 }
 
-var dns1123 = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
-var notDNS = regexp.MustCompile(`[^a-z0-9-]+`)
-
-// KubeName maps a Laiki name or namespace to a Kubernetes one. A valid DNS
-// label stays as it is; anything else (the design document's "ShinyProxy")
-// becomes its lower-case, cleaned form plus a short hash of the original, so
-// that two different names never map to one ("ShinyProxy" and "shinyproxy"
-// stay apart).
-func KubeName(name string) string {
-	if dns1123.MatchString(name) {
-		return name
-	}
-	sum := sha256.Sum256([]byte(name))
-	base := strings.Trim(notDNS.ReplaceAllString(strings.ToLower(name), "-"), "-")
-	if len(base) > 50 {
-		base = strings.Trim(base[:50], "-")
-	}
-	if base == "" {
-		base = "x"
-	}
-	return base + "-" + hex.EncodeToString(sum[:])[:8]
-}
+// KubeName maps a Laiki name to a Kubernetes one (see kube.Name).
+func KubeName(name string) string { return kube.Name(name) }
 
 // Labels Laiki puts on every object it makes, so that it prunes only its own.
 func managedLabels(t *document.Document, component string) map[string]any {
