@@ -12,7 +12,6 @@ package engine
 import (
 	"context"
 	"fmt"
-	"regexp"
 	"runtime"
 	"sort"
 	"strings"
@@ -36,6 +35,9 @@ type Options struct {
 	// PolicyTimeout bounds one policy evaluation (default 5s): a policy that
 	// runs away is stopped and reported, and the resource rejected.
 	PolicyTimeout time.Duration
+	// Documents are read besides the sources' (the webhook's objects from
+	// the cluster), already parsed and admitted by their source.
+	Documents []*document.Document
 }
 
 // Resource is a resource document with what the pipeline made of it.
@@ -67,8 +69,9 @@ type Result struct {
 	Findings      []finding.Finding
 	Policies      *admission.Policies
 
-	byDoc map[*document.Document][]finding.Finding
-	mu    sync.RWMutex
+	byDoc   map[*document.Document][]finding.Finding
+	mu      sync.RWMutex
+	targets map[string]*document.Document // valid targets by namespace/name
 }
 
 // FindingsFor returns the findings about one document.
@@ -225,12 +228,11 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 			for _, d := range parsed.Documents {
 				res.Documents = append(res.Documents, d)
 				res.add(d, parsed.ByDocument[d]...)
-				if fs := l.Source.Admit(d); fs != nil {
-					res.add(d, fs...)
-				}
+				res.add(d, l.Source.Admit(d)...)
 			}
 		}
 	}
+	res.Documents = append(res.Documents, opts.Documents...)
 	policies, err := admission.Compile(ctx, modules, opts.Config.PolicyData)
 	if err != nil {
 		return nil, err
@@ -241,9 +243,9 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	}
 
 	usable := func(d *document.Document) bool { return !d.Broken && !res.InError(d) }
-	targets := res.indexTargets(usable)
-	res.indexPreProcessors(ctx, usable, targets)
-	res.bindResources(usable, targets)
+	res.indexTargets(usable)
+	res.indexPreProcessors(ctx, usable)
+	res.bindResources(usable)
 	res.admit(ctx, opts.Parallelism)
 
 	finding.Sort(res.Findings)
@@ -252,30 +254,25 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 
 func targetKey(namespace, name string) string { return namespace + "/" + name }
 
-var dns1123Label = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
-
-func (r *Result) indexTargets(usable func(*document.Document) bool) map[string]*document.Document {
-	targets := map[string]*document.Document{}
+// indexTargets checks every target and keeps the valid ones; two targets
+// with one namespace and name are both in error.
+func (r *Result) indexTargets(usable func(*document.Document) bool) {
+	r.targets = map[string]*document.Document{}
 	dups := map[string][]*document.Document{}
 	warned := map[string]bool{}
 	for _, d := range r.Documents {
 		if d.Kind != document.Target || !usable(d) {
 			continue
 		}
-		tt, ok := types.Target(d.Type)
-		if !ok {
-			r.add(d, errorAt(d, document.KeyMetadata+"."+document.MetaTargetType, finding.CheckDocument,
-				"unknown target-type %s (known: %s)", d.Type, strings.Join(types.TargetNames(), ", ")))
-			continue
-		}
-		r.schema(d, d.Spec, tt.Schema, false)
-		if tt.Check != nil {
-			r.problems(d, tt.Check(d.Spec))
-		}
-		if !dns1123Label.MatchString(d.Namespace) && !warned[d.Namespace] {
-			warned[d.Namespace] = true // once per namespace is enough
-			r.add(d, finding.Finding{Severity: finding.Warn, Location: d.PosOf(document.KeyMetadata + "." + document.MetaNamespace),
-				Policy: finding.CheckDocument, Message: fmt.Sprintf("namespace %s is not a valid Kubernetes namespace name (lower case letters, digits and '-'); it is mapped to one when deployed to Kubernetes", d.Namespace)})
+		fs := checkTarget(d)
+		for _, f := range fs {
+			if f.Policy == finding.CheckNaming {
+				if warned[d.Namespace] {
+					continue // once per namespace is enough
+				}
+				warned[d.Namespace] = true
+			}
+			r.add(d, f)
 		}
 		dups[targetKey(d.Namespace, d.Name)] = append(dups[targetKey(d.Namespace, d.Name)], d)
 	}
@@ -285,40 +282,20 @@ func (r *Result) indexTargets(usable func(*document.Document) bool) map[string]*
 			continue
 		}
 		if !r.InError(ds[0]) {
-			targets[key] = ds[0]
+			r.targets[key] = ds[0]
 			r.Targets = append(r.Targets, ds[0])
 		}
 	}
 	sortDocs(r.Targets)
-	return targets
 }
 
-func (r *Result) indexPreProcessors(ctx context.Context, usable func(*document.Document) bool, targets map[string]*document.Document) {
-	namespaces := map[string]bool{}
-	for _, t := range targets {
-		namespaces[t.Namespace] = true
-	}
+func (r *Result) indexPreProcessors(ctx context.Context, usable func(*document.Document) bool) {
 	dups := map[string][]*document.Document{}
 	for _, d := range r.Documents {
 		if d.Kind != document.PreProcessor || !usable(d) {
 			continue
 		}
-		if !r.Policies.HasPreProcessor(d.Type) {
-			r.add(d, errorAt(d, document.KeyMetadata+"."+document.MetaPreProcessorName, finding.CheckDocument,
-				"unknown pre-processor-name %s: no Rego policy in package %s.%s (known: %s)", d.Type, admission.PreProcessorPackage, d.Type,
-				strings.Join(r.Policies.PreProcessorNames(), ", ")))
-			continue
-		}
-		r.add(d, r.Policies.CheckParameters(ctx, d)...)
-		if d.TargetName != "" {
-			if _, ok := targets[targetKey(d.Namespace, d.TargetName)]; !ok {
-				r.add(d, errorAt(d, document.KeyMetadata+"."+document.MetaTargetName, finding.CheckBinding,
-					"no target %s in namespace %s for this pre-processor to narrow to", d.TargetName, d.Namespace))
-			}
-		} else if !namespaces[d.Namespace] {
-			r.add(d, finding.Finding{Severity: finding.Warn, Location: d.PosOf(document.KeyMetadata + "." + document.MetaTargetNamespace),
-				Policy: finding.CheckBinding, Message: fmt.Sprintf("no target in namespace %s: this pre-processor changes nothing", d.Namespace)})
-		}
+		r.add(d, r.checkPreProcessor(ctx, d)...)
 		dups[targetKey(d.Namespace, d.Name)] = append(dups[targetKey(d.Namespace, d.Name)], d)
 	}
 	for key, ds := range dups {
@@ -362,43 +339,19 @@ func (r *Result) PreProcessorsFor(d *document.Document) []*document.Document {
 	return append(wide, narrow...)
 }
 
-func (r *Result) bindResources(usable func(*document.Document) bool, targets map[string]*document.Document) {
+func (r *Result) bindResources(usable func(*document.Document) bool) {
 	ids := map[string][]*Resource{}
 	for _, d := range r.Documents {
 		if d.Kind != document.Resource {
 			continue
 		}
-		res := &Resource{Doc: d, Spec: d.Spec}
-		r.Resources = append(r.Resources, res)
 		if !usable(d) {
+			r.Resources = append(r.Resources, &Resource{Doc: d, Spec: d.Spec})
 			continue
 		}
-		rt, ok := types.Resource(d.Type)
-		if !ok {
-			r.add(d, errorAt(d, document.KeyMetadata+"."+document.MetaResourceType, finding.CheckDocument,
-				"unknown resource-type %s (known: %s)", d.Type, strings.Join(types.ResourceNames(), ", ")))
-			continue
-		}
-		res.Type = rt
-		t, ok := targets[targetKey(d.TargetNamespace, d.TargetName)]
-		switch {
-		case !ok:
-			r.add(d, errorAt(d, document.KeyMetadata+"."+document.MetaTargetName, finding.CheckBinding,
-				"no target %s in namespace %s%s", d.TargetName, d.TargetNamespace, r.nearTargets(d)))
-		case !rt.Binds(t.Type):
-			r.add(d, errorAt(d, document.KeyMetadata+"."+document.MetaTargetName, finding.CheckBinding,
-				"a %s binds to a %s target, and %s/%s is a %s (%s:%d)", d.Type, strings.Join(rt.TargetTypes, " or "),
-				t.Namespace, t.Name, t.Type, t.File, t.Line))
-		default:
-			res.Target = t
-		}
-		r.schema(d, d.Spec, rt.Schema, true)
-		if m, ok := d.Spec.(map[string]any); ok {
-			res.ID, _ = m[rt.IdentityKey].(string)
-		}
-		if res.ID == "" && !r.InError(d) {
-			r.add(d, errorAt(d, document.KeySpec, finding.CheckSchema, "a %s needs %s", d.Type, rt.IdentityKey))
-		}
+		res, fs := r.bind(d)
+		r.Resources = append(r.Resources, res)
+		r.add(d, fs...)
 		if res.ID != "" {
 			ids[res.Key()] = append(ids[res.Key()], res)
 		}
@@ -409,21 +362,9 @@ func (r *Result) bindResources(usable func(*document.Document) bool, targets map
 			for i, x := range rs {
 				ds[i] = x.Doc
 			}
-			r.duplicates(ds, fmt.Sprintf("%s %s", rs[0].Type.IdentityKey, rs[0].ID)+fmt.Sprintf(" of a %s in target %s/%s", rs[0].Doc.Type, rs[0].Doc.TargetNamespace, rs[0].Doc.TargetName))
+			r.duplicates(ds, fmt.Sprintf("%s %s of a %s in target %s/%s", rs[0].Type.IdentityKey, rs[0].ID, rs[0].Doc.Type, rs[0].Doc.TargetNamespace, rs[0].Doc.TargetName))
 		}
 	}
-}
-
-// nearTargets suggests the targets that exist, for a binding that failed.
-func (r *Result) nearTargets(d *document.Document) string {
-	var names []string
-	for _, t := range r.Targets {
-		names = append(names, t.Namespace+"/"+t.Name)
-	}
-	if len(names) == 0 {
-		return " (no target is declared by any source)"
-	}
-	return " (targets: " + strings.Join(names, ", ") + ")"
 }
 
 // admit runs pre-processors and governance on every resource still standing,
@@ -439,7 +380,7 @@ func (r *Result) admit(ctx context.Context, parallelism int) {
 		go func() {
 			defer wg.Done()
 			for res := range work {
-				r.admitOne(ctx, res)
+				r.add(res.Doc, r.judge(ctx, res)...)
 			}
 		}()
 	}
@@ -450,57 +391,6 @@ func (r *Result) admit(ctx context.Context, parallelism int) {
 	}
 	close(work)
 	wg.Wait()
-}
-
-func (r *Result) admitOne(ctx context.Context, res *Resource) {
-	d := res.Doc
-	pps := r.PreProcessorsFor(d)
-	for _, pp := range pps {
-		if r.InError(pp) {
-			r.add(d, finding.Finding{Severity: finding.Error, Location: d.Location(), Policy: finding.CheckBinding,
-				Message: fmt.Sprintf("held back: pre-processor %s/%s (%s:%d) that applies to it is in error", pp.Namespace, pp.Name, pp.File, pp.Line),
-				Related: []finding.Location{pp.Location()}})
-			return
-		}
-	}
-	spec, fs, changes := r.Policies.PreProcess(ctx, d, pps)
-	res.Spec, res.Changes, res.PreProcessors = spec, changes, pps
-	r.add(d, fs...)
-	if r.InError(d) {
-		return
-	}
-	// The spec after pre-processors must still be a valid one: a platform
-	// default of the wrong type is caught here, against the pre-processor.
-	r.schema(d, spec, res.Type.Schema, false)
-	if r.InError(d) {
-		return
-	}
-	r.add(d, r.Policies.Govern(ctx, d, spec)...)
-	res.Accepted = !r.InError(d)
-}
-
-// schema checks a spec and records its problems; partial skips required keys
-// (a pre-processor may still set them).
-func (r *Result) schema(d *document.Document, spec any, s *types.Schema, partial bool) {
-	if s == nil {
-		return
-	}
-	var ps []types.Problem
-	for _, p := range s.Check(spec) {
-		if partial && p.Missing {
-			continue
-		}
-		ps = append(ps, p)
-	}
-	r.problems(d, ps)
-}
-
-func (r *Result) problems(d *document.Document, ps []types.Problem) {
-	for _, p := range ps {
-		path := append([]string{document.KeySpec}, p.Path...)
-		r.add(d, finding.Finding{Severity: p.Severity, Location: d.PosOf(path...), Policy: finding.CheckSchema,
-			Message: p.Message, Field: strings.Join(path, ".")})
-	}
 }
 
 // duplicates reports every declaration of the same identity, each naming all

@@ -12,6 +12,7 @@ import (
 
 	"github.com/laiki-platform/laiki/engine"
 	"github.com/laiki-platform/laiki/engine/admission"
+	"github.com/laiki-platform/laiki/engine/document"
 	"github.com/laiki-platform/laiki/engine/finding"
 	"github.com/laiki-platform/laiki/engine/source"
 )
@@ -425,4 +426,55 @@ deny contains "never" if {
 	if resource(t, res, "slow").Accepted {
 		t.Error("a resource whose policy did not finish must not be accepted")
 	}
+}
+
+// Admitting each document on its own gives the verdict and the findings of
+// the whole run: the webhook and `laiki check` agree.
+func TestAdmitParity(t *testing.T) {
+	dir := tree(t, map[string]string{
+		"laiki.yaml":             teamConfig,
+		"team-b/.keep":           "",
+		"platform/sp.yaml":       shinyproxy,
+		"platform/defaults.yaml": defaults,
+		"team-a/ok.yaml":         app("ok", "  container-env: {MINE: x}\n"),
+		"team-a/priv.yaml":       app("priv", "  container-privileged: true\n"),
+		"team-a/patch.yaml":      app("patch", "  kubernetes-pod-patches: x\n"),
+		"team-a/badtype.yaml":    app("badtype", "  container-memory-limit: lots\n"),
+		"team-a/image.yaml":      strings.Replace(app("image"), "registry.example.com/team/image:1", "Team/Image", 1),
+		"team-a/nowhere.yaml":    strings.ReplaceAll(app("lost"), "target-name: sp", "target-name: nope"),
+		"team-a/target.yaml":     strings.ReplaceAll(shinyproxy, "name: sp", "name: mine"),
+	})
+	res := run(t, dir)
+	cfg, _ := source.LoadConfig(filepath.Join(dir, "laiki.yaml"))
+	byName := map[string]*source.Source{}
+	for _, s := range cfg.Sources {
+		byName[s.Name] = s
+	}
+	checked := 0
+	for _, d := range res.Documents {
+		if d.Source.Role == source.RolePlatform {
+			continue
+		}
+		v := res.Admit(context.Background(), d, byName[d.Source.Name])
+		want := res.FindingsFor(d)
+		if !reflect.DeepEqual(v.Findings, sorted(want)) {
+			t.Errorf("%s: Admit found\n%s\nRun found\n%s", d.File, dump(v.Findings), dump(want))
+		}
+		if d.Kind == document.Resource {
+			r := resource(t, res, v.Resource.ID)
+			if v.Allowed != r.Accepted || !reflect.DeepEqual(v.Resource.Spec, r.Spec) {
+				t.Errorf("%s: Admit allowed %v with %v; Run accepted %v with %v", d.File, v.Allowed, v.Resource.Spec, r.Accepted, r.Spec)
+			}
+		}
+		checked++
+	}
+	if checked != 7 {
+		t.Errorf("checked %d documents", checked)
+	}
+}
+
+func sorted(fs []finding.Finding) []finding.Finding {
+	out := append([]finding.Finding(nil), fs...)
+	finding.Sort(out)
+	return out
 }

@@ -83,6 +83,7 @@ const (
 	CheckSchema   = "laiki/schema"
 	CheckBinding  = "laiki/binding"
 	CheckIdentity = "laiki/identity"
+	CheckNaming   = "laiki/naming"
 )
 
 // Sort orders findings by file, line, column, then severity, so that output

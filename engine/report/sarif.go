@@ -134,6 +134,8 @@ func ruleDescription(id string) string {
 		return "Binding to targets and pre-processors"
 	case finding.CheckIdentity:
 		return "Unique identities"
+	case finding.CheckNaming:
+		return "Names Kubernetes can use"
 	}
 	return "Rego policy " + id
 }

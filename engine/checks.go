@@ -1,0 +1,170 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/laiki-platform/laiki/engine/admission"
+	"github.com/laiki-platform/laiki/engine/document"
+	"github.com/laiki-platform/laiki/engine/finding"
+	"github.com/laiki-platform/laiki/engine/types"
+)
+
+// The checks of one document, shared by the whole run (Run) and by the
+// admission of one object (Admit). Each returns its findings; the caller
+// records them.
+
+var dns1123Label = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+
+// checkTarget: a known target type, a valid spec, a namespace Kubernetes
+// can use (or a warning that it is mapped).
+func checkTarget(d *document.Document) []finding.Finding {
+	tt, ok := types.Target(d.Type)
+	if !ok {
+		return []finding.Finding{errorAt(d, document.KeyMetadata+"."+document.MetaTargetType, finding.CheckDocument,
+			"unknown target-type %s (known: %s)", d.Type, strings.Join(types.TargetNames(), ", "))}
+	}
+	fs := schemaFindings(d, d.Spec, tt.Schema, false)
+	if tt.Check != nil {
+		fs = append(fs, problemFindings(d, tt.Check(d.Spec))...)
+	}
+	if !dns1123Label.MatchString(d.Namespace) {
+		fs = append(fs, finding.Finding{Severity: finding.Warn, Location: d.PosOf(document.KeyMetadata + "." + document.MetaNamespace),
+			Policy: finding.CheckNaming, Message: fmt.Sprintf("namespace %s is not a valid Kubernetes namespace name (lower case letters, digits and '-'); it is mapped to one when deployed to Kubernetes", d.Namespace)})
+	}
+	return fs
+}
+
+// checkPreProcessor: a policy of that name, valid parameters, and a target
+// to narrow to when it names one.
+func (r *Result) checkPreProcessor(ctx context.Context, d *document.Document) []finding.Finding {
+	if !r.Policies.HasPreProcessor(d.Type) {
+		return []finding.Finding{errorAt(d, document.KeyMetadata+"."+document.MetaPreProcessorName, finding.CheckDocument,
+			"unknown pre-processor-name %s: no Rego policy in package %s.%s (known: %s)", d.Type, admission.PreProcessorPackage, d.Type,
+			strings.Join(r.Policies.PreProcessorNames(), ", "))}
+	}
+	fs := r.Policies.CheckParameters(ctx, d)
+	if d.TargetName != "" {
+		if _, ok := r.targets[targetKey(d.Namespace, d.TargetName)]; !ok {
+			fs = append(fs, errorAt(d, document.KeyMetadata+"."+document.MetaTargetName, finding.CheckBinding,
+				"no target %s in namespace %s for this pre-processor to narrow to", d.TargetName, d.Namespace))
+		}
+		return fs
+	}
+	for _, t := range r.targets {
+		if t.Namespace == d.Namespace {
+			return fs
+		}
+	}
+	return append(fs, finding.Finding{Severity: finding.Warn, Location: d.PosOf(document.KeyMetadata + "." + document.MetaTargetNamespace),
+		Policy: finding.CheckBinding, Message: fmt.Sprintf("no target in namespace %s: this pre-processor changes nothing", d.Namespace)})
+}
+
+// bind reads a resource: its type, its target, its spec (before
+// pre-processors, so required keys may still be missing) and its id.
+func (r *Result) bind(d *document.Document) (*Resource, []finding.Finding) {
+	res := &Resource{Doc: d, Spec: d.Spec}
+	rt, ok := types.Resource(d.Type)
+	if !ok {
+		return res, []finding.Finding{errorAt(d, document.KeyMetadata+"."+document.MetaResourceType, finding.CheckDocument,
+			"unknown resource-type %s (known: %s)", d.Type, strings.Join(types.ResourceNames(), ", "))}
+	}
+	res.Type = rt
+	var fs []finding.Finding
+	t, ok := r.targets[targetKey(d.TargetNamespace, d.TargetName)]
+	switch {
+	case !ok:
+		fs = append(fs, errorAt(d, document.KeyMetadata+"."+document.MetaTargetName, finding.CheckBinding,
+			"no target %s in namespace %s%s", d.TargetName, d.TargetNamespace, r.nearTargets()))
+	case !rt.Binds(t.Type):
+		fs = append(fs, errorAt(d, document.KeyMetadata+"."+document.MetaTargetName, finding.CheckBinding,
+			"a %s binds to a %s target, and %s/%s is a %s (%s:%d)", d.Type, strings.Join(rt.TargetTypes, " or "),
+			t.Namespace, t.Name, t.Type, t.File, t.Line))
+	default:
+		res.Target = t
+	}
+	fs = append(fs, schemaFindings(d, d.Spec, rt.Schema, true)...)
+	if m, ok := d.Spec.(map[string]any); ok {
+		res.ID, _ = m[rt.IdentityKey].(string)
+	}
+	if res.ID == "" && !blocking(fs) {
+		fs = append(fs, errorAt(d, document.KeySpec, finding.CheckSchema, "a %s needs %s", d.Type, rt.IdentityKey))
+	}
+	return res, fs
+}
+
+// nearTargets suggests the targets that exist, for a binding that failed.
+func (r *Result) nearTargets() string {
+	var names []string
+	for _, t := range r.Targets {
+		names = append(names, t.Namespace+"/"+t.Name)
+	}
+	if len(names) == 0 {
+		return " (no target is declared by any source)"
+	}
+	return " (targets: " + strings.Join(names, ", ") + ")"
+}
+
+// judge runs a bound resource through its pre-processors, the schema again,
+// and governance, and sets its spec and verdict.
+func (r *Result) judge(ctx context.Context, res *Resource) []finding.Finding {
+	d := res.Doc
+	pps := r.PreProcessorsFor(d)
+	for _, pp := range pps {
+		if r.InError(pp) {
+			return []finding.Finding{{Severity: finding.Error, Location: d.Location(), Policy: finding.CheckBinding,
+				Message: fmt.Sprintf("held back: pre-processor %s/%s (%s:%d) that applies to it is in error", pp.Namespace, pp.Name, pp.File, pp.Line),
+				Related: []finding.Location{pp.Location()}}}
+		}
+	}
+	spec, fs, changes := r.Policies.PreProcess(ctx, d, pps)
+	res.Spec, res.Changes, res.PreProcessors = spec, changes, pps
+	if blocking(fs) {
+		return fs
+	}
+	// The spec after pre-processors must still be a valid one: a platform
+	// default of the wrong type is caught here, against the pre-processor.
+	fs = append(fs, schemaFindings(d, spec, res.Type.Schema, false)...)
+	if blocking(fs) {
+		return fs
+	}
+	fs = append(fs, r.Policies.Govern(ctx, d, spec)...)
+	res.Accepted = !blocking(fs)
+	return fs
+}
+
+func blocking(fs []finding.Finding) bool {
+	for _, f := range fs {
+		if f.Severity.Blocking() {
+			return true
+		}
+	}
+	return false
+}
+
+// schemaFindings checks a spec; partial leaves out required keys (a
+// pre-processor may still set them).
+func schemaFindings(d *document.Document, spec any, s *types.Schema, partial bool) []finding.Finding {
+	if s == nil {
+		return nil
+	}
+	var ps []types.Problem
+	for _, p := range s.Check(spec) {
+		if !(partial && p.Missing) {
+			ps = append(ps, p)
+		}
+	}
+	return problemFindings(d, ps)
+}
+
+func problemFindings(d *document.Document, ps []types.Problem) []finding.Finding {
+	var fs []finding.Finding
+	for _, p := range ps {
+		path := append([]string{document.KeySpec}, p.Path...)
+		fs = append(fs, finding.Finding{Severity: p.Severity, Location: d.PosOf(path...), Policy: finding.CheckSchema,
+			Message: p.Message, Field: strings.Join(path, ".")})
+	}
+	return fs
+}
