@@ -38,6 +38,10 @@ type Options struct {
 	// Documents are read besides the sources' (the webhook's objects from
 	// the cluster), already parsed and admitted by their source.
 	Documents []*document.Document
+	// IndexOnly stops before pre-processors and governance: the webhook's
+	// state needs the targets, pre-processors and identities, not a verdict
+	// on every resource.
+	IndexOnly bool
 }
 
 // Resource is a resource document with what the pipeline made of it.
@@ -246,7 +250,9 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	res.indexTargets(usable)
 	res.indexPreProcessors(ctx, usable)
 	res.bindResources(usable)
-	res.admit(ctx, opts.Parallelism)
+	if !opts.IndexOnly {
+		res.admit(ctx, opts.Parallelism)
+	}
 
 	finding.Sort(res.Findings)
 	return res, nil

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -42,6 +43,9 @@ type Source struct {
 	Path  string   `yaml:"path"`
 	Git   *GitSpec `yaml:"git"`
 	Allow *Allow   `yaml:"allow"`
+	// Subjects are who act as this source through the Kubernetes API
+	// (kubectl apply, checked by the admission webhook).
+	Subjects *Subjects `yaml:"subjects"`
 
 	// Line and Column of the entry in laiki.yaml, for findings about the source.
 	Line, Column int `yaml:"-"`
@@ -70,6 +74,13 @@ type GitAuth struct {
 	SSHKeyFile          string `yaml:"ssh-key-file"`
 	SSHKeyPassphraseEnv string `yaml:"ssh-key-passphrase-env"`
 	KnownHostsFile      string `yaml:"known-hosts-file"`
+}
+
+// Subjects names Kubernetes users and groups; a ServiceAccount is the user
+// system:serviceaccount:<namespace>:<name>.
+type Subjects struct {
+	Users  []string `yaml:"users"`
+	Groups []string `yaml:"groups"`
 }
 
 // Allow bounds what a team source may declare.
@@ -212,6 +223,42 @@ func ParseConfig(file string, data []byte) (*Config, error) {
 		return nil, cerr
 	}
 	return cfg, nil
+}
+
+// SourceFor finds the source that a Kubernetes user acts as: the one whose
+// subjects name the user or one of their groups. A user that two sources name
+// is refused, unless one of them is a platform source (platform owners may
+// also be in a team's group).
+func (c *Config) SourceFor(user string, groups []string) (*Source, error) {
+	var found []*Source
+	for _, s := range c.Sources {
+		if s.Subjects == nil {
+			continue
+		}
+		match := slices.Contains(s.Subjects.Users, user)
+		for _, g := range groups {
+			match = match || slices.Contains(s.Subjects.Groups, g)
+		}
+		if match {
+			found = append(found, s)
+		}
+	}
+	for _, s := range found {
+		if s.Role == RolePlatform {
+			return s, nil
+		}
+	}
+	switch len(found) {
+	case 0:
+		return nil, fmt.Errorf("user %s (groups %s) is not a subject of any source in laiki.yaml", user, strings.Join(groups, ", "))
+	case 1:
+		return found[0], nil
+	}
+	names := make([]string, len(found))
+	for i, s := range found {
+		names[i] = s.Name
+	}
+	return nil, fmt.Errorf("user %s is a subject of sources %s: Laiki cannot tell which one acts", user, strings.Join(names, " and "))
 }
 
 // PathsConfig makes a configuration of plain paths, each a local source with

@@ -1,0 +1,283 @@
+// Package webhook is Laiki's Kubernetes admission webhook: `kubectl apply` of
+// a Laiki object gets the verdict `laiki check` gives the same document on a
+// pull request. The mutating webhook runs the pre-processors and returns a
+// JSON patch; the validating webhook runs access control, schema checks,
+// pre-processors and governance, and refuses what they refuse. Both are
+// side-effect free, so server-side dry-run takes the same path.
+package webhook
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	admissionv1 "k8s.io/api/admission/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"github.com/laiki-platform/laiki/engine"
+	"github.com/laiki-platform/laiki/engine/api/v1alpha1"
+	"github.com/laiki-platform/laiki/engine/document"
+	"github.com/laiki-platform/laiki/engine/finding"
+	"github.com/laiki-platform/laiki/engine/kube"
+	"github.com/laiki-platform/laiki/engine/source"
+	"github.com/laiki-platform/laiki/engine/types"
+)
+
+// Paths the two webhooks are served at.
+const (
+	MutatePath   = "/mutate-laiki"
+	ValidatePath = "/validate-laiki"
+)
+
+// ClusterSource is the name under which objects read from the cluster take
+// part in the state (as targets, pre-processors, and taken identities).
+const ClusterSource = "kubernetes"
+
+// Admission decides Laiki objects. The state it judges against (the
+// platform's targets, pre-processors and policies, and every Laiki object
+// already in the cluster) is rebuilt when the cluster changes (MarkDirty).
+type Admission struct {
+	Config  *source.Config
+	Options engine.Options
+	// Reader lists the Laiki objects in the cluster (a cached client).
+	Reader client.Reader
+
+	mu    sync.Mutex
+	dirty atomic.Bool
+	state atomic.Pointer[engine.Result]
+}
+
+// MarkDirty makes the next request rebuild the state (an informer calls it
+// when a Laiki object changes).
+func (a *Admission) MarkDirty() { a.dirty.Store(true) }
+
+// State returns the current state, rebuilding it when marked dirty.
+func (a *Admission) State(ctx context.Context) (*engine.Result, error) {
+	if s := a.state.Load(); s != nil && !a.dirty.Load() {
+		return s, nil
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if s := a.state.Load(); s != nil && !a.dirty.Load() {
+		return s, nil
+	}
+	a.dirty.Store(false)
+	docs, err := a.clusterDocuments(ctx)
+	if err != nil {
+		a.dirty.Store(true)
+		return nil, err
+	}
+	opts := a.Options
+	opts.Config = a.Config
+	opts.Documents = docs
+	opts.IndexOnly = true
+	s, err := engine.Run(ctx, opts)
+	if err != nil {
+		a.dirty.Store(true)
+		return nil, err
+	}
+	a.state.Store(s)
+	return s, nil
+}
+
+// Kinds lists the Laiki kinds the webhook handles.
+func Kinds() []string {
+	kinds := []string{kube.PreProcessorKind}
+	for _, n := range types.TargetNames() {
+		t, _ := types.Target(n)
+		kinds = append(kinds, t.Kind)
+	}
+	for _, n := range types.ResourceNames() {
+		r, _ := types.Resource(n)
+		kinds = append(kinds, r.Kind)
+	}
+	return kinds
+}
+
+func (a *Admission) clusterDocuments(ctx context.Context) ([]*document.Document, error) {
+	if a.Reader == nil {
+		return nil, nil
+	}
+	var docs []*document.Document
+	for _, kind := range Kinds() {
+		list := &unstructured.UnstructuredList{}
+		list.SetGroupVersionKind(schema.GroupVersionKind{Group: v1alpha1.GroupVersion.Group, Version: v1alpha1.GroupVersion.Version, Kind: kind + "List"})
+		if err := a.Reader.List(ctx, list); err != nil {
+			return nil, fmt.Errorf("listing %s: %w", kind, err)
+		}
+		for _, item := range list.Items {
+			d, _, err := objectDocument(item.Object, document.SourceRef{Name: ClusterSource, Role: source.RolePlatform})
+			if err == nil && d != nil {
+				docs = append(docs, d)
+			}
+		}
+	}
+	return docs, nil
+}
+
+// objectDocument reads an object as a Laiki document. Its File names the
+// object, so that an update is recognised as the same document.
+func objectDocument(obj map[string]any, src document.SourceRef) (*document.Document, []finding.Finding, error) {
+	text, err := kube.FromObject(obj)
+	if err != nil {
+		return nil, nil, err
+	}
+	u := unstructured.Unstructured{Object: obj}
+	file := fmt.Sprintf("%s/%s/%s", u.GetKind(), u.GetNamespace(), u.GetName())
+	parsed := document.Parse(src, file, text, document.DefaultLimits)
+	if len(parsed.Documents) != 1 {
+		return nil, parsed.Findings, fmt.Errorf("%s: not one Laiki document", file)
+	}
+	d := parsed.Documents[0]
+	return d, append(parsed.Findings, parsed.ByDocument[d]...), nil
+}
+
+// decide runs the engine on the object of a request.
+func (a *Admission) decide(ctx context.Context, req admission.Request) (map[string]any, *document.Document, engine.Verdict, error) {
+	var obj map[string]any
+	if err := json.Unmarshal(req.Object.Raw, &obj); err != nil {
+		return nil, nil, engine.Verdict{}, fmt.Errorf("the object is not JSON: %w", err)
+	}
+	u := unstructured.Unstructured{Object: obj}
+	if err := namesAgree(&u); err != nil {
+		return obj, nil, denied(err.Error()), nil
+	}
+	src, err := a.Config.SourceFor(req.UserInfo.Username, req.UserInfo.Groups)
+	if err != nil {
+		return obj, nil, denied(err.Error()), nil
+	}
+	d, fs, err := objectDocument(obj, src.Ref())
+	if err != nil {
+		return obj, nil, denied(err.Error()), nil
+	}
+	state, err := a.State(ctx)
+	if err != nil {
+		return nil, nil, engine.Verdict{}, err
+	}
+	v := state.Admit(ctx, d, src)
+	v.Findings = append(fs, v.Findings...)
+	v.Allowed = v.Allowed && !anyBlocking(fs)
+	return obj, d, v, nil
+}
+
+// namesAgree refuses an object whose laiki.io annotations claim a Laiki name
+// or namespace that does not map to its own: a team must not reach another
+// namespace's targets through an annotation.
+func namesAgree(u *unstructured.Unstructured) error {
+	ann := u.GetAnnotations()
+	if n, ok := ann[kube.AnnotationNamespace]; ok && kube.Name(n) != u.GetNamespace() {
+		return fmt.Errorf("annotation %s: %s maps to namespace %s, and the object is in %s", kube.AnnotationNamespace, n, kube.Name(n), u.GetNamespace())
+	}
+	if n, ok := ann[kube.AnnotationName]; ok && kube.Name(n) != u.GetName() {
+		return fmt.Errorf("annotation %s: %s maps to name %s, and the object is named %s", kube.AnnotationName, n, kube.Name(n), u.GetName())
+	}
+	return nil
+}
+
+func denied(msg string) engine.Verdict {
+	return engine.Verdict{Findings: []finding.Finding{{Severity: finding.Error, Policy: finding.CheckAccess, Message: msg}}}
+}
+
+func anyBlocking(fs []finding.Finding) bool {
+	for _, f := range fs {
+		if f.Severity.Blocking() {
+			return true
+		}
+	}
+	return false
+}
+
+// isPreProcessorFinding: the mutating webhook reports what the
+// pre-processors say; the validating webhook everything else, so that
+// kubectl shows each warning once.
+func isPreProcessorFinding(f finding.Finding) bool {
+	return strings.HasPrefix(f.Policy, "laiki.preprocessors.")
+}
+
+// message writes a finding as kubectl shows it: the policy, the field, the message.
+func message(f finding.Finding) string {
+	var b strings.Builder
+	if f.Policy != "" {
+		b.WriteString("[" + f.Policy + "] ")
+	}
+	if f.Field != "" {
+		b.WriteString(strings.TrimPrefix(f.Field, document.KeySpec+".") + ": ")
+	}
+	b.WriteString(strings.TrimPrefix(f.Message, strings.TrimPrefix(f.Field, document.KeySpec+".")+": "))
+	return b.String()
+}
+
+// Mutator is the mutating webhook: the pre-processors' changes as a patch.
+type Mutator struct{ *Admission }
+
+// Handle implements admission.Handler.
+func (m Mutator) Handle(ctx context.Context, req admission.Request) admission.Response {
+	if req.Operation != admissionv1.Create && req.Operation != admissionv1.Update {
+		return admission.Allowed("")
+	}
+	obj, d, v, err := m.decide(ctx, req)
+	if err != nil {
+		return admission.Errored(http.StatusInternalServerError, err)
+	}
+	var warnings []string
+	for _, f := range v.Findings {
+		if isPreProcessorFinding(f) && f.Severity == finding.Warn {
+			warnings = append(warnings, message(f))
+		}
+	}
+	// Only a resource whose pre-processors ran has a new spec; everything
+	// else is left to the validating webhook to refuse.
+	if d == nil || v.Resource == nil || v.Resource.PreProcessors == nil {
+		return admission.Allowed("").WithWarnings(warnings...)
+	}
+	changed := *d
+	changed.Spec = v.Resource.Spec
+	newObj, err := kube.ToObject(&changed)
+	if err != nil {
+		return admission.Allowed("").WithWarnings(warnings...)
+	}
+	mutated := make(map[string]any, len(obj))
+	for k, val := range obj {
+		mutated[k] = val
+	}
+	mutated["spec"] = newObj["spec"]
+	raw, err := json.Marshal(mutated)
+	if err != nil {
+		return admission.Errored(http.StatusInternalServerError, err)
+	}
+	return admission.PatchResponseFromRaw(req.Object.Raw, raw).WithWarnings(warnings...)
+}
+
+// Validator is the validating webhook: the verdict.
+type Validator struct{ *Admission }
+
+// Handle implements admission.Handler.
+func (val Validator) Handle(ctx context.Context, req admission.Request) admission.Response {
+	if req.Operation != admissionv1.Create && req.Operation != admissionv1.Update {
+		return admission.Allowed("")
+	}
+	_, _, v, err := val.decide(ctx, req)
+	if err != nil {
+		return admission.Errored(http.StatusInternalServerError, err)
+	}
+	var warnings, reasons []string
+	for _, f := range v.Findings {
+		switch {
+		case f.Severity.Blocking():
+			reasons = append(reasons, message(f))
+		case f.Severity == finding.Warn && !isPreProcessorFinding(f):
+			warnings = append(warnings, message(f))
+		}
+	}
+	if len(reasons) > 0 || !v.Allowed {
+		return admission.Denied(strings.Join(reasons, "; ")).WithWarnings(warnings...)
+	}
+	return admission.Allowed("").WithWarnings(warnings...)
+}
