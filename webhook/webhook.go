@@ -201,8 +201,8 @@ func isPreProcessorFinding(f finding.Finding) bool {
 	return strings.HasPrefix(f.Policy, "laiki.preprocessors.")
 }
 
-// message writes a finding as kubectl shows it: the policy, the field, the message.
-func message(f finding.Finding) string {
+// Message writes a finding as kubectl shows it: the policy, the field, the message.
+func Message(f finding.Finding) string {
 	var b strings.Builder
 	if f.Policy != "" {
 		b.WriteString("[" + f.Policy + "] ")
@@ -226,14 +226,19 @@ func (m Mutator) Handle(ctx context.Context, req admission.Request) admission.Re
 	if err != nil {
 		return admission.Errored(http.StatusInternalServerError, err)
 	}
+	// A refusal comes from here already: the API server checks the
+	// object's schema between the two webhooks, and Laiki's message (with
+	// its policy and field) should be the one the user reads.
+	if !v.Allowed {
+		return verdict(v, func(finding.Finding) bool { return true })
+	}
 	var warnings []string
 	for _, f := range v.Findings {
 		if isPreProcessorFinding(f) && f.Severity == finding.Warn {
-			warnings = append(warnings, message(f))
+			warnings = append(warnings, Message(f))
 		}
 	}
-	// Only a resource whose pre-processors ran has a new spec; everything
-	// else is left to the validating webhook to refuse.
+	// Only a resource whose pre-processors ran has a new spec.
 	if d == nil || v.Resource == nil || v.Resource.PreProcessors == nil {
 		return admission.Allowed("").WithWarnings(warnings...)
 	}
@@ -267,13 +272,19 @@ func (val Validator) Handle(ctx context.Context, req admission.Request) admissio
 	if err != nil {
 		return admission.Errored(http.StatusInternalServerError, err)
 	}
+	return verdict(v, func(f finding.Finding) bool { return !isPreProcessorFinding(f) })
+}
+
+// verdict answers with the blocking findings as the reason of a refusal, and
+// the warnings that warn selects.
+func verdict(v engine.Verdict, warn func(finding.Finding) bool) admission.Response {
 	var warnings, reasons []string
 	for _, f := range v.Findings {
 		switch {
 		case f.Severity.Blocking():
-			reasons = append(reasons, message(f))
-		case f.Severity == finding.Warn && !isPreProcessorFinding(f):
-			warnings = append(warnings, message(f))
+			reasons = append(reasons, Message(f))
+		case f.Severity == finding.Warn && warn(f):
+			warnings = append(warnings, Message(f))
 		}
 	}
 	if len(reasons) > 0 || !v.Allowed {

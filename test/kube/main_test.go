@@ -1,0 +1,157 @@
+// Package kube tests Laiki against a real kube-apiserver and etcd (envtest):
+// the admission webhook called by the API server over TLS.
+package kube
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/zap/zapcore"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	ctrlwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
+
+	"github.com/laiki-platform/laiki/engine"
+	"github.com/laiki-platform/laiki/engine/kube"
+	"github.com/laiki-platform/laiki/engine/source"
+	"github.com/laiki-platform/laiki/webhook"
+)
+
+var (
+	env     *envtest.Environment
+	restCfg *rest.Config
+	repo    string
+	config  *source.Config
+)
+
+// assets finds the kube-apiserver and etcd that scripts/envtest-binaries.sh
+// builds. Tests that need them fail when they are missing: CI must run them.
+func assets() (string, error) {
+	if dir := os.Getenv("KUBEBUILDER_ASSETS"); dir != "" {
+		return dir, nil
+	}
+	out, err := exec.Command(filepath.Join(repo, "scripts", "envtest-binaries.sh")).Output()
+	if err != nil {
+		return "", fmt.Errorf("scripts/envtest-binaries.sh: %w", err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	return lines[len(lines)-1], nil
+}
+
+const laikiYAML = `sources:
+  - name: platform
+    path: %s/examples/platform
+    role: platform
+    subjects: {groups: [platform-admins]}
+  - name: team-a
+    path: %s
+    allow:
+      resource-types: [ShinyProxyApp, AwsEcrRepository]
+      target-namespaces: [ShinyProxy]
+    subjects: {groups: [team-a]}
+`
+
+func TestMain(m *testing.M) {
+	_, file, _, _ := runtime.Caller(0)
+	repo = filepath.Join(filepath.Dir(file), "..", "..")
+	logf.SetLogger(zap.New(zap.WriteTo(os.Stderr), zap.Level(zapcore.ErrorLevel)))
+	code, err := run(m)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "FAIL: the envtest suite could not start:", err)
+		os.Exit(1)
+	}
+	os.Exit(code)
+}
+
+func run(m *testing.M) (int, error) {
+	dir, err := assets()
+	if err != nil {
+		return 1, err
+	}
+	teamDir, err := os.MkdirTemp("", "laiki-team")
+	if err != nil {
+		return 1, err
+	}
+	defer os.RemoveAll(teamDir)
+	config, err = source.ParseConfig(filepath.Join(teamDir, "laiki.yaml"), []byte(fmt.Sprintf(laikiYAML, repo, teamDir)))
+	if err != nil {
+		return 1, err
+	}
+	mutating, validating := webhook.Configurations("laiki", "laiki-webhook", nil)
+	env = &envtest.Environment{
+		BinaryAssetsDirectory: dir,
+		CRDDirectoryPaths:     []string{filepath.Join(repo, "charts", "laiki", "crds")},
+		ErrorIfCRDPathMissing: true,
+		WebhookInstallOptions: envtest.WebhookInstallOptions{
+			MutatingWebhooks:   []*admissionregistrationv1.MutatingWebhookConfiguration{mutating},
+			ValidatingWebhooks: []*admissionregistrationv1.ValidatingWebhookConfiguration{validating},
+		},
+	}
+	start := time.Now()
+	restCfg, err = env.Start()
+	if err != nil {
+		return 1, fmt.Errorf("envtest: %w", err)
+	}
+	defer env.Stop()
+	fmt.Fprintf(os.Stderr, "envtest started in %s\n", time.Since(start).Round(time.Millisecond))
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	wo := env.WebhookInstallOptions
+	mgr, err := ctrl.NewManager(restCfg, ctrl.Options{
+		Scheme:        scheme(),
+		WebhookServer: ctrlwebhook.NewServer(ctrlwebhook.Options{Host: wo.LocalServingHost, Port: wo.LocalServingPort, CertDir: wo.LocalServingCertDir}),
+		Metrics:       metricsserver.Options{BindAddress: "0"},
+	})
+	if err != nil {
+		return 1, err
+	}
+	adm := &webhook.Admission{Config: config, Options: engine.Options{Load: source.Options{CacheDir: teamDir}}}
+	if err := webhook.Setup(ctx, mgr, adm); err != nil {
+		return 1, err
+	}
+	go func() { _ = mgr.Start(ctx) }()
+	if err := waitServing(ctx); err != nil {
+		return 1, err
+	}
+	admin, err := client.New(restCfg, client.Options{Scheme: scheme()})
+	if err != nil {
+		return 1, err
+	}
+	if err := admin.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: kube.Name("ShinyProxy")}}); err != nil {
+		return 1, err
+	}
+	// RBAC lets every test group do anything with Laiki objects: what a
+	// team may do is the webhook's to decide, as in a cluster where RBAC
+	// is loose.
+	role := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "laiki-everything"},
+		Rules: []rbacv1.PolicyRule{{APIGroups: []string{"laiki.io"}, Resources: []string{"*"}, Verbs: []string{"*"}}}}
+	binding := &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "laiki-everything"},
+		RoleRef: rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: role.Name}}
+	for _, g := range []string{"team-a", "platform-admins", "nobody"} {
+		binding.Subjects = append(binding.Subjects, rbacv1.Subject{Kind: "Group", APIGroup: "rbac.authorization.k8s.io", Name: g})
+	}
+	if err := admin.Create(ctx, role); err != nil {
+		return 1, err
+	}
+	if err := admin.Create(ctx, binding); err != nil {
+		return 1, err
+	}
+	return m.Run(), nil
+}
