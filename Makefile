@@ -4,7 +4,7 @@ BIN := bin/laiki
 
 CONTROLLER_GEN := $(GO) run sigs.k8s.io/controller-tools/cmd/controller-gen@v0.23.0
 
-.PHONY: all build test test-deps unit e2e demo bench vet fmt generate verify-generated
+.PHONY: all build test test-deps envtest unit e2e demo bench vet fmt generate verify-generated
 
 all: build
 
@@ -32,8 +32,13 @@ generate:
 verify-generated: generate
 	@git diff --exit-code -- engine/api charts/laiki/crds || { echo "generated files are stale: run make generate and commit"; exit 1; }
 
-test: test-deps vet verify-generated
-	$(GO) test -count=1 -race ./...
+# A real kube-apiserver and etcd for envtest, built once from the Go module
+# proxy and cached in .cache/envtest.
+envtest:
+	./scripts/envtest-binaries.sh >/dev/null
+
+test: test-deps envtest vet verify-generated
+	KUBEBUILDER_ASSETS=$$(./scripts/envtest-binaries.sh) $(GO) test -count=1 -race -timeout 20m ./...
 
 unit:
 	$(GO) test -count=1 ./engine/... ./policies/... ./cmd/...
