@@ -172,6 +172,18 @@ type Result struct {
 
 var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
+// parserProblems are the errors of yaml.v3's parser (as opposed to its
+// scanner). yaml.v3 reports their line 0-based (decode.go, parser.fail), one
+// less than the line a user sees; they are the line where the construct that
+// is not closed starts.
+var parserProblems = map[string]bool{
+	"did not find expected ',' or ']'": true, "did not find expected ',' or '}'": true,
+	"did not find expected '-' indicator": true, "did not find expected <document start>": true,
+	"did not find expected key": true, "did not find expected node content": true,
+	"found duplicate %TAG directive": true, "found duplicate %YAML directive": true,
+	"found incompatible YAML document": true, "found undefined tag handle": true,
+}
+
 // Parse reads every YAML document of a file. It never fails: problems are
 // findings, with the file and line, and the documents before a syntax error
 // are kept.
@@ -199,6 +211,9 @@ func Parse(src SourceRef, file string, data []byte, limits Limits) Result {
 			if m := yamlLine.FindStringSubmatch(msg); m != nil {
 				line, _ = strconv.Atoi(m[1])
 				msg = m[2]
+				if parserProblems[msg] {
+					line++
+				}
 			}
 			at(finding.Error, line, 0, "invalid YAML: %s", strings.TrimPrefix(msg, "yaml: "))
 			break

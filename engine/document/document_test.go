@@ -117,7 +117,7 @@ func TestNotLaikiAndBadYAML(t *testing.T) {
 	if len(r.Documents) != 1 {
 		t.Fatalf("the document before a syntax error is kept, got %d", len(r.Documents))
 	}
-	wantFinding(t, r.Findings, finding.Error, 7, "invalid YAML")
+	wantFinding(t, r.Findings, finding.Error, 8, "invalid YAML") // where the unclosed [ is
 
 	r = parse(t, "a: b\n  c: d\n")
 	wantFinding(t, r.Findings, finding.Error, 2, "invalid YAML")
