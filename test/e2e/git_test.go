@@ -157,13 +157,13 @@ func TestTeamSourceLimits(t *testing.T) {
 	platform, _ := os.ReadFile(filepath.Join(repo, "examples", "platform", "shinyproxy.yaml"))
 	defaults, _ := os.ReadFile(filepath.Join(repo, "examples", "platform", "app-defaults.yaml"))
 	bare, _ := gitRepo(t, root, "team", map[string]string{
-		"target.yaml":     strings.Replace(string(platform), "name: ShinyProxy\n", "name: Mine\n", 1),
-		"pp.yaml":         strings.Replace(string(defaults), "name: ShinyProxyAppDefaults", "name: mine", 1),
-		"policy.rego":     "package laiki.governance.mine\n",
-		"elsewhere.yaml":  strings.Replace(app("x"), "target-namespace: ShinyProxy", "target-namespace: Other", 1),
-		"fine/ok.yaml":    app("ok"),
-		"notlaiki.yaml":   "apiVersion: v1\nkind: ConfigMap\n",
-		"evil.yaml":       "",
+		"target.yaml":    strings.Replace(string(platform), "name: ShinyProxy\n", "name: Mine\n", 1),
+		"pp.yaml":        strings.Replace(string(defaults), "name: ShinyProxyAppDefaults", "name: mine", 1),
+		"policy.rego":    "package laiki.governance.mine\n",
+		"elsewhere.yaml": strings.Replace(app("x"), "target-namespace: ShinyProxy", "target-namespace: Other", 1),
+		"fine/ok.yaml":   app("ok"),
+		"notlaiki.yaml":  "apiVersion: v1\nkind: ConfigMap\n",
+		"evil.yaml":      "",
 	})
 	_ = bare
 	// A symbolic link pointing outside the repository is skipped, not followed.
