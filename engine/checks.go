@@ -126,7 +126,16 @@ func (r *Result) judge(ctx context.Context, res *Resource) []finding.Finding {
 	}
 	// The spec after pre-processors must still be a valid one: a platform
 	// default of the wrong type is caught here, against the pre-processor.
-	fs = append(fs, schemaFindings(d, spec, res.Type.Schema, false)...)
+	// What the check before them said already is not said twice.
+	said := map[string]bool{}
+	for _, f := range schemaFindings(d, d.Spec, res.Type.Schema, true) {
+		said[f.Field+"\x00"+f.Message] = true
+	}
+	for _, f := range schemaFindings(d, spec, res.Type.Schema, false) {
+		if !said[f.Field+"\x00"+f.Message] {
+			fs = append(fs, f)
+		}
+	}
 	if blocking(fs) {
 		return fs
 	}

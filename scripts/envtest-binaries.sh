@@ -10,13 +10,16 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 k8s_version=$(awk '/^require k8s.io\/kubernetes/ {print $3}' "$root/hack/envtest/apiserver/go.mod")
 etcd_version=$(awk '/^require go.etcd.io\/etcd\/server\/v3/ {print $3}' "$root/hack/envtest/etcd/go.mod")
-dir=${LAIKI_ENVTEST_DIR:-$root/.cache/envtest/$k8s_version-etcd-$etcd_version}
+# The recipe (this script and the build modules) is part of the cache key, so
+# a change to it builds anew.
+recipe=$(cat "$0" "$root"/hack/envtest/*/go.mod "$root"/hack/envtest/*/go.sum | sha256sum | cut -c1-8)
+dir=${LAIKI_ENVTEST_DIR:-$root/.cache/envtest/$k8s_version-etcd-$etcd_version-$recipe}
 mkdir -p "$dir"
 
 works() { [ -x "$dir/$1" ] && "$dir/$1" --version >/dev/null 2>&1; }
 
-build() { # name module-dir package
-	local name=$1 mod=$2 pkg=$3 tmp
+build() { # name module-dir package [ldflags]
+	local name=$1 mod=$2 pkg=$3 ldflags=${4:-} tmp
 	if works "$name"; then
 		echo "envtest: $name cached in $dir" >&2
 		return
@@ -24,11 +27,15 @@ build() { # name module-dir package
 	echo "envtest: building $name from $pkg (a few minutes the first time)..." >&2
 	tmp=$(mktemp "$dir/.$name.XXXXXX")
 	local start=$SECONDS
-	(cd "$root/hack/envtest/$mod" && CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath -ldflags="-s -w" -o "$tmp" "$pkg")
+	(cd "$root/hack/envtest/$mod" && CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath -ldflags="-s -w $ldflags" -o "$tmp" "$pkg")
 	mv -f "$tmp" "$dir/$name"
 	echo "envtest: built $name in $((SECONDS - start))s" >&2
 }
 
-build kube-apiserver apiserver k8s.io/kubernetes/cmd/kube-apiserver
+# The API server says which version it is, as a released one does.
+minor=$(echo "$k8s_version" | cut -d. -f2)
+v=k8s.io/component-base/version
+build kube-apiserver apiserver k8s.io/kubernetes/cmd/kube-apiserver \
+	"-X $v.gitVersion=$k8s_version -X $v.gitMajor=1 -X $v.gitMinor=$minor -X $v.gitTreeState=clean -X $v.buildDate=1970-01-01T00:00:00Z"
 build etcd etcd go.etcd.io/etcd/server/v3
 echo "$dir"

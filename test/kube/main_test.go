@@ -126,7 +126,10 @@ func run(m *testing.M) (int, error) {
 	if err := webhook.Setup(ctx, mgr, adm); err != nil {
 		return 1, err
 	}
-	go func() { _ = mgr.Start(ctx) }()
+	stopped := make(chan struct{})
+	go func() { _ = mgr.Start(ctx); close(stopped) }()
+	// The manager stops before the API server and its certificates go.
+	defer func() { cancel(); <-stopped }()
 	if err := waitServing(ctx); err != nil {
 		return 1, err
 	}
