@@ -18,8 +18,12 @@ mkdir -p "$dir"
 
 works() { [ -x "$dir/$1" ] && "$dir/$1" --version >/dev/null 2>&1; }
 
+# A build that fails or is interrupted leaves no partial binary behind.
+tmp=""
+trap '[ -z "$tmp" ] || rm -f "$tmp"' EXIT
+
 build() { # name module-dir package [ldflags]
-	local name=$1 mod=$2 pkg=$3 ldflags=${4:-} tmp
+	local name=$1 mod=$2 pkg=$3 ldflags=${4:-}
 	if works "$name"; then
 		echo "envtest: $name cached in $dir" >&2
 		return
@@ -27,8 +31,12 @@ build() { # name module-dir package [ldflags]
 	echo "envtest: building $name from $pkg (a few minutes the first time)..." >&2
 	tmp=$(mktemp "$dir/.$name.XXXXXX")
 	local start=$SECONDS
-	(cd "$root/hack/envtest/$mod" && CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath -ldflags="-s -w $ldflags" -o "$tmp" "$pkg")
+	# The module's go.mod and go.sum are complete, so the build only downloads
+	# (-mod=readonly: it never rewrites them); GOWORK=off keeps any go.work out.
+	(cd "$root/hack/envtest/$mod" && CGO_ENABLED=0 GOWORK=off GOFLAGS=-mod=readonly \
+		go build -trimpath -ldflags="-s -w $ldflags" -o "$tmp" "$pkg")
 	mv -f "$tmp" "$dir/$name"
+	tmp=""
 	echo "envtest: built $name in $((SECONDS - start))s" >&2
 }
 

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math"
 	"net/url"
 	"os"
 	"path"
@@ -63,7 +64,8 @@ func (g *gitCache) load(ctx context.Context, s *Source, l *Loaded, opts Options)
 	dir := filepath.Join(g.dir, key)
 
 	commit, err := fetch(ctx, dir, s.Git, auth)
-	if err != nil && ctx.Err() == nil && !errors.Is(err, errRef) && !isTransport(err) {
+	var unreachable *remoteError
+	if err != nil && ctx.Err() == nil && !errors.Is(err, errRef) && !isTransport(err) && !errors.As(err, &unreachable) {
 		// A cache left broken by an interrupted run: start it afresh once.
 		if rmErr := os.RemoveAll(dir); rmErr == nil {
 			commit, err = fetch(ctx, dir, s.Git, auth)
@@ -109,6 +111,14 @@ func (g *gitCache) load(ctx context.Context, s *Source, l *Loaded, opts Options)
 
 var errRef = errors.New("ref not found")
 
+// remoteError is a remote that could not be asked what its refs are: the
+// server is down or unreachable, which says nothing about the cache, so the
+// cache is kept for when it is back.
+type remoteError struct{ err error }
+
+func (e *remoteError) Error() string { return e.err.Error() }
+func (e *remoteError) Unwrap() error { return e.err }
+
 func isTransport(err error) bool {
 	return errors.Is(err, transport.ErrAuthenticationRequired) || errors.Is(err, transport.ErrAuthorizationFailed) ||
 		errors.Is(err, transport.ErrRepositoryNotFound) || errors.Is(err, transport.ErrInvalidAuthMethod)
@@ -136,16 +146,22 @@ func fetch(ctx context.Context, dir string, spec *GitSpec, auth transport.AuthMe
 	}
 	refs, err := remote.ListContext(ctx, &git.ListOptions{Auth: auth})
 	if err != nil {
-		return nil, err
+		return nil, &remoteError{err}
 	}
 	name, hash, err := resolveRef(refs, spec.Ref)
 	if err != nil {
 		return nil, err
 	}
 	if hash.IsZero() {
-		// A commit that no ref advertises: fetch the branches and tags
-		// whole, then look for it.
-		err = remote.FetchContext(ctx, &git.FetchOptions{Auth: auth, Force: true, Tags: git.NoTags,
+		// A commit that no ref advertises: unless the cache has it, fetch
+		// the branches and tags with their whole history (deepening what
+		// earlier shallow fetches left), then look for it.
+		if h, err := repo.ResolveRevision(plumbing.Revision(spec.Ref)); err == nil {
+			if c, err := peel(repo, *h); err == nil {
+				return c, nil
+			}
+		}
+		err = remote.FetchContext(ctx, &git.FetchOptions{Auth: auth, Force: true, Tags: git.NoTags, Depth: math.MaxInt32,
 			RefSpecs: []config.RefSpec{"+refs/heads/*:refs/laiki/heads/*", "+refs/tags/*:refs/laiki/tags/*"}})
 		if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
 			return nil, err

@@ -102,20 +102,27 @@ valid_image(ref) if {
 	count(ref) <= 255
 }
 
+# Valid but for upper case letters. lower() of a non-string is an error,
+# which would leave a rule that called it undefined: is_string goes first.
+upper_case_image(ref) if {
+	is_string(ref)
+	not valid_image(ref)
+	valid_image(lower(ref))
+}
+
 deny contains {"msg": msg, "field": ["laiki-spec", "container-image"]} if {
 	config.enabled
 	input["laiki-metadata"]["resource-type"] == "ShinyProxyApp"
 	image != null
 	not valid_image(image)
-	not valid_image(lower(image))
+	not upper_case_image(image)
 	msg := sprintf("container-image: %v is not a valid image reference (e.g. registry.example.com/team/app:1.0)", [image])
 }
 
 warn contains {"msg": msg, "field": ["laiki-spec", "container-image"]} if {
 	config.enabled
 	input["laiki-metadata"]["resource-type"] == "ShinyProxyApp"
-	not valid_image(image)
-	valid_image(lower(image))
+	upper_case_image(image)
 	msg := sprintf("container-image: %s has upper case letters, which Docker refuses in a repository name; did you mean %s?", [image, lower(image)])
 }
 

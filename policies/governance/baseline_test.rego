@@ -2,6 +2,8 @@ package laiki.governance.baseline_test
 
 import data.laiki.governance.baseline
 
+# A ShinyProxy app from a source of the given role: a clean app, with spec's
+# keys on top (a null in spec removes the key).
 doc(spec, role) := {
 	"laiki-metadata": {"resource-type": "ShinyProxyApp", "target-name": "sp", "target-namespace": "ns"},
 	"laiki-spec": object.union({"id": "a", "container-image": "registry.example.com/team/a:1"}, spec),
@@ -16,49 +18,150 @@ warned(spec) := w if {
 	w := baseline.warn with input as doc(spec, "team")
 }
 
+denied_with(spec, role, cfg) := d if {
+	d := baseline.deny with input as doc(spec, role) with data.laiki.config.baseline as cfg
+}
+
+fields(findings) := {f.field | some f in findings}
+
 test_clean_app_passes if {
 	count(denied({})) == 0
 	count(warned({})) == 0
+	count(baseline.deny) == 0 with input as doc({}, "platform")
 }
+
+# container-privileged
 
 test_privileged_denied_for_teams if {
-	some d in denied({"container-privileged": true})
-	d.field == ["laiki-spec", "container-privileged"]
+	d := denied({"container-privileged": true})
+	count(d) == 1
+	some f in d
+	f.field == ["laiki-spec", "container-privileged"]
+	contains(f.msg, "privileged")
+}
+
+test_unprivileged_allowed_for_teams if {
 	count(denied({"container-privileged": false})) == 0
+	count(denied({"container-privileged": null})) == 0
 }
 
-test_platform_apps_are_exempt if {
-	count(baseline.deny) == 0 with input as doc({"container-privileged": true, "kubernetes-pod-patches": "x"}, "platform")
+test_privileged_allowed_for_platform if {
+	count(baseline.deny) == 0 with input as doc({"container-privileged": true}, "platform")
 }
 
-test_every_platform_key_denied if {
+# platform-only keys
+
+test_every_platform_key_denied_for_teams if {
+	count(baseline.defaults["platform-keys"]) == 13
 	every key in baseline.defaults["platform-keys"] {
-		some d in denied({key: "x"})
-		d.field == ["laiki-spec", key]
+		d := denied({key: "x"})
+		fields(d) == {["laiki-spec", key]}
+		some f in d
+		contains(f.msg, key)
 	}
 }
 
-test_allowed_keys_exempt if {
-	count(baseline.deny) == 0 with input as doc({"container-privileged": true, "docker-ipc": "host"}, "team")
-		with data.laiki.config.baseline as {"allowed-keys": ["container-privileged", "docker-ipc"]}
+test_platform_keys_denied_whatever_their_value if {
+	every value in [false, 0, "", [], {}, [{"op": "add"}]] {
+		fields(denied({"kubernetes-pod-patches": value})) == {["laiki-spec", "kubernetes-pod-patches"]}
+	}
+	count(denied({"kubernetes-pod-patches": null})) == 0
 }
 
-test_disabled if {
-	count(baseline.deny) == 0 with input as doc({"container-privileged": true, "container-image": "not an image"}, "team")
-		with data.laiki.config.baseline as {"enabled": false}
+test_platform_keys_allowed_for_platform if {
+	spec := {key: "x" | some key in baseline.defaults["platform-keys"]}
+	count(baseline.deny) == 0 with input as doc(spec, "platform")
 }
+
+test_all_platform_keys_reported_together if {
+	spec := {"docker-ipc": "host", "container-network": "host", "container-privileged": true}
+	fields(denied(spec)) == {
+		["laiki-spec", "docker-ipc"],
+		["laiki-spec", "container-network"],
+		["laiki-spec", "container-privileged"],
+	}
+}
+
+# allowed-keys
+
+test_allowed_keys_exempt if {
+	spec := {"container-privileged": true, "docker-ipc": "host", "container-volumes": ["/srv:/data"]}
+	cfg := {"allowed-keys": ["container-privileged", "docker-ipc", "container-volumes"]}
+	count(denied_with(spec, "team", cfg)) == 0
+}
+
+test_allowed_keys_exempt_only_those if {
+	spec := {"container-privileged": true, "docker-ipc": "host", "docker-runtime": "runsc", "container-volumes": ["/srv:/data"]}
+	cfg := {"allowed-keys": ["docker-ipc"]}
+	fields(denied_with(spec, "team", cfg)) == {
+		["laiki-spec", "container-privileged"],
+		["laiki-spec", "docker-runtime"],
+		["laiki-spec", "container-volumes", 0],
+	}
+}
+
+test_platform_config_keeps_other_defaults if {
+	cfg := {"allowed-registries": ["registry.example.com"]}
+	fields(denied_with({"docker-ipc": "host"}, "team", cfg)) == {["laiki-spec", "docker-ipc"]}
+}
+
+# enabled
+
+test_disabled_turns_everything_off if {
+	spec := {
+		"container-privileged": true, "docker-ipc": "host", "container-volumes": ["/srv:/data"],
+		"container-image": "not an image",
+	}
+	cfg := {"enabled": false, "allowed-registries": ["registry.example.com"]}
+	count(denied_with(spec, "team", cfg)) == 0
+	count(denied_with({"container-image": "docker.io/x/y:1"}, "team", cfg)) == 0
+	count(baseline.warn) == 0 with input as doc({"container-image": "openanalytics/ShinyProxy-demo"}, "team")
+		with data.laiki.config.baseline as cfg
+}
+
+test_enabled_explicitly if {
+	fields(denied_with({"container-privileged": true}, "team", {"enabled": true})) == {["laiki-spec", "container-privileged"]}
+}
+
+# container-volumes
 
 test_host_path_volumes_denied if {
-	some d in denied({"container-volumes": ["myvol:/data", "/srv:/data"]})
-	d.field == ["laiki-spec", "container-volumes", 1]
-	count(denied({"container-volumes": ["./x:/y"]})) == 1
-	count(denied({"container-volumes": ["myvol:/data"]})) == 0
+	every volume in ["/srv:/data", "./x:/y", "../x:/y", "~/x:/y", "/:/host:ro", "dir/sub:/y", "/var/run/docker.sock:/var/run/docker.sock"] {
+		d := denied({"container-volumes": [volume]})
+		fields(d) == {["laiki-spec", "container-volumes", 0]}
+		some f in d
+		contains(f.msg, volume)
+	}
 }
+
+test_named_volumes_allowed if {
+	count(denied({"container-volumes": ["myvol:/data"]})) == 0
+	count(denied({"container-volumes": ["my_vol-1.x:/data:ro", "data:/srv"]})) == 0
+}
+
+test_host_path_denied_at_its_index if {
+	d := denied({"container-volumes": ["myvol:/data", "/srv:/data", "other:/x", "./x:/y"]})
+	fields(d) == {["laiki-spec", "container-volumes", 1], ["laiki-spec", "container-volumes", 3]}
+}
+
+test_host_path_volumes_allowed_for_platform if {
+	count(baseline.deny) == 0 with input as doc({"container-volumes": ["/srv:/data"]}, "platform")
+}
+
+# container-image
 
 test_valid_images if {
 	every image in [
-		"nginx", "nginx:1.25", "library/nginx:latest", "registry.example.com:5000/team/app:1.0",
-		"localhost/app", "ghcr.io/org/app@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+		"nginx",
+		"nginx:1.25",
+		"library/nginx:latest",
+		"nginx:Latest",
+		"registry.example.com:5000/team/app:1.0",
+		"localhost/app",
+		"localhost:5000/a_b/c__d/e-f.g:v1_2-3.4",
+		"[::1]:5000/app",
+		"ghcr.io/org/app@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+		"ghcr.io/org/app:1.0@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
 	] {
 		count(denied({"container-image": image})) == 0
 		count(warned({"container-image": image})) == 0
@@ -66,33 +169,90 @@ test_valid_images if {
 }
 
 test_invalid_images_denied if {
-	every image in ["", "UPPER CASE", "app:", "-bad", "a//b", "a:b:c"] {
-		some d in denied({"container-image": image})
-		d.field == ["laiki-spec", "container-image"]
+	every image in [
+		"", "UPPER CASE", "app:", "-bad", "a//b", "a:b:c", "app/", "/app", "app@sha256:abc",
+		"app:-tag", "a..b", "ex ample/app", "app:1.0 ",
+	] {
+		d := denied({"container-image": image})
+		fields(d) == {["laiki-spec", "container-image"]}
+		count(warned({"container-image": image})) == 0
 	}
+}
+
+test_non_string_images_denied if {
+	every image in [123, true, ["nginx"], {"name": "nginx"}] {
+		fields(denied({"container-image": image})) == {["laiki-spec", "container-image"]}
+		count(warned({"container-image": image})) == 0
+	}
+}
+
+test_too_long_image_denied if {
+	long := concat("/", ["abcdefghij" | some _ in numbers.range(1, 24)])
+	count(long) == 263
+	fields(denied({"container-image": long})) == {["laiki-spec", "container-image"]}
+	count(denied({"container-image": substring(long, 0, 252)})) == 0
 }
 
 test_upper_case_image_warns_only if {
 	count(denied({"container-image": "openanalytics/ShinyProxy-demo"})) == 0
-	some w in warned({"container-image": "openanalytics/ShinyProxy-demo"})
-	contains(w.msg, "openanalytics/shinyproxy-demo")
+	w := warned({"container-image": "openanalytics/ShinyProxy-demo"})
+	count(w) == 1
+	some f in w
+	f.field == ["laiki-spec", "container-image"]
+	contains(f.msg, "openanalytics/shinyproxy-demo")
 }
 
-test_allowed_registries if {
-	cfg := {"allowed-registries": ["registry.example.com"]}
-	count(baseline.deny) == 0 with input as doc({}, "team") with data.laiki.config.baseline as cfg
-	some d in baseline.deny with input as doc({"container-image": "docker.io/evil/app:1"}, "team") with data.laiki.config.baseline as cfg
-	contains(d.msg, "not from an approved registry")
-	# A prefix must end at a path boundary.
-	count(baseline.deny) == 1 with input as doc({"container-image": "registry.example.com.evil.io/app:1"}, "team")
-		with data.laiki.config.baseline as cfg
+test_no_image_is_not_judged_here if {
+	# A missing container-image is the schema's business.
+	count(denied({"container-image": null})) == 0
+	count(warned({"container-image": null})) == 0
 }
+
+test_image_rules_apply_to_platform_apps_too if {
+	fields(baseline.deny) == {["laiki-spec", "container-image"]} with input as doc({"container-image": "a//b"}, "platform")
+	count(baseline.warn) == 1 with input as doc({"container-image": "Nginx"}, "platform")
+}
+
+# allowed-registries
+
+test_allowed_registries if {
+	cfg := {"allowed-registries": ["registry.example.com", "ghcr.io/org/"]}
+	every image in ["registry.example.com/team/a:1", "registry.example.com/a", "ghcr.io/org/app:2"] {
+		count(denied_with({"container-image": image}, "team", cfg)) == 0
+	}
+	every image in [
+		"docker.io/evil/app:1", "nginx", "ghcr.io/other/app:1",
+		# A prefix must end at a path boundary.
+		"registry.example.com.evil.io/app:1", "ghcr.io/organisation/app",
+	] {
+		d := denied_with({"container-image": image}, "team", cfg)
+		fields(d) == {["laiki-spec", "container-image"]}
+		some f in d
+		contains(f.msg, "not from an approved registry (registry.example.com, ghcr.io/org/)")
+	}
+}
+
+test_allowed_registries_unset_allows_any if {
+	count(denied({"container-image": "docker.io/any/app:1"})) == 0
+	count(denied_with({"container-image": "docker.io/any/app:1"}, "team", {"allowed-registries": []})) == 0
+}
+
+test_allowed_registries_not_for_platform if {
+	count(denied_with({"container-image": "docker.io/evil/app:1"}, "platform", {"allowed-registries": ["registry.example.com"]})) == 0
+}
+
+# Other resource types
 
 test_other_resource_types_not_judged_as_apps if {
 	ecr := {
 		"laiki-metadata": {"resource-type": "AwsEcrRepository", "target-name": "sp", "target-namespace": "ns"},
-		"laiki-spec": {"name": "repo", "container-privileged": true},
+		"laiki-spec": {
+			"name": "repo", "container-privileged": true, "docker-ipc": "host",
+			"container-volumes": ["/srv:/data"], "container-image": "a//b",
+		},
 		"laiki-source": {"name": "s", "role": "team"},
 	}
 	count(baseline.deny) == 0 with input as ecr
+	count(baseline.warn) == 0 with input as ecr
+	count(baseline.deny) == 0 with input as ecr with data.laiki.config.baseline as {"allowed-registries": ["registry.example.com"]}
 }

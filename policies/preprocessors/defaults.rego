@@ -73,9 +73,10 @@ changes contains {"field": ["laiki-spec", k], "rule": "override"} if {
 	some k, _ in override
 }
 
+# Only the app's own entries: one that the fallback set is the platform's.
 warn contains {"msg": msg, "field": ["laiki-spec", k, sub]} if {
 	some k, add in additions
-	cur := after_fallback[k]
+	cur := app[k]
 	is_object(cur)
 	is_object(add)
 	some sub, v in add

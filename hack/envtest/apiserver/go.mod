@@ -1,6 +1,8 @@
 // Builds kube-apiserver from the Go module proxy for envtest (see scripts/envtest-binaries.sh).
 // k8s.io/kubernetes points its staging modules at ./staging; each is replaced here by
-// its published version of the same minor release.
+// its published version of the same minor release. k8s.io/sample-cli-plugin and
+// k8s.io/sample-controller are not in kube-apiserver's build graph (nothing requires
+// them), so their replacements are listed for completeness but never fetched.
 module github.com/laiki-platform/laiki/hack/envtest/apiserver
 
 go 1.26.8
@@ -175,5 +177,7 @@ replace (
 	k8s.io/mount-utils => k8s.io/mount-utils v0.37.2
 	k8s.io/pod-security-admission => k8s.io/pod-security-admission v0.37.2
 	k8s.io/sample-apiserver => k8s.io/sample-apiserver v0.37.2
+	k8s.io/sample-cli-plugin => k8s.io/sample-cli-plugin v0.37.2
+	k8s.io/sample-controller => k8s.io/sample-controller v0.37.2
 	k8s.io/streaming => k8s.io/streaming v0.37.2
 )
