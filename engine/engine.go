@@ -42,6 +42,9 @@ type Options struct {
 	// state needs the targets, pre-processors and identities, not a verdict
 	// on every resource.
 	IndexOnly bool
+	// Loader reads the sources (source.Load by default); the reconcile loop
+	// wraps it to keep the last good read of a source that fails.
+	Loader func(context.Context, *source.Config, source.Options) []*source.Loaded
 }
 
 // Resource is a resource document with what the pipeline made of it.
@@ -56,6 +59,9 @@ type Resource struct {
 	// PreProcessors that ran on it, in order.
 	PreProcessors []*document.Document
 	Accepted      bool
+	// Held marks the last accepted version of a resource whose new version
+	// is rejected, put back by Hold so that the platform keeps running it.
+	Held bool
 }
 
 // Key names a resource uniquely: type, target namespace, target name, id.
@@ -156,6 +162,35 @@ func (r *Result) AddWorkflowFindings(fs []finding.Finding) {
 	finding.Sort(r.Findings)
 }
 
+// Hold puts back the last accepted version of every resource that is
+// rejected now, from last (by Key), so that a bad update never takes a
+// running app away: the held copy is accepted, bound to the target of this
+// run, and marked Held. A resource whose target is gone is not held (there
+// is nothing to run it on). It returns the held copies.
+func (r *Result) Hold(last map[string]*Resource) []*Resource {
+	var held []*Resource
+	done := map[string]bool{}
+	for _, res := range r.Resources {
+		if res.Accepted || res.ID == "" || done[res.Key()] {
+			continue
+		}
+		prev, ok := last[res.Key()]
+		if !ok {
+			continue
+		}
+		target, ok := r.targets[targetKey(prev.Doc.TargetNamespace, prev.Doc.TargetName)]
+		if !ok {
+			continue
+		}
+		done[res.Key()] = true
+		h := *prev
+		h.Target, h.Accepted, h.Held = target, true, true
+		held = append(held, &h)
+	}
+	r.Resources = append(r.Resources, held...)
+	return held
+}
+
 // Summary counts what a run found.
 type Summary struct {
 	Documents int `json:"documents"`
@@ -171,9 +206,12 @@ type Summary struct {
 func (r *Result) Summary() Summary {
 	s := Summary{Documents: len(r.Documents)}
 	for _, res := range r.Resources {
-		if res.Accepted {
+		switch {
+		case res.Held:
+			// counted as the rejected new version it stands in for
+		case res.Accepted:
 			s.Accepted++
-		} else {
+		default:
 			s.Rejected++
 		}
 	}
@@ -210,7 +248,11 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		opts.Load.MaxFileBytes = int64(opts.Limits.MaxFileBytes)
 	}
 	res := &Result{byDoc: map[*document.Document][]finding.Finding{}}
-	res.Sources = source.Load(ctx, opts.Config, opts.Load)
+	load := opts.Loader
+	if load == nil {
+		load = source.Load
+	}
+	res.Sources = load(ctx, opts.Config, opts.Load)
 
 	var modules []admission.Module
 	for _, l := range res.Sources {

@@ -17,17 +17,15 @@ import (
 
 	admissionv1 "k8s.io/api/admission/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/laiki-platform/laiki/engine"
-	"github.com/laiki-platform/laiki/engine/api/v1alpha1"
+	"github.com/laiki-platform/laiki/engine/cluster"
 	"github.com/laiki-platform/laiki/engine/document"
 	"github.com/laiki-platform/laiki/engine/finding"
 	"github.com/laiki-platform/laiki/engine/kube"
 	"github.com/laiki-platform/laiki/engine/source"
-	"github.com/laiki-platform/laiki/engine/types"
 )
 
 // Paths the two webhooks are served at.
@@ -38,7 +36,7 @@ const (
 
 // ClusterSource is the name under which objects read from the cluster take
 // part in the state (as targets, pre-processors, and taken identities).
-const ClusterSource = "kubernetes"
+const ClusterSource = cluster.Source
 
 // Admission decides Laiki objects. The state it judges against (the
 // platform's targets, pre-processors and policies, and every Laiki object
@@ -88,55 +86,18 @@ func (a *Admission) State(ctx context.Context) (*engine.Result, error) {
 }
 
 // Kinds lists the Laiki kinds the webhook handles.
-func Kinds() []string {
-	kinds := []string{kube.PreProcessorKind}
-	for _, n := range types.TargetNames() {
-		t, _ := types.Target(n)
-		kinds = append(kinds, t.Kind)
-	}
-	for _, n := range types.ResourceNames() {
-		r, _ := types.Resource(n)
-		kinds = append(kinds, r.Kind)
-	}
-	return kinds
-}
+func Kinds() []string { return cluster.Kinds() }
 
 func (a *Admission) clusterDocuments(ctx context.Context) ([]*document.Document, error) {
 	if a.Reader == nil {
 		return nil, nil
 	}
-	var docs []*document.Document
-	for _, kind := range Kinds() {
-		list := &unstructured.UnstructuredList{}
-		list.SetGroupVersionKind(schema.GroupVersionKind{Group: v1alpha1.GroupVersion.Group, Version: v1alpha1.GroupVersion.Version, Kind: kind + "List"})
-		if err := a.Reader.List(ctx, list); err != nil {
-			return nil, fmt.Errorf("listing %s: %w", kind, err)
-		}
-		for _, item := range list.Items {
-			d, _, err := objectDocument(item.Object, document.SourceRef{Name: ClusterSource, Role: source.RolePlatform})
-			if err == nil && d != nil {
-				docs = append(docs, d)
-			}
-		}
-	}
-	return docs, nil
+	docs, _, err := cluster.Documents(ctx, a.Reader)
+	return docs, err
 }
 
-// objectDocument reads an object as a Laiki document. Its File names the
-// object, so that an update is recognised as the same document.
 func objectDocument(obj map[string]any, src document.SourceRef) (*document.Document, []finding.Finding, error) {
-	text, err := kube.FromObject(obj)
-	if err != nil {
-		return nil, nil, err
-	}
-	u := unstructured.Unstructured{Object: obj}
-	file := fmt.Sprintf("%s/%s/%s", u.GetKind(), u.GetNamespace(), u.GetName())
-	parsed := document.Parse(src, file, text, document.DefaultLimits)
-	if len(parsed.Documents) != 1 {
-		return nil, parsed.Findings, fmt.Errorf("%s: not one Laiki document", file)
-	}
-	d := parsed.Documents[0]
-	return d, append(parsed.Findings, parsed.ByDocument[d]...), nil
+	return cluster.ObjectDocument(obj, src)
 }
 
 // decide runs the engine on the object of a request.

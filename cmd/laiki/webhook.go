@@ -2,11 +2,8 @@ package main
 
 import (
 	"fmt"
-	"os"
 
 	"github.com/spf13/cobra"
-	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -14,7 +11,6 @@ import (
 	ctrlwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	"github.com/laiki-platform/laiki/engine"
-	"github.com/laiki-platform/laiki/engine/api/v1alpha1"
 	"github.com/laiki-platform/laiki/engine/source"
 	"github.com/laiki-platform/laiki/webhook"
 )
@@ -39,18 +35,12 @@ kubeconfig (in-cluster, --kubeconfig, or $KUBECONFIG).`,
 			if err != nil {
 				return err
 			}
-			scheme := runtime.NewScheme()
-			_ = clientgoscheme.AddToScheme(scheme)
-			_ = v1alpha1.AddToScheme(scheme)
-			if kubeconfig != "" {
-				_ = os.Setenv("KUBECONFIG", kubeconfig)
-			}
-			restCfg, err := ctrl.GetConfig()
+			restCfg, err := restConfig(kubeconfig)
 			if err != nil {
 				return cannot(err)
 			}
 			mgr, err := ctrl.NewManager(restCfg, ctrl.Options{
-				Scheme:                 scheme,
+				Scheme:                 kubeScheme(),
 				WebhookServer:          ctrlwebhook.NewServer(ctrlwebhook.Options{Host: host, Port: port, CertDir: certDir}),
 				Metrics:                metricsserver.Options{BindAddress: metrics},
 				HealthProbeBindAddress: probes,

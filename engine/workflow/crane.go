@@ -17,7 +17,7 @@ const DataMountPath = "/mnt/data"
 const dataVolumeName = "laiki-crane-data"
 
 func init() {
-	Register(&Workflow{Name: "ShinyProxyAppToCraneWorkflow", TargetType: "Crane", Render: renderCrane})
+	Register(&Workflow{Name: "ShinyProxyAppToCraneWorkflow", TargetType: "Crane", Makes: []string{"v1 ConfigMap"}, Render: renderCrane})
 }
 
 // craneRepo is what an app's crane-data-repository asks for, bound to a Crane target.

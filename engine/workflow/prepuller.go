@@ -18,7 +18,7 @@ import (
 const DefaultHelperImage = "busybox:1.36.1-musl"
 
 func init() {
-	Register(&Workflow{Name: "ShinyProxyAppToPrePullerWorkflow", TargetType: "PrePuller", Render: renderPrePuller})
+	Register(&Workflow{Name: "ShinyProxyAppToPrePullerWorkflow", TargetType: "PrePuller", Makes: []string{"apps/v1 DaemonSet"}, Render: renderPrePuller})
 }
 
 // renderPrePuller makes a DaemonSet that keeps every distinct image of the

@@ -24,7 +24,7 @@ var operatorKeys = map[string]bool{
 var laikiOnlyKeys = []string{"crane-data-repository"}
 
 func init() {
-	Register(&Workflow{Name: "ShinyProxyAppToShinyProxyWorkflow", TargetType: "ShinyProxy", Render: renderShinyProxy})
+	Register(&Workflow{Name: "ShinyProxyAppToShinyProxyWorkflow", TargetType: "ShinyProxy", Makes: []string{"openanalytics.eu/v1 ShinyProxy"}, Render: renderShinyProxy})
 }
 
 // renderShinyProxy puts every accepted ShinyProxyApp bound to the target

@@ -21,6 +21,10 @@ import (
 type Workflow struct {
 	Name       string
 	TargetType string
+	// Makes lists the kinds of the Kubernetes objects it renders, as
+	// "apiVersion kind" (apps/v1 DaemonSet), so that the reconcile loop knows
+	// where to look for objects it made and no longer wants.
+	Makes []string
 	// Render fills out (the target's rendered configuration and objects)
 	// and may add external resources to d.
 	Render func(c *Context, t *document.Document, out *Target, d *Desired) []finding.Finding
@@ -32,6 +36,22 @@ var workflows []*Workflow
 func Register(w *Workflow) {
 	workflows = append(workflows, w)
 	sort.SliceStable(workflows, func(i, j int) bool { return workflows[i].Name < workflows[j].Name })
+}
+
+// Kinds lists every kind any workflow makes, as "apiVersion kind", sorted.
+func Kinds() []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, w := range workflows {
+		for _, k := range w.Makes {
+			if !seen[k] {
+				seen[k] = true
+				out = append(out, k)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 // Target is the desired state of one target.

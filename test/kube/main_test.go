@@ -6,10 +6,7 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
-	"strings"
 	"testing"
 	"time"
 
@@ -30,6 +27,7 @@ import (
 	"github.com/laiki-platform/laiki/engine"
 	"github.com/laiki-platform/laiki/engine/kube"
 	"github.com/laiki-platform/laiki/engine/source"
+	"github.com/laiki-platform/laiki/test/kubetest"
 	"github.com/laiki-platform/laiki/webhook"
 )
 
@@ -39,20 +37,6 @@ var (
 	repo    string
 	config  *source.Config
 )
-
-// assets finds the kube-apiserver and etcd that scripts/envtest-binaries.sh
-// builds. Tests that need them fail when they are missing: CI must run them.
-func assets() (string, error) {
-	if dir := os.Getenv("KUBEBUILDER_ASSETS"); dir != "" {
-		return dir, nil
-	}
-	out, err := exec.Command(filepath.Join(repo, "scripts", "envtest-binaries.sh")).Output()
-	if err != nil {
-		return "", fmt.Errorf("scripts/envtest-binaries.sh: %w", err)
-	}
-	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	return lines[len(lines)-1], nil
-}
 
 const laikiYAML = `sources:
   - name: platform
@@ -68,8 +52,7 @@ const laikiYAML = `sources:
 `
 
 func TestMain(m *testing.M) {
-	_, file, _, _ := runtime.Caller(0)
-	repo = filepath.Join(filepath.Dir(file), "..", "..")
+	repo = kubetest.Repo()
 	logf.SetLogger(zap.New(zap.WriteTo(os.Stderr), zap.Level(zapcore.ErrorLevel)))
 	code, err := run(m)
 	if err != nil {
@@ -80,7 +63,7 @@ func TestMain(m *testing.M) {
 }
 
 func run(m *testing.M) (int, error) {
-	dir, err := assets()
+	dir, err := kubetest.Assets()
 	if err != nil {
 		return 1, err
 	}

@@ -1,0 +1,122 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/spf13/cobra"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/laiki-platform/laiki/engine"
+	"github.com/laiki-platform/laiki/engine/admission"
+	"github.com/laiki-platform/laiki/engine/report"
+	"github.com/laiki-platform/laiki/engine/source"
+	"github.com/laiki-platform/laiki/reconcile"
+)
+
+func newApply() *cobra.Command {
+	var in inputs
+	var kubeconfig, instance, statusNamespace string
+	var dryRun bool
+	c := &cobra.Command{
+		Use:   "apply [--config FILE | PATH...] [--dry-run]",
+		Short: "Deploy the accepted resources to the cluster once (for a CI/CD pipeline)",
+		Long: `Apply runs the same pipeline and workflows as the operator, once: it reads
+the sources and the Laiki objects in the cluster, and makes the cluster
+match the desired state with server-side apply (field manager laiki). Objects
+Laiki made before and no longer wants are deleted; nothing else ever is.
+Nothing is written where nothing changed.
+
+With --dry-run the API server is asked what would change (server-side dry
+run) and the changes are printed as diffs; nothing is written.
+
+Exit codes: 0 all accepted and applied; 1 a resource rejected, a document in
+error, a source that could not be read or an object that could not be
+applied (the rest is still applied); 2 Laiki could not run.`,
+		Example: `  laiki apply --config laiki.yaml --dry-run
+  laiki apply --config laiki.yaml --kubeconfig ~/.kube/config`,
+		RunE: func(c *cobra.Command, args []string) error {
+			cfg, err := in.load(args)
+			if err != nil {
+				return err
+			}
+			restCfg, err := restConfig(kubeconfig)
+			if err != nil {
+				return cannot(err)
+			}
+			kc, err := client.New(restCfg, client.Options{Scheme: kubeScheme()})
+			if err != nil {
+				return cannot(err)
+			}
+			r := &reconcile.Reconciler{
+				Config:  cfg,
+				Options: engine.Options{Load: source.Options{CacheDir: in.cacheDir}},
+				Applier: &reconcile.Applier{Client: kc, Reader: kc, Instance: instance, DryRun: dryRun},
+				Cluster: kc,
+			}
+			if !dryRun {
+				r.Status, r.StatusNamespace = kc, statusNamespace
+			}
+			run, err := r.Reconcile(c.Context())
+			if run != nil && run.Result != nil && (len(run.Result.Findings) > 0 || run.Result.Failed()) {
+				_ = report.Text(os.Stderr, run.Result)
+			}
+			if err != nil {
+				var ce *admission.CompileError
+				if errors.As(err, &ce) {
+					return cannot(fmt.Errorf("a policy does not compile:\n%w", err))
+				}
+				if errors.Is(err, reconcile.ErrSourceNeverRead) {
+					return &exitError{code: exitRejected, err: err}
+				}
+				return cannot(err)
+			}
+			printOutcome(os.Stdout, run, dryRun)
+			if run.Result.Failed() || len(run.Outcome.Errors()) > 0 {
+				return &exitError{code: exitRejected}
+			}
+			return nil
+		},
+	}
+	in.register(c)
+	c.Flags().BoolVar(&dryRun, "dry-run", false, "print what would change in the cluster (server-side dry run), as diffs; write nothing")
+	c.Flags().StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig file (default $KUBECONFIG, in-cluster, or ~/.kube/config)")
+	c.Flags().StringVar(&instance, "instance", "laiki", "name of this Laiki installation: it prunes only the objects it made")
+	c.Flags().StringVar(&statusNamespace, "status-namespace", "", "write the status of the sources and their documents to the ConfigMap laiki-status in this namespace")
+	return c
+}
+
+// printOutcome lists what changed, one line an object, with the diffs of a
+// dry run, and a summary line.
+func printOutcome(w io.Writer, run *reconcile.Run, dryRun bool) {
+	done := map[string]string{reconcile.OpCreate: "created", reconcile.OpUpdate: "updated", reconcile.OpUnchanged: "unchanged", reconcile.OpPrune: "pruned"}
+	counts := map[string]int{}
+	for _, ch := range run.Outcome.Changes {
+		word := done[ch.Op]
+		switch {
+		case ch.Err != nil:
+			word = "failed"
+			counts["failed"]++
+		case dryRun && ch.Op != reconcile.OpUnchanged:
+			word = "would " + ch.Op
+			counts[ch.Op]++
+		default:
+			counts[ch.Op]++
+		}
+		fmt.Fprintf(w, "%s %s\n", word, ch)
+		if ch.Diff != "" {
+			fmt.Fprint(w, ch.Diff)
+		}
+	}
+	for _, h := range run.Held {
+		fmt.Fprintf(w, "kept %s at its last accepted version (the new one is rejected)\n", h.Key())
+	}
+	verb := "applied"
+	if dryRun {
+		verb = "dry run"
+	}
+	fmt.Fprintf(w, "%s: %d created, %d updated, %d unchanged, %d pruned, %d failed\n", verb,
+		counts[reconcile.OpCreate], counts[reconcile.OpUpdate], counts[reconcile.OpUnchanged], counts[reconcile.OpPrune], counts["failed"])
+}

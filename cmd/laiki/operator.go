@@ -1,0 +1,139 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	ctrlwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
+
+	"github.com/laiki-platform/laiki/engine"
+	"github.com/laiki-platform/laiki/engine/source"
+	"github.com/laiki-platform/laiki/reconcile"
+	"github.com/laiki-platform/laiki/webhook"
+)
+
+// inClusterNamespace is the namespace a pod runs in, when it runs in one.
+func inClusterNamespace() string {
+	if ns := os.Getenv("POD_NAMESPACE"); ns != "" {
+		return ns
+	}
+	b, err := os.ReadFile("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
+}
+
+func newOperator() *cobra.Command {
+	var in inputs
+	var kubeconfig, instance, namespace, pushAddr, pushSecretEnv, metrics, probes, host, certDir string
+	var interval, shutdown time.Duration
+	var leaderElect, serveWebhook bool
+	var port int
+	c := &cobra.Command{
+		Use:   "operator --config laiki.yaml",
+		Short: "Keep the cluster matching the sources: the reconcile loop, with the admission webhook",
+		Long: `Operator runs the reconcile loop of 'laiki apply' in a controller-runtime
+manager: on every poll interval, on a push from the Git host (POST
+/hooks/git on --push-bind-address), and on every change to a Laiki object in
+the cluster. It also serves the admission webhook (--webhook).
+
+A source that cannot be fetched keeps its last good read; a rejected new
+version of a resource leaves its last accepted version deployed; errors are
+retried with exponential backoff. With --leader-elect (the default) several
+replicas can run and one reconciles. Status: conditions on Laiki objects,
+the ConfigMap laiki-status (sources and documents from Git) in --namespace,
+Events, and Prometheus metrics (laiki_*).`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			ctrl.SetLogger(zap.New())
+			cfg, err := in.load(nil)
+			if err != nil {
+				return err
+			}
+			restCfg, err := restConfig(kubeconfig)
+			if err != nil {
+				return cannot(err)
+			}
+			if namespace == "" {
+				namespace = inClusterNamespace()
+			}
+			if leaderElect && namespace == "" {
+				return cannot(fmt.Errorf("leader election needs a namespace: give --namespace"))
+			}
+			opts := ctrl.Options{
+				Scheme:                  kubeScheme(),
+				Metrics:                 metricsserver.Options{BindAddress: metrics},
+				HealthProbeBindAddress:  probes,
+				LeaderElection:          leaderElect,
+				LeaderElectionID:        instance + "-operator",
+				LeaderElectionNamespace: namespace,
+				// The lease is given up on shutdown, so a new leader takes
+				// over at once (the process exits right after).
+				LeaderElectionReleaseOnCancel: true,
+				GracefulShutdownTimeout:       &shutdown,
+			}
+			if serveWebhook {
+				opts.WebhookServer = ctrlwebhook.NewServer(ctrlwebhook.Options{Host: host, Port: port, CertDir: certDir})
+			}
+			mgr, err := ctrl.NewManager(restCfg, opts)
+			if err != nil {
+				return cannot(err)
+			}
+			engineOpts := engine.Options{Load: source.Options{CacheDir: in.cacheDir}}
+			r := &reconcile.Reconciler{
+				Config:          cfg,
+				Options:         engineOpts,
+				Applier:         &reconcile.Applier{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Instance: instance},
+				Cluster:         mgr.GetAPIReader(),
+				Status:          mgr.GetClient(),
+				StatusNamespace: namespace,
+				Recorder:        mgr.GetEventRecorderFor("laiki"),
+			}
+			op := &reconcile.Operator{Reconciler: r, Interval: interval, PushAddress: pushAddr}
+			if pushSecretEnv != "" {
+				if op.PushSecret = os.Getenv(pushSecretEnv); op.PushSecret == "" {
+					return cannot(fmt.Errorf("--push-secret-env: environment variable %s is not set", pushSecretEnv))
+				}
+			}
+			if err := op.Setup(mgr); err != nil {
+				return cannot(err)
+			}
+			if serveWebhook {
+				if err := webhook.Setup(c.Context(), mgr, &webhook.Admission{Config: cfg, Options: engineOpts}); err != nil {
+					return cannot(err)
+				}
+				_ = mgr.AddReadyzCheck("webhook", mgr.GetWebhookServer().StartedChecker())
+			}
+			_ = mgr.AddHealthzCheck("ping", healthz.Ping)
+			if err := mgr.Start(c.Context()); err != nil {
+				return cannot(fmt.Errorf("operator: %w", err))
+			}
+			return nil
+		},
+	}
+	in.register(c)
+	f := c.Flags()
+	f.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig file (default in-cluster, $KUBECONFIG, or ~/.kube/config)")
+	f.StringVar(&instance, "instance", "laiki", "name of this Laiki installation: it prunes only the objects it made")
+	f.StringVar(&namespace, "namespace", "", "namespace of the leader election lease and the laiki-status ConfigMap (default the pod's)")
+	f.DurationVar(&interval, "interval", time.Minute, "how often the sources are read")
+	f.StringVar(&pushAddr, "push-bind-address", ":8082", "address of the push endpoint POST /hooks/git (0 turns it off)")
+	f.StringVar(&pushSecretEnv, "push-secret-env", "", "environment variable with the secret a push must carry (GitHub signature, X-Gitlab-Token or X-Laiki-Token)")
+	f.BoolVar(&leaderElect, "leader-elect", true, "elect one leader among replicas")
+	f.DurationVar(&shutdown, "graceful-shutdown-timeout", 30*time.Second, "how long a run in progress may take to finish on shutdown")
+	f.BoolVar(&serveWebhook, "webhook", true, "serve the admission webhook too")
+	f.StringVar(&host, "host", "", "address to serve the webhook on (default all)")
+	f.IntVar(&port, "port", 9443, "port to serve the webhook on")
+	f.StringVar(&certDir, "cert-dir", "", "directory with the webhook's tls.crt and tls.key")
+	f.StringVar(&metrics, "metrics-bind-address", ":8080", "address for Prometheus metrics (0 turns them off)")
+	f.StringVar(&probes, "health-probe-bind-address", ":8081", "address for /healthz and /readyz")
+	return c
+}

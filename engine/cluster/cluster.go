@@ -1,0 +1,94 @@
+// Package cluster reads the Laiki objects in a Kubernetes cluster as Laiki
+// documents: what the admission webhook judges against and what the
+// reconcile loop deploys besides its Git sources.
+package cluster
+
+import (
+	"context"
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/laiki-platform/laiki/engine/api/v1alpha1"
+	"github.com/laiki-platform/laiki/engine/document"
+	"github.com/laiki-platform/laiki/engine/finding"
+	"github.com/laiki-platform/laiki/engine/kube"
+	"github.com/laiki-platform/laiki/engine/source"
+	"github.com/laiki-platform/laiki/engine/types"
+)
+
+// Source is the name under which objects read from the cluster take part
+// in a run. They were admitted by the webhook when they were written, so
+// they come with the platform role.
+const Source = "kubernetes"
+
+// Kinds lists the Laiki kinds: pre-processors, then every registered target
+// and resource type.
+func Kinds() []string {
+	kinds := []string{kube.PreProcessorKind}
+	for _, n := range types.TargetNames() {
+		t, _ := types.Target(n)
+		kinds = append(kinds, t.Kind)
+	}
+	for _, n := range types.ResourceNames() {
+		r, _ := types.Resource(n)
+		kinds = append(kinds, r.Kind)
+	}
+	return kinds
+}
+
+// GVK of a Laiki kind.
+func GVK(kind string) schema.GroupVersionKind {
+	return schema.GroupVersionKind{Group: v1alpha1.GroupVersion.Group, Version: v1alpha1.GroupVersion.Version, Kind: kind}
+}
+
+// Documents lists every Laiki object and reads each as a document of the
+// source Source (none of a kind whose CRD is not installed); objects maps each document back to its object (for its
+// generation and status). An object that does not read as one Laiki
+// document is left out: the webhook refuses such objects, so only one
+// written while the webhook was down can be one.
+func Documents(ctx context.Context, r client.Reader) (docs []*document.Document, objects map[*document.Document]*unstructured.Unstructured, err error) {
+	objects = map[*document.Document]*unstructured.Unstructured{}
+	src := document.SourceRef{Name: Source, Role: source.RolePlatform}
+	for _, kind := range Kinds() {
+		list := &unstructured.UnstructuredList{}
+		list.SetGroupVersionKind(GVK(kind + "List"))
+		err := r.List(ctx, list)
+		if meta.IsNoMatchError(err) {
+			continue // Laiki's CRDs are not installed: no objects of the kind
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("listing %s: %w", kind, err)
+		}
+		for i := range list.Items {
+			item := &list.Items[i]
+			d, _, err := ObjectDocument(item.Object, src)
+			if err == nil && d != nil {
+				docs = append(docs, d)
+				objects[d] = item
+			}
+		}
+	}
+	return docs, objects, nil
+}
+
+// ObjectDocument reads an object as a Laiki document. Its File names the
+// object (Kind/namespace/name), so that an update is recognised as the same
+// document and a finding says which object it is about.
+func ObjectDocument(obj map[string]any, src document.SourceRef) (*document.Document, []finding.Finding, error) {
+	text, err := kube.FromObject(obj)
+	if err != nil {
+		return nil, nil, err
+	}
+	u := unstructured.Unstructured{Object: obj}
+	file := fmt.Sprintf("%s/%s/%s", u.GetKind(), u.GetNamespace(), u.GetName())
+	parsed := document.Parse(src, file, text, document.DefaultLimits)
+	if len(parsed.Documents) != 1 {
+		return nil, parsed.Findings, fmt.Errorf("%s: not one Laiki document", file)
+	}
+	d := parsed.Documents[0]
+	return d, append(parsed.Findings, parsed.ByDocument[d]...), nil
+}

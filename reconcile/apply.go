@@ -1,0 +1,381 @@
+package reconcile
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"sort"
+	"strings"
+
+	"github.com/pmezard/go-difflib/difflib"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	k8sjson "k8s.io/apimachinery/pkg/util/json"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
+
+	"github.com/laiki-platform/laiki/engine/workflow"
+)
+
+// FieldManager is the one field manager of every server-side apply Laiki
+// makes: what it sets is Laiki's, and no one else's fields are touched.
+const FieldManager = "laiki"
+
+// Labels that mark the objects Laiki makes. Pruning looks only at objects
+// with both, and that Laiki's field manager applied: never at an object
+// Laiki did not make.
+const (
+	LabelManagedBy = "app.kubernetes.io/managed-by"
+	LabelInstance  = "laiki.io/instance"
+)
+
+// Operations an apply reports per object.
+const (
+	OpCreate    = "create"
+	OpUpdate    = "update"
+	OpUnchanged = "unchanged"
+	OpPrune     = "prune"
+)
+
+// Change is what an apply did, or with DryRun would do, to one object.
+type Change struct {
+	Op        string `json:"op"`
+	Kind      string `json:"kind"`
+	Namespace string `json:"namespace,omitempty"`
+	Name      string `json:"name"`
+	// Diff is a unified diff of the object as it is and as it would be
+	// (DryRun only).
+	Diff string `json:"diff,omitempty"`
+	Err  error  `json:"-"`
+}
+
+func (c Change) String() string {
+	s := c.Kind + " " + c.Name
+	if c.Namespace != "" {
+		s = c.Kind + " " + c.Namespace + "/" + c.Name
+	}
+	if c.Err != nil {
+		return s + ": " + c.Err.Error()
+	}
+	return s
+}
+
+// Outcome lists the changes of one apply.
+type Outcome struct {
+	Changes []Change
+}
+
+// Writes counts the changes that wrote to the cluster (or would have).
+func (o *Outcome) Writes() int {
+	n := 0
+	for _, c := range o.Changes {
+		if c.Err == nil && c.Op != OpUnchanged {
+			n++
+		}
+	}
+	return n
+}
+
+// Errors lists the changes that failed.
+func (o *Outcome) Errors() []Change {
+	var out []Change
+	for _, c := range o.Changes {
+		if c.Err != nil {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// Applier makes the cluster match the desired objects: server-side apply
+// with one field manager, nothing written where nothing changed, and
+// objects Laiki made and no longer wants pruned.
+type Applier struct {
+	// Client writes; Reader reads the live objects (uncached, so that a
+	// decision never rests on a stale cache).
+	Client client.Client
+	Reader client.Reader
+	// Instance tells two Laiki installations in one cluster apart (default
+	// "laiki"): each prunes only what it made.
+	Instance string
+	// DryRun asks the API server what would change (server-side dry run)
+	// and writes nothing.
+	DryRun bool
+}
+
+func (a *Applier) instance() string {
+	if a.Instance == "" {
+		return "laiki"
+	}
+	return a.Instance
+}
+
+// Objects turns the desired state into the objects to apply, labelled as
+// Laiki's, sorted by kind, namespace and name.
+func (a *Applier) Objects(d *workflow.Desired) ([]*unstructured.Unstructured, error) {
+	var out []*unstructured.Unstructured
+	for _, t := range d.Targets {
+		for _, o := range t.Objects {
+			raw, err := json.Marshal(o)
+			if err != nil {
+				return nil, fmt.Errorf("target %s/%s: %w", t.Namespace, t.Name, err)
+			}
+			// The API's own JSON decoding (integers as int64), so that a
+			// desired object compares equal to the live one.
+			u := &unstructured.Unstructured{}
+			if err := k8sjson.Unmarshal(raw, &u.Object); err != nil {
+				return nil, fmt.Errorf("target %s/%s: %w", t.Namespace, t.Name, err)
+			}
+			labels := u.GetLabels()
+			if labels == nil {
+				labels = map[string]string{}
+			}
+			labels[LabelManagedBy] = "laiki"
+			labels[LabelInstance] = a.instance()
+			u.SetLabels(labels)
+			out = append(out, u)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return objectKey(out[i]) < objectKey(out[j]) })
+	return out, nil
+}
+
+func objectKey(u *unstructured.Unstructured) string {
+	return u.GetAPIVersion() + " " + u.GetKind() + " " + u.GetNamespace() + "/" + u.GetName()
+}
+
+// Apply makes the cluster match objs and prunes what Laiki made before and
+// no longer wants. Every object is tried: one that fails is reported and
+// never holds back the others. A kind whose API the cluster does not serve
+// (the ShinyProxy operator's CRD not installed, say) is an error for its
+// objects only.
+func (a *Applier) Apply(ctx context.Context, objs []*unstructured.Unstructured) *Outcome {
+	out := &Outcome{}
+	type nsState struct {
+		missing bool // only in a dry run: it would be created
+		err     error
+	}
+	namespaces := map[string]nsState{}
+	wanted := map[string]bool{}
+	for _, obj := range objs {
+		wanted[objectKey(obj)] = true
+		ns := obj.GetNamespace()
+		if _, done := namespaces[ns]; !done && ns != "" {
+			missing, err := a.ensureNamespace(ctx, ns, out)
+			namespaces[ns] = nsState{missing, err}
+		}
+		switch st := namespaces[ns]; {
+		case st.err != nil:
+			out.Changes = append(out.Changes, change(obj, OpCreate, fmt.Errorf("namespace %s: %w", ns, st.err)))
+		case st.missing:
+			// The server cannot dry-run an object in a namespace that does
+			// not exist yet: the diff is the object as Laiki would send it.
+			c := change(obj, OpCreate, nil)
+			c.Diff = Diff(nil, obj)
+			out.Changes = append(out.Changes, c)
+		default:
+			out.Changes = append(out.Changes, a.applyOne(ctx, obj))
+		}
+	}
+	a.prune(ctx, wanted, out)
+	return out
+}
+
+// ensureNamespace creates a target's namespace when it is missing (in a dry
+// run, reports that it would, and that it is missing). Laiki never deletes a
+// namespace: other things than Laiki's may live there.
+func (a *Applier) ensureNamespace(ctx context.Context, name string, out *Outcome) (missing bool, err error) {
+	ns := &corev1.Namespace{}
+	err = a.Reader.Get(ctx, client.ObjectKey{Name: name}, ns)
+	if err == nil || !apierrors.IsNotFound(err) {
+		return false, err
+	}
+	ns = &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{LabelManagedBy: "laiki"}}}
+	var opts []client.CreateOption
+	if a.DryRun {
+		opts = append(opts, client.DryRunAll)
+	}
+	err = a.Client.Create(ctx, ns, opts...)
+	if apierrors.IsAlreadyExists(err) {
+		return false, nil
+	}
+	out.Changes = append(out.Changes, Change{Op: OpCreate, Kind: "Namespace", Name: name, Err: err})
+	return a.DryRun && err == nil, err
+}
+
+func change(obj *unstructured.Unstructured, op string, err error) Change {
+	return Change{Op: op, Kind: obj.GetKind(), Namespace: obj.GetNamespace(), Name: obj.GetName(), Err: err}
+}
+
+func (a *Applier) applyOne(ctx context.Context, obj *unstructured.Unstructured) Change {
+	live := &unstructured.Unstructured{}
+	live.SetGroupVersionKind(obj.GroupVersionKind())
+	err := a.Reader.Get(ctx, client.ObjectKeyFromObject(obj), live)
+	op := OpUpdate
+	switch {
+	case apierrors.IsNotFound(err):
+		op, live = OpCreate, nil
+	case err != nil:
+		return change(obj, OpUpdate, err)
+	case Contains(live.Object, obj.Object):
+		// Every field Laiki sets has the value Laiki wants: no write.
+		return change(obj, OpUnchanged, nil)
+	}
+	applied := obj.DeepCopy()
+	opts := []client.ApplyOption{client.FieldOwner(FieldManager), client.ForceOwnership}
+	if a.DryRun {
+		opts = append(opts, client.DryRunAll)
+	}
+	err = a.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(applied), opts...)
+	c := change(obj, op, err)
+	if err == nil && a.DryRun {
+		c.Diff = Diff(live, applied)
+	}
+	return c
+}
+
+// prune deletes the objects of every kind the workflows make that carry
+// Laiki's labels, were applied by Laiki's field manager, and are no longer
+// wanted.
+func (a *Applier) prune(ctx context.Context, wanted map[string]bool, out *Outcome) {
+	for _, k := range workflow.Kinds() {
+		apiVersion, kind, _ := strings.Cut(k, " ")
+		gv, err := schema.ParseGroupVersion(apiVersion)
+		if err != nil {
+			continue
+		}
+		list := &unstructured.UnstructuredList{}
+		list.SetGroupVersionKind(gv.WithKind(kind + "List"))
+		err = a.Reader.List(ctx, list, client.MatchingLabels{LabelManagedBy: "laiki", LabelInstance: a.instance()})
+		if meta.IsNoMatchError(err) {
+			continue // the cluster does not serve the kind: nothing of it to prune
+		}
+		if err != nil {
+			out.Changes = append(out.Changes, Change{Op: OpPrune, Kind: kind, Name: "*", Err: fmt.Errorf("listing: %w", err)})
+			continue
+		}
+		for i := range list.Items {
+			obj := &list.Items[i]
+			if wanted[objectKey(obj)] || !appliedBy(obj, FieldManager) {
+				continue
+			}
+			var opts []client.DeleteOption
+			if a.DryRun {
+				opts = append(opts, client.DryRunAll)
+			}
+			err := a.Client.Delete(ctx, obj, append(opts, client.PropagationPolicy(metav1.DeletePropagationBackground))...)
+			if apierrors.IsNotFound(err) {
+				continue
+			}
+			c := change(obj, OpPrune, err)
+			if a.DryRun {
+				c.Diff = Diff(obj, nil)
+			}
+			out.Changes = append(out.Changes, c)
+		}
+	}
+}
+
+// appliedBy reports whether a field manager applied (server-side) any
+// field of the object.
+func appliedBy(obj *unstructured.Unstructured, manager string) bool {
+	for _, f := range obj.GetManagedFields() {
+		if f.Manager == manager && f.Operation == metav1.ManagedFieldsOperationApply {
+			return true
+		}
+	}
+	return false
+}
+
+// Contains reports whether every field of want has the same value in have:
+// maps key by key (have may hold more keys: defaults, status, metadata the
+// server sets), lists item by item and of the same length, numbers by value.
+func Contains(have, want any) bool {
+	switch w := want.(type) {
+	case map[string]any:
+		h, ok := have.(map[string]any)
+		if !ok {
+			return false
+		}
+		for k, wv := range w {
+			hv, ok := h[k]
+			if !ok {
+				if wv == nil {
+					continue // a null the server drops
+				}
+				return false
+			}
+			if !Contains(hv, wv) {
+				return false
+			}
+		}
+		return true
+	case []any:
+		h, ok := have.([]any)
+		if !ok || len(h) != len(w) {
+			return false
+		}
+		for i := range w {
+			if !Contains(h[i], w[i]) {
+				return false
+			}
+		}
+		return true
+	case int64:
+		switch h := have.(type) {
+		case int64:
+			return h == w
+		case float64:
+			return h == float64(w)
+		}
+		return false
+	case float64:
+		switch h := have.(type) {
+		case int64:
+			return float64(h) == w
+		case float64:
+			return h == w
+		}
+		return false
+	}
+	return reflect.DeepEqual(have, want)
+}
+
+// Diff is a unified diff of an object before and after (either may be nil),
+// without the fields the server keeps for itself.
+func Diff(before, after *unstructured.Unstructured) string {
+	text := func(u *unstructured.Unstructured) (string, string) {
+		if u == nil {
+			return "", "/dev/null"
+		}
+		c := u.DeepCopy()
+		unstructured.RemoveNestedField(c.Object, "metadata", "managedFields")
+		for _, f := range []string{"resourceVersion", "uid", "generation", "creationTimestamp"} {
+			unstructured.RemoveNestedField(c.Object, "metadata", f)
+		}
+		unstructured.RemoveNestedField(c.Object, "status")
+		b, _ := yaml.Marshal(c.Object)
+		name := c.GetKind() + "/" + c.GetName()
+		if c.GetNamespace() != "" {
+			name = c.GetKind() + "/" + c.GetNamespace() + "/" + c.GetName()
+		}
+		return string(b), name
+	}
+	a, an := text(before)
+	b, bn := text(after)
+	if before != nil {
+		an = "live/" + an
+	}
+	if after != nil {
+		bn = "laiki/" + bn
+	}
+	s, _ := difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
+		A: difflib.SplitLines(a), B: difflib.SplitLines(b), FromFile: an, ToFile: bn, Context: 3,
+	})
+	return s
+}

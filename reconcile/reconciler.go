@@ -1,0 +1,204 @@
+// Package reconcile is the third place the engine runs, after `laiki check`
+// and the admission webhook: it reads the sources and the Laiki objects in
+// the cluster, runs the same admission and the same workflows, and makes
+// the cluster match (server-side apply, prune of what Laiki made and no
+// longer wants). `laiki apply` runs it once; `laiki operator` runs it on
+// every change, on a poll interval and on a push from the Git host.
+//
+// It never loses an app on the way: a source that cannot be fetched keeps
+// its last good read, a source never read stops the apply altogether, and a
+// rejected new version of a resource leaves its last accepted version
+// deployed.
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-logr/logr"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/tools/record"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/laiki-platform/laiki/engine"
+	"github.com/laiki-platform/laiki/engine/cluster"
+	"github.com/laiki-platform/laiki/engine/document"
+	"github.com/laiki-platform/laiki/engine/finding"
+	"github.com/laiki-platform/laiki/engine/source"
+	"github.com/laiki-platform/laiki/engine/workflow"
+)
+
+// Reconciler runs the pipeline and applies its result. One Reconciler keeps
+// what earlier runs had (the last good read of each source, the last
+// accepted version of each resource); its runs are serialised.
+type Reconciler struct {
+	Config  *source.Config
+	Options engine.Options
+	Applier *Applier
+	// Cluster reads the Laiki objects in the cluster; nil reads none.
+	Cluster client.Reader
+	// Status writes conditions on those objects and the status ConfigMap;
+	// nil writes no status.
+	Status client.Client
+	// StatusNamespace holds the ConfigMap laiki-status, the status of the
+	// sources and of what they declare (documents from Git have no object
+	// of their own); empty writes none.
+	StatusNamespace string
+	// Recorder makes Kubernetes Events on changes and failures; nil makes none.
+	Recorder record.EventRecorder
+	Log      logr.Logger
+
+	mu           sync.Mutex
+	lastSources  map[string]*source.Loaded
+	lastAccepted map[string]*engine.Resource
+}
+
+// Run is what one reconcile found and did.
+type Run struct {
+	Result  *engine.Result
+	Desired *workflow.Desired
+	Outcome *Outcome
+	// Kept lists the sources that failed and were read as last time.
+	Kept []*source.Loaded
+	// Held lists resources rejected now whose last accepted version stays.
+	Held []*engine.Resource
+	// Objects maps documents read from the cluster to their objects.
+	Objects  map[*document.Document]*unstructured.Unstructured
+	Duration time.Duration
+}
+
+// ErrSourceNeverRead stops a reconcile: a source that has never been read
+// may hold apps that are running, and applying without it would remove them.
+var ErrSourceNeverRead = errors.New("a source has never been read")
+
+// Reconcile runs the pipeline once and makes the cluster match. An error
+// means nothing was applied (the engine could not run, a source was never
+// read, the cluster could not be listed); failures to apply single objects
+// are in the Run's Outcome.
+func (r *Reconciler) Reconcile(ctx context.Context) (*Run, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	start := time.Now()
+	run := &Run{}
+	defer func() { run.Duration = time.Since(start); observe(run) }()
+
+	opts := r.Options
+	opts.Config = r.Config
+	opts.Loader = func(ctx context.Context, cfg *source.Config, lo source.Options) []*source.Loaded {
+		loaded := source.Load(ctx, cfg, lo)
+		run.Kept = r.keepLastGood(loaded)
+		return loaded
+	}
+	if r.Cluster != nil {
+		docs, objects, err := cluster.Documents(ctx, r.Cluster)
+		if err != nil {
+			return run, err
+		}
+		opts.Documents, run.Objects = docs, objects
+	}
+	res, err := engine.Run(ctx, opts)
+	if err != nil {
+		return run, err
+	}
+	run.Result = res
+	for _, l := range res.Sources {
+		if l.Failed {
+			fetchFailures.WithLabelValues(l.Source.Name).Inc()
+		}
+	}
+	if never := neverRead(res.Sources); len(never) > 0 {
+		err := fmt.Errorf("%w: %s; nothing applied until it is, so that no running app is removed", ErrSourceNeverRead, strings.Join(never, ", "))
+		r.writeStatus(ctx, run, err)
+		return run, err
+	}
+	run.Held = res.Hold(r.lastAccepted)
+	run.Desired = workflow.RenderAndJudge(res)
+	objs, err := r.Applier.Objects(run.Desired)
+	if err != nil {
+		return run, err
+	}
+	run.Outcome = r.Applier.Apply(ctx, objs)
+	if !r.Applier.DryRun {
+		r.remember(res)
+	}
+	r.writeStatus(ctx, run, nil)
+	r.events(run)
+	return run, nil
+}
+
+// keepLastGood puts the last good read in place of each source that failed
+// now, with the failure still reported, and remembers each good read.
+func (r *Reconciler) keepLastGood(loaded []*source.Loaded) []*source.Loaded {
+	if r.lastSources == nil {
+		r.lastSources = map[string]*source.Loaded{}
+	}
+	var kept []*source.Loaded
+	for i, l := range loaded {
+		if !l.Failed {
+			if !r.Applier.DryRun {
+				r.lastSources[l.Source.Name] = l
+			}
+			continue
+		}
+		prev, ok := r.lastSources[l.Source.Name]
+		if !ok {
+			continue
+		}
+		k := *prev
+		k.Failed = false
+		k.Findings = append([]finding.Finding(nil), l.Findings...)
+		for j := range k.Findings {
+			if k.Findings[j].Policy == finding.CheckSource && k.Findings[j].Severity == finding.Error {
+				k.Findings[j].Message += fmt.Sprintf("; keeping what was read last (%s)", describeRevision(prev))
+			}
+		}
+		loaded[i] = &k
+		kept = append(kept, &k)
+	}
+	return kept
+}
+
+func describeRevision(l *source.Loaded) string {
+	if l.Revision == "" {
+		return "the last read"
+	}
+	return "revision " + l.Revision
+}
+
+func neverRead(loaded []*source.Loaded) []string {
+	var out []string
+	for _, l := range loaded {
+		if l.Failed {
+			out = append(out, l.Source.Name)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// remember keeps the accepted version of every resource for the next runs,
+// and forgets resources that are gone: a removed file removes its app.
+func (r *Reconciler) remember(res *engine.Result) {
+	next := map[string]*engine.Resource{}
+	for _, x := range res.Resources {
+		if x.ID == "" {
+			continue
+		}
+		switch {
+		case x.Accepted && !x.Held:
+			next[x.Key()] = x
+		case !x.Accepted:
+			if prev, ok := r.lastAccepted[x.Key()]; ok {
+				if _, taken := next[x.Key()]; !taken {
+					next[x.Key()] = prev
+				}
+			}
+		}
+	}
+	r.lastAccepted = next
+}

@@ -1,0 +1,366 @@
+package reconcile
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"sort"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
+
+	"github.com/laiki-platform/laiki/engine"
+	"github.com/laiki-platform/laiki/engine/document"
+	"github.com/laiki-platform/laiki/engine/finding"
+	"github.com/laiki-platform/laiki/engine/cluster"
+	"github.com/laiki-platform/laiki/engine/kube"
+	"github.com/laiki-platform/laiki/engine/workflow"
+)
+
+// Condition types, as Kubernetes conventions (kstatus) have them.
+const (
+	Ready       = "Ready"
+	Reconciling = "Reconciling"
+	Stalled     = "Stalled"
+)
+
+// Reasons of the conditions.
+const (
+	ReasonApplied      = "Applied"
+	ReasonRejected     = "Rejected"
+	ReasonHeld         = "LastAcceptedVersionKept"
+	ReasonApplyFailed  = "ApplyFailed"
+	ReasonInError      = "InError"
+	ReasonSourceFailed = "SourceFetchFailed"
+	ReasonSourceKept   = "LastGoodRevisionKept"
+	ReasonNeverRead    = "SourceNeverRead"
+	ReasonFetched      = "Fetched"
+)
+
+// StatusConfigMap is the name of the ConfigMap with the status of the
+// sources and of every document that is not Ready.
+const StatusConfigMap = "laiki-status"
+
+// maxListed bounds the documents the status ConfigMap lists by name (a
+// ConfigMap holds at most 1 MiB); the counts are always complete.
+const maxListed = 200
+
+// verdict is the status of one document after a run.
+type verdict struct {
+	ready   bool
+	reason  string
+	message string
+	// stalled: only a change to the document (or the policies) helps.
+	stalled bool
+}
+
+// verdicts decides the status of every document of a run.
+func verdicts(run *Run, stop error) map[*document.Document]verdict {
+	res := run.Result
+	out := map[*document.Document]verdict{}
+	if stop != nil {
+		for _, d := range res.Documents {
+			out[d] = verdict{reason: ReasonNeverRead, message: stop.Error()}
+		}
+		return out
+	}
+	failed := map[string][]string{} // apply errors by target namespace/name
+	if run.Outcome != nil {
+		for _, c := range run.Outcome.Errors() {
+			failed[c.Namespace] = append(failed[c.Namespace], c.String())
+		}
+	}
+	held := map[string]bool{}
+	for _, h := range run.Held {
+		held[h.Key()] = true
+	}
+	for _, d := range res.Documents {
+		var blocking []string
+		for _, f := range res.FindingsFor(d) {
+			if f.Severity.Blocking() {
+				blocking = append(blocking, message(f))
+			}
+		}
+		v := verdict{ready: true, reason: ReasonApplied, message: "accepted and applied"}
+		switch {
+		case len(blocking) > 0:
+			v = verdict{reason: ReasonRejected, stalled: true, message: strings.Join(blocking, "; ")}
+			if d.Kind != document.Resource {
+				v.reason = ReasonInError
+			}
+		case d.Kind == document.Target && len(failed[kube.Name(d.Namespace)]) > 0:
+			v = verdict{reason: ReasonApplyFailed, message: strings.Join(failed[kube.Name(d.Namespace)], "; ")}
+		}
+		out[d] = v
+	}
+	for _, r := range res.Resources {
+		if r.Held {
+			continue
+		}
+		if !r.Accepted && held[r.Key()] {
+			v := out[r.Doc]
+			v.reason = ReasonHeld
+			v.message += "; the last accepted version stays deployed"
+			out[r.Doc] = v
+		}
+	}
+	return out
+}
+
+func message(f finding.Finding) string {
+	if f.Policy != "" {
+		return "[" + f.Policy + "] " + f.Message
+	}
+	return f.Message
+}
+
+// conditions turns a verdict into the three conditions.
+func (v verdict) conditions(generation int64) []metav1.Condition {
+	status := func(b bool) metav1.ConditionStatus {
+		if b {
+			return metav1.ConditionTrue
+		}
+		return metav1.ConditionFalse
+	}
+	msg := v.message
+	if len(msg) > 32768 {
+		msg = msg[:32768]
+	}
+	return []metav1.Condition{
+		{Type: Ready, Status: status(v.ready), Reason: v.reason, Message: msg, ObservedGeneration: generation},
+		{Type: Reconciling, Status: metav1.ConditionFalse, Reason: v.reason, ObservedGeneration: generation},
+		{Type: Stalled, Status: status(v.stalled), Reason: v.reason, Message: msg, ObservedGeneration: generation},
+	}
+}
+
+// merge sets conds on a list of conditions the way meta.SetStatusCondition
+// does (a transition time only where the status changes) and reports
+// whether anything changed.
+func merge(list *[]metav1.Condition, conds []metav1.Condition) bool {
+	before := append([]metav1.Condition(nil), *list...)
+	for _, c := range conds {
+		meta.SetStatusCondition(list, c)
+	}
+	return !reflect.DeepEqual(before, *list)
+}
+
+// writeStatus writes the conditions of the Laiki objects in the cluster and
+// the status ConfigMap; nothing where nothing changed.
+func (r *Reconciler) writeStatus(ctx context.Context, run *Run, stop error) {
+	if r.Status == nil || run.Result == nil {
+		return
+	}
+	vs := verdicts(run, stop)
+	revision := ""
+	if run.Result.Policies != nil {
+		revision = run.Result.Policies.Revision
+	}
+	for d, obj := range run.Objects {
+		v, ok := vs[d]
+		if !ok {
+			continue
+		}
+		if err := r.objectStatus(ctx, obj, v, revision); err != nil {
+			r.Log.Error(err, "writing status", "object", d.File)
+		}
+	}
+	if r.StatusNamespace != "" {
+		if err := r.statusConfigMap(ctx, run, vs, stop); err != nil {
+			r.Log.Error(err, "writing the status ConfigMap")
+		}
+	}
+}
+
+func (r *Reconciler) objectStatus(ctx context.Context, obj *unstructured.Unstructured, v verdict, revision string) error {
+	var status struct {
+		ObservedGeneration int64              `json:"observedGeneration,omitempty"`
+		Conditions         []metav1.Condition `json:"conditions,omitempty"`
+		PolicyRevision     string             `json:"policyRevision,omitempty"`
+	}
+	if raw, ok := obj.Object["status"].(map[string]any); ok {
+		_ = runtime.DefaultUnstructuredConverter.FromUnstructured(raw, &status)
+	}
+	gen := obj.GetGeneration()
+	changed := merge(&status.Conditions, v.conditions(gen))
+	if !changed && status.ObservedGeneration == gen && status.PolicyRevision == revision {
+		return nil
+	}
+	wasReady := meta.IsStatusConditionTrue(status.Conditions, Ready)
+	status.ObservedGeneration, status.PolicyRevision = gen, revision
+	raw, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&status)
+	if err != nil {
+		return err
+	}
+	patch := obj.DeepCopy()
+	patch.Object["status"] = raw
+	if err := r.Status.Status().Update(ctx, patch); err != nil {
+		return err
+	}
+	if r.Recorder != nil && changed {
+		kind := corev1.EventTypeNormal
+		if !v.ready {
+			kind = corev1.EventTypeWarning
+		}
+		if wasReady != v.ready || !v.ready {
+			r.Recorder.Event(obj, kind, v.reason, v.message)
+		}
+	}
+	return nil
+}
+
+// Report is the content of the status ConfigMap: the sources with their
+// conditions and revision, counts, and the documents that are not Ready.
+type Report struct {
+	Summary        engine.Summary `json:"summary"`
+	PolicyRevision string         `json:"policyRevision,omitempty"`
+	Sources        []SourceStatus `json:"sources"`
+	NotReady       []DocStatus    `json:"notReady,omitempty"`
+	// NotListed counts documents not Ready beyond those listed.
+	NotListed int `json:"notListed,omitempty"`
+}
+
+// SourceStatus is the status of one source.
+type SourceStatus struct {
+	Name       string             `json:"name"`
+	Revision   string             `json:"revision,omitempty"`
+	Conditions []metav1.Condition `json:"conditions"`
+}
+
+// DocStatus is the status of one document that is not Ready.
+type DocStatus struct {
+	Resource string `json:"resource"`
+	Source   string `json:"source"`
+	File     string `json:"file"`
+	Line     int    `json:"line,omitempty"`
+	Reason   string `json:"reason"`
+	Message  string `json:"message"`
+}
+
+func (r *Reconciler) statusConfigMap(ctx context.Context, run *Run, vs map[*document.Document]verdict, stop error) error {
+	cm := &corev1.ConfigMap{}
+	key := client.ObjectKey{Namespace: r.StatusNamespace, Name: StatusConfigMap}
+	err := r.Status.Get(ctx, key, cm)
+	exists := err == nil
+	if err != nil && !apierrors.IsNotFound(err) {
+		return err
+	}
+	var prev Report
+	_ = yaml.Unmarshal([]byte(cm.Data["status.yaml"]), &prev)
+	rep := Report{Summary: run.Result.Summary()}
+	if run.Result.Policies != nil {
+		rep.PolicyRevision = run.Result.Policies.Revision
+	}
+	kept := map[string]bool{}
+	for _, k := range run.Kept {
+		kept[k.Source.Name] = true
+	}
+	for _, l := range run.Result.Sources {
+		s := SourceStatus{Name: l.Source.Name, Revision: l.Revision}
+		for _, p := range prev.Sources {
+			if p.Name == s.Name {
+				s.Conditions = p.Conditions
+			}
+		}
+		v := verdict{ready: true, reason: ReasonFetched, message: "read " + describeRevision(l)}
+		var msgs []string
+		for _, f := range l.Findings {
+			if f.Severity.Blocking() {
+				msgs = append(msgs, f.Message)
+			}
+		}
+		switch {
+		case l.Failed:
+			v = verdict{reason: ReasonNeverRead, message: strings.Join(msgs, "; ")}
+		case kept[l.Source.Name]:
+			v = verdict{reason: ReasonSourceKept, message: strings.Join(msgs, "; ")}
+		}
+		merge(&s.Conditions, v.conditions(0))
+		rep.Sources = append(rep.Sources, s)
+	}
+	var docs []DocStatus
+	for d, v := range vs {
+		if v.ready || d.Source.Name == cluster.Source {
+			continue // objects in the cluster carry their own status
+		}
+		docs = append(docs, DocStatus{Resource: d.Describe(), Source: d.Source.Name, File: d.File, Line: d.Line, Reason: v.reason, Message: v.message})
+	}
+	sort.Slice(docs, func(i, j int) bool {
+		if docs[i].File != docs[j].File {
+			return docs[i].File < docs[j].File
+		}
+		return docs[i].Line < docs[j].Line
+	})
+	if len(docs) > maxListed {
+		rep.NotListed = len(docs) - maxListed
+		docs = docs[:maxListed]
+	}
+	rep.NotReady = docs
+	text, err := yaml.Marshal(rep)
+	if err != nil {
+		return err
+	}
+	if exists && cm.Data["status.yaml"] == string(text) {
+		return nil
+	}
+	cm.Name, cm.Namespace = StatusConfigMap, r.StatusNamespace
+	cm.Labels = map[string]string{LabelManagedBy: "laiki", LabelInstance: r.Applier.instance()}
+	cm.Data = map[string]string{"status.yaml": string(text)}
+	if exists {
+		err = r.Status.Update(ctx, cm)
+	} else {
+		err = r.Status.Create(ctx, cm)
+	}
+	if err == nil && r.Recorder != nil {
+		for _, s := range rep.Sources {
+			if c := meta.FindStatusCondition(s.Conditions, Ready); c != nil && c.Status != metav1.ConditionTrue {
+				r.Recorder.Event(cm, corev1.EventTypeWarning, c.Reason, truncate("source "+s.Name+": "+c.Message))
+			}
+		}
+	}
+	return err
+}
+
+// events records a Kubernetes Event on every object applied, pruned or
+// failed, and on the status ConfigMap for every source kept at its last
+// good read. An unchanged platform makes none: events are writes too.
+func (r *Reconciler) events(run *Run) {
+	if r.Recorder == nil || run.Outcome == nil {
+		return
+	}
+	for _, c := range run.Outcome.Changes {
+		if c.Op == OpUnchanged || c.Kind == "Namespace" {
+			continue
+		}
+		obj := &unstructured.Unstructured{}
+		obj.SetKind(c.Kind)
+		obj.SetNamespace(c.Namespace)
+		obj.SetName(c.Name)
+		for _, k := range workflow.Kinds() {
+			if strings.HasSuffix(k, " "+c.Kind) {
+				obj.SetAPIVersion(strings.TrimSuffix(k, " "+c.Kind))
+			}
+		}
+		switch {
+		case c.Err != nil:
+			r.Recorder.Event(obj, corev1.EventTypeWarning, ReasonApplyFailed, truncate(c.String()))
+		case c.Op == OpPrune:
+			r.Recorder.Event(obj, corev1.EventTypeNormal, "Pruned", "Laiki no longer wants it")
+		default:
+			r.Recorder.Event(obj, corev1.EventTypeNormal, ReasonApplied, fmt.Sprintf("%sd by Laiki", c.Op))
+		}
+	}
+}
+
+func truncate(s string) string {
+	if len(s) > 1024 {
+		return s[:1024] + "..."
+	}
+	return s
+}

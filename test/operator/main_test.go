@@ -1,0 +1,237 @@
+// Package operator tests the reconcile loop (`laiki apply` and `laiki
+// operator`) against a real kube-apiserver and etcd (envtest), with the
+// ShinyProxy operator's real CRD installed, and Git repositories served by
+// git daemon on loopback.
+package operator
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.uber.org/zap/zapcore"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"github.com/laiki-platform/laiki/engine/api/v1alpha1"
+	"github.com/laiki-platform/laiki/engine/kube"
+	"github.com/laiki-platform/laiki/test/kubetest"
+)
+
+var (
+	env        *envtest.Environment
+	restCfg    *rest.Config
+	admin      client.Client
+	kubeconfig string // a kubeconfig file for the laiki binary
+	laiki      string // the built binary
+	repo       string
+)
+
+// The example platform's namespace and ShinyProxy target, as Kubernetes names.
+var (
+	spNamespace = kube.Name("ShinyProxy")
+	spName      = kube.Name("ShinyProxy")
+)
+
+func TestMain(m *testing.M) {
+	repo = kubetest.Repo()
+	logf.SetLogger(zap.New(zap.WriteTo(os.Stderr), zap.Level(zapcore.ErrorLevel)))
+	code, err := run(m)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "FAIL: the operator suite could not start:", err)
+		os.Exit(1)
+	}
+	os.Exit(code)
+}
+
+func run(m *testing.M) (int, error) {
+	if _, err := exec.LookPath("git"); err != nil {
+		return 1, fmt.Errorf("git is needed (make test-deps installs it): %w", err)
+	}
+	dir, err := kubetest.Assets()
+	if err != nil {
+		return 1, err
+	}
+	tmp, err := os.MkdirTemp("", "laiki-operator")
+	if err != nil {
+		return 1, err
+	}
+	defer os.RemoveAll(tmp)
+	laiki = filepath.Join(tmp, "laiki")
+	build := exec.Command("go", "build", "-o", laiki, "github.com/laiki-platform/laiki/cmd/laiki")
+	build.Dir = repo
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		return 1, fmt.Errorf("building laiki: %w", err)
+	}
+	env = &envtest.Environment{
+		BinaryAssetsDirectory: dir,
+		CRDDirectoryPaths: []string{
+			filepath.Join(repo, "charts", "laiki", "crds"),
+			filepath.Join(repo, "test", "third_party", "shinyproxy-operator", "shinyproxy.crd.yaml"),
+		},
+		ErrorIfCRDPathMissing: true,
+	}
+	start := time.Now()
+	restCfg, err = env.Start()
+	if err != nil {
+		return 1, fmt.Errorf("envtest: %w", err)
+	}
+	defer env.Stop()
+	fmt.Fprintf(os.Stderr, "envtest started in %s\n", time.Since(start).Round(time.Millisecond))
+	admin, err = client.New(restCfg, client.Options{Scheme: scheme()})
+	if err != nil {
+		return 1, err
+	}
+	user, err := env.AddUser(envtest.User{Name: "ci", Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		return 1, err
+	}
+	kc, err := user.KubeConfig()
+	if err != nil {
+		return 1, err
+	}
+	kubeconfig = filepath.Join(tmp, "kubeconfig")
+	if err := os.WriteFile(kubeconfig, kc, 0o600); err != nil {
+		return 1, err
+	}
+	return m.Run(), nil
+}
+
+// writes counts the requests that change something in the cluster (every
+// method but GET, HEAD and a WATCH), leases aside: leader election renews
+// its lease whatever the platform does.
+type writes struct{ n atomic.Int64 }
+
+func (w *writes) wrap(rt http.RoundTripper) http.RoundTripper {
+	return roundTripper(func(req *http.Request) (*http.Response, error) {
+		if req.Method != http.MethodGet && req.Method != http.MethodHead && !strings.Contains(req.URL.Path, "/leases") {
+			w.n.Add(1)
+		}
+		return rt.RoundTrip(req)
+	})
+}
+
+type roundTripper func(*http.Request) (*http.Response, error)
+
+func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// counted is a rest config whose writes are counted.
+func counted() (*rest.Config, *writes) {
+	cfg := rest.CopyConfig(restCfg)
+	w := &writes{}
+	cfg.WrapTransport = w.wrap
+	return cfg, w
+}
+
+// shinyProxy reads the ShinyProxy custom resource of a target.
+func shinyProxy(t testing.TB, namespace, name string) (*unstructured.Unstructured, error) {
+	t.Helper()
+	u := &unstructured.Unstructured{}
+	u.SetGroupVersionKind(schema.GroupVersionKind{Group: "openanalytics.eu", Version: "v1", Kind: "ShinyProxy"})
+	err := admin.Get(context.Background(), client.ObjectKey{Namespace: namespace, Name: name}, u)
+	return u, err
+}
+
+// apps lists the apps of a ShinyProxy resource: id → spec.
+func apps(u *unstructured.Unstructured) map[string]map[string]any {
+	out := map[string]map[string]any{}
+	specs, _, _ := unstructured.NestedSlice(u.Object, "spec", "proxy", "specs")
+	for _, s := range specs {
+		if m, ok := s.(map[string]any); ok {
+			id, _ := m["id"].(string)
+			out[id] = m
+		}
+	}
+	return out
+}
+
+// ids lists the app ids of a ShinyProxy resource, sorted ("" when missing).
+func ids(t testing.TB, namespace, name string) string {
+	t.Helper()
+	u, err := shinyProxy(t, namespace, name)
+	if err != nil {
+		return ""
+	}
+	var out []string
+	for id := range apps(u) {
+		out = append(out, id)
+	}
+	sort.Strings(out)
+	return strings.Join(out, ",")
+}
+
+func scheme() *runtime.Scheme {
+	s := runtime.NewScheme()
+	_ = clientgoscheme.AddToScheme(s)
+	_ = v1alpha1.AddToScheme(s)
+	return s
+}
+
+// eventually waits up to timeout for cond, and fails with what describe says.
+func eventually(t testing.TB, timeout time.Duration, cond func() bool, describe func() string) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for time.Since(start) < timeout {
+		if cond() {
+			return time.Since(start)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("not within %s: %s", timeout, describe())
+	return 0
+}
+
+// copyDir copies a directory tree.
+func copyDir(t testing.TB, from, to string) {
+	t.Helper()
+	err := filepath.Walk(from, func(p string, info os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(from, p)
+		dst := filepath.Join(to, rel)
+		if info.IsDir() {
+			return os.MkdirAll(dst, 0o755)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(dst, b, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// namespace makes a Kubernetes namespace for a test's own target.
+func namespace(t testing.TB, name string) {
+	t.Helper()
+	ns := &corev1.Namespace{}
+	ns.Name = name
+	if err := admin.Create(context.Background(), ns); err != nil && !strings.Contains(err.Error(), "already exists") {
+		t.Fatal(err)
+	}
+}
+
+func metaWithLabels(name, namespace string, labels map[string]string) metav1.ObjectMeta {
+	return metav1.ObjectMeta{Name: name, Namespace: namespace, Labels: labels}
+}
