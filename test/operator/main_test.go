@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -118,12 +119,28 @@ func run(m *testing.M) (int, error) {
 // writes counts the requests that change something in the cluster (every
 // method but GET, HEAD and a WATCH), leases aside: leader election renews
 // its lease whatever the platform does.
-type writes struct{ n atomic.Int64 }
+type writes struct {
+	n    atomic.Int64
+	mu   sync.Mutex
+	last []string // the latest writes, for messages
+}
+
+func (w *writes) recent() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]string(nil), w.last...)
+}
 
 func (w *writes) wrap(rt http.RoundTripper) http.RoundTripper {
 	return roundTripper(func(req *http.Request) (*http.Response, error) {
 		if req.Method != http.MethodGet && req.Method != http.MethodHead && !strings.Contains(req.URL.Path, "/leases") {
 			w.n.Add(1)
+			w.mu.Lock()
+			w.last = append(w.last, req.Method+" "+req.URL.Path)
+			if len(w.last) > 10 {
+				w.last = w.last[1:]
+			}
+			w.mu.Unlock()
 		}
 		return rt.RoundTrip(req)
 	})
