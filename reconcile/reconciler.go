@@ -91,6 +91,11 @@ func (r *Reconciler) Reconcile(ctx context.Context) (*Run, error) {
 	opts.Config = r.Config
 	opts.Loader = func(ctx context.Context, cfg *source.Config, lo source.Options) []*source.Loaded {
 		loaded := source.Load(ctx, cfg, lo)
+		for _, l := range loaded {
+			if l.Failed {
+				fetchFailures.WithLabelValues(l.Source.Name).Inc()
+			}
+		}
 		run.Kept = r.keepLastGood(loaded)
 		return loaded
 	}
@@ -106,11 +111,6 @@ func (r *Reconciler) Reconcile(ctx context.Context) (*Run, error) {
 		return run, err
 	}
 	run.Result = res
-	for _, l := range res.Sources {
-		if l.Failed {
-			fetchFailures.WithLabelValues(l.Source.Name).Inc()
-		}
-	}
 	if never := neverRead(res.Sources); len(never) > 0 {
 		err := fmt.Errorf("%w: %s; nothing applied until it is, so that no running app is removed", ErrSourceNeverRead, strings.Join(never, ", "))
 		r.writeStatus(ctx, run, err)

@@ -23,6 +23,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/config"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/yaml"
 
@@ -321,6 +322,36 @@ func TestOperatorFollowsGit(t *testing.T) {
 			c := objectReady(t, dup)
 			return c != nil && c.Status == metav1.ConditionFalse && strings.Contains(c.Message, "declared more than once") && strings.Contains(c.Message, "apps/two.yaml")
 		}, func() string { return fmt.Sprint(objectReady(t, dup)) })
+	})
+
+	t.Run("metrics", func(t *testing.T) {
+		families, err := metrics.Registry.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]float64{}
+		for _, f := range families {
+			for _, m := range f.GetMetric() {
+				name := f.GetName()
+				for _, l := range m.GetLabel() {
+					name += "{" + l.GetName() + "=" + l.GetValue() + "}"
+				}
+				switch {
+				case m.GetHistogram() != nil:
+					got[name] = float64(m.GetHistogram().GetSampleCount())
+				case m.GetCounter() != nil:
+					got[name] = m.GetCounter().GetValue()
+				case m.GetGauge() != nil:
+					got[name] = m.GetGauge().GetValue()
+				}
+			}
+		}
+		for _, name := range []string{"laiki_reconcile_duration_seconds", "laiki_source_fetch_failures_total{source=team-a}",
+			"laiki_apply_writes_total{op=update}", "laiki_resources{verdict=accepted}", "laiki_resources{verdict=held}"} {
+			if got[name] <= 0 {
+				t.Errorf("metric %s = %v, want > 0", name, got[name])
+			}
+		}
 	})
 
 	t.Run("fresh start while Git is down", func(t *testing.T) {
