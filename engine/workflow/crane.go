@@ -1,6 +1,7 @@
 package workflow
 
 import (
+	"fmt"
 	"path"
 	"strings"
 
@@ -162,7 +163,48 @@ func renderCrane(c *Context, t *document.Document, out *Target, _ *Desired) []fi
 		"metadata", mapping("name", KubeName(t.Name)+"-config", "namespace", KubeName(t.Namespace), "labels", managedLabels(t, "crane")),
 		"data", mapping("application.yml", text.String()),
 	)})
+	if pvc := craneClaim(t); pvc != nil {
+		out.Objects = append(out.Objects, Ordered{pvc})
+	}
 	return fs
+}
+
+// kubernetesStorage is the kubernetes block of a Crane target's laiki-storage.
+func kubernetesStorage(crane *document.Document) map[string]any {
+	spec, _ := crane.Spec.(map[string]any)
+	storage, _ := spec["laiki-storage"].(map[string]any)
+	k8s, _ := storage["kubernetes"].(map[string]any)
+	return k8s
+}
+
+// craneClaimName is the claim that holds a Crane target's storage.
+func craneClaimName(crane *document.Document) string {
+	if claim, _ := kubernetesStorage(crane)["persistent-volume-claim"].(string); claim != "" {
+		return claim
+	}
+	return KubeName(crane.Name) + "-storage"
+}
+
+// craneClaim is the PersistentVolumeClaim for a Crane target's storage, when
+// laiki-storage.kubernetes.claim asks Laiki to make it. Its kind is not in
+// the workflow's Makes: Laiki never prunes a claim, which holds the data.
+func craneClaim(t *document.Document) *yaml.Node {
+	k8s := kubernetesStorage(t)
+	claim, ok := k8s["claim"].(map[string]any)
+	if !ok || k8s["csi"] != nil {
+		return nil
+	}
+	spec := mapping("accessModes", []any{"ReadWriteMany"})
+	if class, _ := claim["storage-class-name"].(string); class != "" {
+		set(spec, "storageClassName", node(class))
+	}
+	set(spec, "resources", mapping("requests", mapping("storage", fmt.Sprint(claim["size"]))))
+	return mapping(
+		"apiVersion", "v1",
+		"kind", "PersistentVolumeClaim",
+		"metadata", mapping("name", craneClaimName(t), "namespace", KubeName(t.Namespace), "labels", managedLabels(t, "crane-storage")),
+		"spec", spec,
+	)
 }
 
 // mountCraneRepo adds the repository's storage to the app node as the
@@ -188,11 +230,7 @@ func mountCraneRepo(app *yaml.Node, repo *craneRepo, backend string) *finding.Fi
 			}
 			volume["csi"] = src
 		} else {
-			claim, _ := k8s["persistent-volume-claim"].(string)
-			if claim == "" {
-				claim = KubeName(repo.crane.Name) + "-storage"
-			}
-			volume["persistentVolumeClaim"] = map[string]any{"claimName": claim, "readOnly": repo.readOnly}
+			volume["persistentVolumeClaim"] = map[string]any{"claimName": craneClaimName(repo.crane), "readOnly": repo.readOnly}
 		}
 		mount := map[string]any{"name": dataVolumeName, "mountPath": DataMountPath, "subPath": repo.name, "readOnly": repo.readOnly}
 		// With no container-volumes, ShinyProxy's pod has no volume lists

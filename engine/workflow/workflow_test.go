@@ -415,3 +415,29 @@ func TestExplain(t *testing.T) {
 		t.Errorf("origins: %v", from)
 	}
 }
+
+// A Crane target whose laiki-storage asks for a claim gets one
+// (ReadWriteMany, its class and size), named as the apps' mounts name it;
+// one that names an existing claim gets none.
+func TestCraneClaim(t *testing.T) {
+	_, d := platform(t, "laiki-metadata: {target-type: Crane, name: store, namespace: data}\nlaiki-spec:\n  app: {storage-location: /srv/crane/}\n"+
+		"  laiki-storage:\n    kubernetes:\n      claim: {storage-class-name: efs, size: 10Gi}\n---\n")
+	var pvc map[string]any
+	for _, o := range byName(t, d, "data", "store").Objects {
+		if m := plain(t, o); m["kind"] == "PersistentVolumeClaim" {
+			pvc = m
+		}
+	}
+	if pvc == nil {
+		t.Fatal("no PersistentVolumeClaim for the Crane target's storage")
+	}
+	if dig(pvc, "metadata", "name") != "store-storage" || dig(pvc, "spec", "storageClassName") != "efs" ||
+		dig(pvc, "spec", "resources", "requests", "storage") != "10Gi" || fmt.Sprint(dig(pvc, "spec", "accessModes")) != "[ReadWriteMany]" {
+		t.Errorf("claim: %v", pvc)
+	}
+	for _, o := range byName(t, d, "apps", "crane").Objects {
+		if plain(t, o)["kind"] == "PersistentVolumeClaim" {
+			t.Error("a Crane target that names an existing claim must not get one made")
+		}
+	}
+}

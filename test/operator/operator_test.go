@@ -41,6 +41,8 @@ func platformFiles(ns string) map[string]string {
 		"shinyproxy.yaml": "laiki-metadata:\n  target-type: ShinyProxy\n  name: apps\n  namespace: " + ns +
 			"\nlaiki-spec:\n  fqdn: apps.example.com\n  proxy:\n    title: Apps\n    containerBackend: kubernetes\n",
 		"pre-puller.yaml": "laiki-metadata:\n  target-type: PrePuller\n  name: pre-puller\n  namespace: " + ns + "\nlaiki-spec:\n",
+		"crane.yaml": "laiki-metadata:\n  target-type: Crane\n  name: crane\n  namespace: " + ns +
+			"\nlaiki-spec:\n  app:\n    storage-location: /srv/crane/\n  laiki-storage:\n    kubernetes:\n      claim: {storage-class-name: rwx, size: 10Gi}\n",
 		"defaults.yaml": "laiki-metadata:\n  pre-processor-name: ShinyProxyAppDefaultsPreProcessor\n  name: defaults\n  target-namespace: " + ns +
 			"\nlaiki-spec:\n  fallback:\n    container-memory-limit: 512Mi\n  override:\n    container-privileged: false\n",
 	}
@@ -236,6 +238,12 @@ func TestOperatorFollowsGit(t *testing.T) {
 	sp, _ := shinyProxy(t, ns, "apps")
 	if one := apps(sp)["one"]; one["container-memory-limit"] != "512Mi" {
 		t.Errorf("app one without the platform's fallback: %v", one)
+	}
+	claim := &corev1.PersistentVolumeClaim{}
+	if err := admin.Get(ctx, client.ObjectKey{Namespace: ns, Name: "crane-storage"}, claim); err != nil {
+		t.Errorf("no claim for the Crane target's storage: %v", err)
+	} else if claim.Spec.AccessModes[0] != corev1.ReadWriteMany || claim.Spec.Resources.Requests.Storage().String() != "10Gi" {
+		t.Errorf("claim: %+v", claim.Spec)
 	}
 
 	t.Run("new app within one poll interval", func(t *testing.T) {

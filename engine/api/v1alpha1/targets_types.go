@@ -1,6 +1,9 @@
 package v1alpha1
 
-import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+import (
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
 
 // ShinyProxyTargetSpec is a standard ShinyProxy application.yml (server,
 // spring, proxy, ...) plus the ShinyProxy operator's keys (image, fqdn, ...),
@@ -93,6 +96,18 @@ type CraneKubernetesStorage struct {
 	PersistentVolumeClaim string `json:"persistent-volume-claim,omitempty"`
 	// CSI is an inline CSI volume instead.
 	CSI *CraneCSI `json:"csi,omitempty" laiki:"strict"`
+	// Claim, when given, has Laiki create the claim (ReadWriteMany) if it
+	// is missing. Laiki never deletes it: it holds the data.
+	// +optional
+	Claim *CraneClaim `json:"claim,omitempty" laiki:"strict"`
+}
+
+// CraneClaim is the PersistentVolumeClaim Laiki creates for Crane's storage.
+type CraneClaim struct {
+	// StorageClassName of a class that offers ReadWriteMany volumes (EFS, NFS, ...).
+	StorageClassName string `json:"storage-class-name,omitempty"`
+	// Size requested.
+	Size *resource.Quantity `json:"size" laiki:"required"`
 }
 
 // CraneCSI is an inline CSI volume source.
