@@ -11,6 +11,7 @@ import (
 
 	"github.com/laiki-platform/laiki/engine"
 	"github.com/laiki-platform/laiki/engine/admission"
+	"github.com/laiki-platform/laiki/engine/cluster"
 	"github.com/laiki-platform/laiki/engine/report"
 	"github.com/laiki-platform/laiki/engine/source"
 	"github.com/laiki-platform/laiki/reconcile"
@@ -46,7 +47,7 @@ applied (the rest is still applied); 2 Laiki could not run.`,
 			if err != nil {
 				return cannot(err)
 			}
-			kc, err := client.New(restCfg, client.Options{Scheme: kubeScheme()})
+			kc, err := client.New(restCfg, client.Options{Scheme: cluster.Scheme()})
 			if err != nil {
 				return cannot(err)
 			}

@@ -14,6 +14,7 @@ import (
 	ctrlwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	"github.com/laiki-platform/laiki/engine"
+	"github.com/laiki-platform/laiki/engine/cluster"
 	"github.com/laiki-platform/laiki/engine/source"
 	"github.com/laiki-platform/laiki/reconcile"
 	"github.com/laiki-platform/laiki/webhook"
@@ -69,7 +70,7 @@ Events, and Prometheus metrics (laiki_*).`,
 				return cannot(fmt.Errorf("leader election needs a namespace: give --namespace"))
 			}
 			opts := ctrl.Options{
-				Scheme:                  kubeScheme(),
+				Scheme:                  cluster.Scheme(),
 				Metrics:                 metricsserver.Options{BindAddress: metrics},
 				HealthProbeBindAddress:  probes,
 				LeaderElection:          leaderElect,

@@ -11,6 +11,7 @@ import (
 	ctrlwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	"github.com/laiki-platform/laiki/engine"
+	"github.com/laiki-platform/laiki/engine/cluster"
 	"github.com/laiki-platform/laiki/engine/source"
 	"github.com/laiki-platform/laiki/webhook"
 )
@@ -40,7 +41,7 @@ kubeconfig (in-cluster, --kubeconfig, or $KUBECONFIG).`,
 				return cannot(err)
 			}
 			mgr, err := ctrl.NewManager(restCfg, ctrl.Options{
-				Scheme:                 kubeScheme(),
+				Scheme:                 cluster.Scheme(),
 				WebhookServer:          ctrlwebhook.NewServer(ctrlwebhook.Options{Host: host, Port: port, CertDir: certDir}),
 				Metrics:                metricsserver.Options{BindAddress: metrics},
 				HealthProbeBindAddress: probes,

@@ -9,7 +9,9 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/laiki-platform/laiki/engine/api/v1alpha1"
@@ -91,4 +93,12 @@ func ObjectDocument(obj map[string]any, src document.SourceRef) (*document.Docum
 	}
 	d := parsed.Documents[0]
 	return d, append(parsed.Findings, parsed.ByDocument[d]...), nil
+}
+
+// Scheme knows the built-in kinds and Laiki's.
+func Scheme() *runtime.Scheme {
+	s := runtime.NewScheme()
+	_ = clientgoscheme.AddToScheme(s)
+	_ = v1alpha1.AddToScheme(s)
+	return s
 }

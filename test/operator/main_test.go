@@ -24,14 +24,13 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
-	"github.com/laiki-platform/laiki/engine/api/v1alpha1"
+	"github.com/laiki-platform/laiki/engine/cluster"
 	"github.com/laiki-platform/laiki/engine/kube"
 	"github.com/laiki-platform/laiki/test/kubetest"
 )
@@ -195,12 +194,7 @@ func ids(t testing.TB, namespace, name string) string {
 	return strings.Join(out, ",")
 }
 
-func scheme() *runtime.Scheme {
-	s := runtime.NewScheme()
-	_ = clientgoscheme.AddToScheme(s)
-	_ = v1alpha1.AddToScheme(s)
-	return s
-}
+func scheme() *runtime.Scheme { return cluster.Scheme() }
 
 // eventually waits up to timeout for cond, and fails with what describe says.
 func eventually(t testing.TB, timeout time.Duration, cond func() bool, describe func() string) time.Duration {
