@@ -10,11 +10,8 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
-	ctrlwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	"github.com/laiki-platform/laiki/engine"
-	"github.com/laiki-platform/laiki/engine/cluster"
 	"github.com/laiki-platform/laiki/engine/source"
 	"github.com/laiki-platform/laiki/reconcile"
 	"github.com/laiki-platform/laiki/webhook"
@@ -34,10 +31,10 @@ func inClusterNamespace() string {
 
 func newOperator() *cobra.Command {
 	var in inputs
-	var kubeconfig, instance, namespace, pushAddr, pushSecretEnv, metrics, probes, host, certDir string
+	var srv serving
+	var instance, namespace, pushAddr, pushSecretEnv string
 	var interval, shutdown time.Duration
 	var leaderElect, serveWebhook bool
-	var port int
 	c := &cobra.Command{
 		Use:   "operator --config laiki.yaml",
 		Short: "Keep the cluster matching the sources: the reconcile loop, with the admission webhook",
@@ -59,7 +56,7 @@ Events, and Prometheus metrics (laiki_*).`,
 			if err != nil {
 				return err
 			}
-			restCfg, err := restConfig(kubeconfig)
+			restCfg, err := restConfig(srv.kubeconfig)
 			if err != nil {
 				return cannot(err)
 			}
@@ -69,21 +66,14 @@ Events, and Prometheus metrics (laiki_*).`,
 			if leaderElect && namespace == "" {
 				return cannot(fmt.Errorf("leader election needs a namespace: give --namespace"))
 			}
-			opts := ctrl.Options{
-				Scheme:                  cluster.Scheme(),
-				Metrics:                 metricsserver.Options{BindAddress: metrics},
-				HealthProbeBindAddress:  probes,
-				LeaderElection:          leaderElect,
-				LeaderElectionID:        instance + "-operator",
-				LeaderElectionNamespace: namespace,
-				// The lease is given up on shutdown, so a new leader takes
-				// over at once (the process exits right after).
-				LeaderElectionReleaseOnCancel: true,
-				GracefulShutdownTimeout:       &shutdown,
-			}
-			if serveWebhook {
-				opts.WebhookServer = ctrlwebhook.NewServer(ctrlwebhook.Options{Host: host, Port: port, CertDir: certDir})
-			}
+			opts := srv.options(serveWebhook)
+			opts.LeaderElection = leaderElect
+			opts.LeaderElectionID = instance + "-operator"
+			opts.LeaderElectionNamespace = namespace
+			// The lease is given up on shutdown, so a new leader takes over
+			// at once (the process exits right after).
+			opts.LeaderElectionReleaseOnCancel = true
+			opts.GracefulShutdownTimeout = &shutdown
 			mgr, err := ctrl.NewManager(restCfg, opts)
 			if err != nil {
 				return cannot(err)
@@ -122,7 +112,6 @@ Events, and Prometheus metrics (laiki_*).`,
 	}
 	in.register(c)
 	f := c.Flags()
-	f.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig file (default in-cluster, $KUBECONFIG, or ~/.kube/config)")
 	f.StringVar(&instance, "instance", "laiki", "name of this Laiki installation: it prunes only the objects it made")
 	f.StringVar(&namespace, "namespace", "", "namespace of the leader election lease and the laiki-status ConfigMap (default the pod's)")
 	f.DurationVar(&interval, "interval", time.Minute, "how often the sources are read")
@@ -131,10 +120,6 @@ Events, and Prometheus metrics (laiki_*).`,
 	f.BoolVar(&leaderElect, "leader-elect", true, "elect one leader among replicas")
 	f.DurationVar(&shutdown, "graceful-shutdown-timeout", 30*time.Second, "how long a run in progress may take to finish on shutdown")
 	f.BoolVar(&serveWebhook, "webhook", true, "serve the admission webhook too")
-	f.StringVar(&host, "host", "", "address to serve the webhook on (default all)")
-	f.IntVar(&port, "port", 9443, "port to serve the webhook on")
-	f.StringVar(&certDir, "cert-dir", "", "directory with the webhook's tls.crt and tls.key")
-	f.StringVar(&metrics, "metrics-bind-address", ":8080", "address for Prometheus metrics (0 turns them off)")
-	f.StringVar(&probes, "health-probe-bind-address", ":8081", "address for /healthz and /readyz")
+	srv.register(c, ":8080")
 	return c
 }

@@ -7,19 +7,15 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
-	ctrlwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	"github.com/laiki-platform/laiki/engine"
-	"github.com/laiki-platform/laiki/engine/cluster"
 	"github.com/laiki-platform/laiki/engine/source"
 	"github.com/laiki-platform/laiki/webhook"
 )
 
 func newWebhook() *cobra.Command {
 	var in inputs
-	var host, certDir, metrics, probes, kubeconfig string
-	var port int
+	var srv serving
 	c := &cobra.Command{
 		Use:   "webhook --config laiki.yaml",
 		Short: "Serve the admission webhook: kubectl apply gets the verdict laiki check gives",
@@ -36,16 +32,11 @@ kubeconfig (in-cluster, --kubeconfig, or $KUBECONFIG).`,
 			if err != nil {
 				return err
 			}
-			restCfg, err := restConfig(kubeconfig)
+			restCfg, err := restConfig(srv.kubeconfig)
 			if err != nil {
 				return cannot(err)
 			}
-			mgr, err := ctrl.NewManager(restCfg, ctrl.Options{
-				Scheme:                 cluster.Scheme(),
-				WebhookServer:          ctrlwebhook.NewServer(ctrlwebhook.Options{Host: host, Port: port, CertDir: certDir}),
-				Metrics:                metricsserver.Options{BindAddress: metrics},
-				HealthProbeBindAddress: probes,
-			})
+			mgr, err := ctrl.NewManager(restCfg, srv.options(true))
 			if err != nil {
 				return cannot(err)
 			}
@@ -62,11 +53,6 @@ kubeconfig (in-cluster, --kubeconfig, or $KUBECONFIG).`,
 		},
 	}
 	in.register(c)
-	c.Flags().StringVar(&host, "host", "", "address to serve the webhook on (default all)")
-	c.Flags().IntVar(&port, "port", 9443, "port to serve the webhook on")
-	c.Flags().StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig file (default in-cluster, or $KUBECONFIG)")
-	c.Flags().StringVar(&certDir, "cert-dir", "", "directory with tls.crt and tls.key (default the controller-runtime default)")
-	c.Flags().StringVar(&metrics, "metrics-bind-address", "0", "address for Prometheus metrics (0 turns them off)")
-	c.Flags().StringVar(&probes, "health-probe-bind-address", ":8081", "address for /healthz and /readyz")
+	srv.register(c, "0")
 	return c
 }
