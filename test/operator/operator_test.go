@@ -239,10 +239,12 @@ func TestOperatorFollowsGit(t *testing.T) {
 	if one := apps(sp)["one"]; one["container-memory-limit"] != "512Mi" {
 		t.Errorf("app one without the platform's fallback: %v", one)
 	}
+	// Applied in the same run as the ShinyProxy resource, after it.
 	claim := &corev1.PersistentVolumeClaim{}
-	if err := admin.Get(ctx, client.ObjectKey{Namespace: ns, Name: "crane-storage"}, claim); err != nil {
-		t.Errorf("no claim for the Crane target's storage: %v", err)
-	} else if claim.Spec.AccessModes[0] != corev1.ReadWriteMany || claim.Spec.Resources.Requests.Storage().String() != "10Gi" {
+	eventually(t, 10*time.Second, func() bool {
+		return admin.Get(ctx, client.ObjectKey{Namespace: ns, Name: "crane-storage"}, claim) == nil
+	}, func() string { return "no claim for the Crane target's storage" })
+	if claim.Spec.AccessModes[0] != corev1.ReadWriteMany || claim.Spec.Resources.Requests.Storage().String() != "10Gi" {
 		t.Errorf("claim: %+v", claim.Spec)
 	}
 
