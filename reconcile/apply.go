@@ -44,10 +44,11 @@ const (
 
 // Change is what an apply did, or with DryRun would do, to one object.
 type Change struct {
-	Op        string `json:"op"`
-	Kind      string `json:"kind"`
-	Namespace string `json:"namespace,omitempty"`
-	Name      string `json:"name"`
+	Op         string `json:"op"`
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+	Namespace  string `json:"namespace,omitempty"`
+	Name       string `json:"name"`
 	// Diff is a unified diff of the object as it is and as it would be
 	// (DryRun only).
 	Diff string `json:"diff,omitempty"`
@@ -204,12 +205,12 @@ func (a *Applier) ensureNamespace(ctx context.Context, name string, out *Outcome
 	if apierrors.IsAlreadyExists(err) {
 		return false, nil
 	}
-	out.Changes = append(out.Changes, Change{Op: OpCreate, Kind: "Namespace", Name: name, Err: err})
+	out.Changes = append(out.Changes, Change{Op: OpCreate, APIVersion: "v1", Kind: "Namespace", Name: name, Err: err})
 	return a.DryRun && err == nil, err
 }
 
 func change(obj *unstructured.Unstructured, op string, err error) Change {
-	return Change{Op: op, Kind: obj.GetKind(), Namespace: obj.GetNamespace(), Name: obj.GetName(), Err: err}
+	return Change{Op: op, APIVersion: obj.GetAPIVersion(), Kind: obj.GetKind(), Namespace: obj.GetNamespace(), Name: obj.GetName(), Err: err}
 }
 
 func (a *Applier) applyOne(ctx context.Context, obj *unstructured.Unstructured) Change {
@@ -256,7 +257,7 @@ func (a *Applier) prune(ctx context.Context, wanted map[string]bool, out *Outcom
 			continue // the cluster does not serve the kind: nothing of it to prune
 		}
 		if err != nil {
-			out.Changes = append(out.Changes, Change{Op: OpPrune, Kind: kind, Name: "*", Err: fmt.Errorf("listing: %w", err)})
+			out.Changes = append(out.Changes, Change{Op: OpPrune, APIVersion: apiVersion, Kind: kind, Name: "*", Err: fmt.Errorf("listing: %w", err)})
 			continue
 		}
 		for i := range list.Items {

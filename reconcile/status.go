@@ -21,7 +21,6 @@ import (
 	"github.com/laiki-platform/laiki/engine/document"
 	"github.com/laiki-platform/laiki/engine/finding"
 	"github.com/laiki-platform/laiki/engine/kube"
-	"github.com/laiki-platform/laiki/engine/workflow"
 )
 
 // Condition types, as Kubernetes conventions (kstatus) have them.
@@ -71,7 +70,7 @@ func verdicts(run *Run, stop error) map[*document.Document]verdict {
 		}
 		return out
 	}
-	failed := map[string][]string{} // apply errors by target namespace/name
+	failed := map[string][]string{} // apply errors by Kubernetes namespace
 	if run.Outcome != nil {
 		for _, c := range run.Outcome.Errors() {
 			failed[c.Namespace] = append(failed[c.Namespace], c.String())
@@ -335,18 +334,14 @@ func (r *Reconciler) events(run *Run) {
 		return
 	}
 	for _, c := range run.Outcome.Changes {
-		if c.Op == OpUnchanged || c.Kind == "Namespace" {
-			continue
+		if c.Op == OpUnchanged || c.Kind == "Namespace" || c.Name == "*" {
+			continue // nothing changed, or no one object to tell of it
 		}
 		obj := &unstructured.Unstructured{}
+		obj.SetAPIVersion(c.APIVersion)
 		obj.SetKind(c.Kind)
 		obj.SetNamespace(c.Namespace)
 		obj.SetName(c.Name)
-		for _, k := range workflow.Kinds() {
-			if strings.HasSuffix(k, " "+c.Kind) {
-				obj.SetAPIVersion(strings.TrimSuffix(k, " "+c.Kind))
-			}
-		}
 		switch {
 		case c.Err != nil:
 			r.Recorder.Event(obj, corev1.EventTypeWarning, ReasonApplyFailed, truncate(c.String()))

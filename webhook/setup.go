@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/laiki-platform/laiki/engine/api/v1alpha1"
+	"github.com/laiki-platform/laiki/engine/cluster"
 )
 
 // Setup registers the two webhooks on a manager's webhook server, reading
@@ -20,7 +21,7 @@ import (
 func Setup(ctx context.Context, mgr ctrl.Manager, a *Admission) error {
 	a.Reader = mgr.GetCache()
 	a.MarkDirty()
-	for _, kind := range Kinds() {
+	for _, kind := range cluster.Kinds() {
 		u := &unstructured.Unstructured{}
 		u.SetGroupVersionKind(schema.GroupVersionKind{Group: v1alpha1.GroupVersion.Group, Version: v1alpha1.GroupVersion.Version, Kind: kind})
 		inf, err := mgr.GetCache().GetInformer(ctx, u)

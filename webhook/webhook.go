@@ -34,10 +34,6 @@ const (
 	ValidatePath = "/validate-laiki"
 )
 
-// ClusterSource is the name under which objects read from the cluster take
-// part in the state (as targets, pre-processors, and taken identities).
-const ClusterSource = cluster.Source
-
 // Admission decides Laiki objects. The state it judges against (the
 // platform's targets, pre-processors and policies, and every Laiki object
 // already in the cluster) is rebuilt when the cluster changes (MarkDirty).
@@ -67,10 +63,13 @@ func (a *Admission) State(ctx context.Context) (*engine.Result, error) {
 		return s, nil
 	}
 	a.dirty.Store(false)
-	docs, err := a.clusterDocuments(ctx)
-	if err != nil {
-		a.dirty.Store(true)
-		return nil, err
+	var docs []*document.Document
+	if a.Reader != nil {
+		var err error
+		if docs, _, err = cluster.Documents(ctx, a.Reader); err != nil {
+			a.dirty.Store(true)
+			return nil, err
+		}
 	}
 	opts := a.Options
 	opts.Config = a.Config
@@ -83,21 +82,6 @@ func (a *Admission) State(ctx context.Context) (*engine.Result, error) {
 	}
 	a.state.Store(s)
 	return s, nil
-}
-
-// Kinds lists the Laiki kinds the webhook handles.
-func Kinds() []string { return cluster.Kinds() }
-
-func (a *Admission) clusterDocuments(ctx context.Context) ([]*document.Document, error) {
-	if a.Reader == nil {
-		return nil, nil
-	}
-	docs, _, err := cluster.Documents(ctx, a.Reader)
-	return docs, err
-}
-
-func objectDocument(obj map[string]any, src document.SourceRef) (*document.Document, []finding.Finding, error) {
-	return cluster.ObjectDocument(obj, src)
 }
 
 // decide runs the engine on the object of a request.
@@ -114,7 +98,7 @@ func (a *Admission) decide(ctx context.Context, req admission.Request) (map[stri
 	if err != nil {
 		return obj, nil, denied(err.Error()), nil
 	}
-	d, fs, err := objectDocument(obj, src.Ref())
+	d, fs, err := cluster.ObjectDocument(obj, src.Ref())
 	if err != nil {
 		return obj, nil, denied(err.Error()), nil
 	}

@@ -47,9 +47,9 @@ func GVK(kind string) schema.GroupVersionKind {
 	return schema.GroupVersionKind{Group: v1alpha1.GroupVersion.Group, Version: v1alpha1.GroupVersion.Version, Kind: kind}
 }
 
-// Documents lists every Laiki object and reads each as a document of the
-// source Source (none of a kind whose CRD is not installed); objects maps each document back to its object (for its
-// generation and status). An object that does not read as one Laiki
+// Documents lists every Laiki object (none of a kind whose CRD is not
+// installed) and reads each as a document of the source Source; objects
+// maps each document back to its object (for its generation and status). An object that does not read as one Laiki
 // document is left out: the webhook refuses such objects, so only one
 // written while the webhook was down can be one.
 func Documents(ctx context.Context, r client.Reader) (docs []*document.Document, objects map[*document.Document]*unstructured.Unstructured, err error) {

@@ -169,17 +169,18 @@ func renderCrane(c *Context, t *document.Document, out *Target, _ *Desired) []fi
 	return fs
 }
 
-// kubernetesStorage is the kubernetes block of a Crane target's laiki-storage.
-func kubernetesStorage(crane *document.Document) map[string]any {
+// laikiStorage is one backend's block (kubernetes, docker) of a Crane
+// target's laiki-storage.
+func laikiStorage(crane *document.Document, backend string) map[string]any {
 	spec, _ := crane.Spec.(map[string]any)
 	storage, _ := spec["laiki-storage"].(map[string]any)
-	k8s, _ := storage["kubernetes"].(map[string]any)
-	return k8s
+	block, _ := storage[backend].(map[string]any)
+	return block
 }
 
 // craneClaimName is the claim that holds a Crane target's storage.
 func craneClaimName(crane *document.Document) string {
-	if claim, _ := kubernetesStorage(crane)["persistent-volume-claim"].(string); claim != "" {
+	if claim, _ := laikiStorage(crane, "kubernetes")["persistent-volume-claim"].(string); claim != "" {
 		return claim
 	}
 	return KubeName(crane.Name) + "-storage"
@@ -189,7 +190,7 @@ func craneClaimName(crane *document.Document) string {
 // laiki-storage.kubernetes.claim asks Laiki to make it. Its kind is not in
 // the workflow's Makes: Laiki never prunes a claim, which holds the data.
 func craneClaim(t *document.Document) *yaml.Node {
-	k8s := kubernetesStorage(t)
+	k8s := laikiStorage(t, "kubernetes")
 	claim, ok := k8s["claim"].(map[string]any)
 	if !ok || k8s["csi"] != nil {
 		return nil
@@ -212,8 +213,6 @@ func craneClaim(t *document.Document) *yaml.Node {
 // mount on Docker. Laiki's own patch is trusted; the baseline still refuses
 // pod patches and host paths written by teams.
 func mountCraneRepo(app *yaml.Node, repo *craneRepo, backend string) *finding.Finding {
-	spec, _ := repo.crane.Spec.(map[string]any)
-	storage, _ := spec["laiki-storage"].(map[string]any)
 	fail := func(format string, args ...any) *finding.Finding {
 		f := errorAt(repo.app.Doc, "laiki-spec.crane-data-repository", CheckWorkflow, format, args...)
 		f.Resource = repo.app.Key()
@@ -221,7 +220,7 @@ func mountCraneRepo(app *yaml.Node, repo *craneRepo, backend string) *finding.Fi
 	}
 	switch backend {
 	case "kubernetes":
-		k8s, _ := storage["kubernetes"].(map[string]any)
+		k8s := laikiStorage(repo.crane, "kubernetes")
 		volume := map[string]any{"name": dataVolumeName}
 		if csi, ok := k8s["csi"].(map[string]any); ok {
 			src := map[string]any{"driver": csi["driver"], "readOnly": repo.readOnly}
@@ -260,9 +259,9 @@ func mountCraneRepo(app *yaml.Node, repo *craneRepo, backend string) *finding.Fi
 		}
 		set(app, "kubernetes-pod-patches", &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: string(text), Style: yaml.LiteralStyle})
 	default: // docker and docker-swarm: a bind mount of the repository's directory
-		docker, _ := storage["docker"].(map[string]any)
-		host, _ := docker["host-path"].(string)
+		host, _ := laikiStorage(repo.crane, "docker")["host-path"].(string)
 		if host == "" {
+			spec, _ := repo.crane.Spec.(map[string]any)
 			craneApp, _ := spec["app"].(map[string]any)
 			if loc, _ := craneApp["storage-location"].(string); strings.HasPrefix(loc, "/") {
 				host = loc

@@ -8,9 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
-	"go.uber.org/zap/zapcore"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -19,8 +17,6 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
-	logf "sigs.k8s.io/controller-runtime/pkg/log"
-	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	ctrlwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
 
@@ -53,20 +49,10 @@ const laikiYAML = `sources:
 
 func TestMain(m *testing.M) {
 	repo = kubetest.Repo()
-	logf.SetLogger(zap.New(zap.WriteTo(os.Stderr), zap.Level(zapcore.ErrorLevel)))
-	code, err := run(m)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "FAIL: the envtest suite could not start:", err)
-		os.Exit(1)
-	}
-	os.Exit(code)
+	kubetest.Main(m, "envtest", run)
 }
 
 func run(m *testing.M) (int, error) {
-	dir, err := kubetest.Assets()
-	if err != nil {
-		return 1, err
-	}
 	teamDir, err := os.MkdirTemp("", "laiki-team")
 	if err != nil {
 		return 1, err
@@ -78,7 +64,6 @@ func run(m *testing.M) (int, error) {
 	}
 	mutating, validating := webhook.Configurations("laiki", "laiki-webhook", nil)
 	env = &envtest.Environment{
-		BinaryAssetsDirectory: dir,
 		CRDDirectoryPaths:     []string{filepath.Join(repo, "charts", "laiki", "crds")},
 		ErrorIfCRDPathMissing: true,
 		WebhookInstallOptions: envtest.WebhookInstallOptions{
@@ -86,13 +71,11 @@ func run(m *testing.M) (int, error) {
 			ValidatingWebhooks: []*admissionregistrationv1.ValidatingWebhookConfiguration{validating},
 		},
 	}
-	start := time.Now()
-	restCfg, err = env.Start()
+	restCfg, err = kubetest.Start(env)
 	if err != nil {
-		return 1, fmt.Errorf("envtest: %w", err)
+		return 1, err
 	}
 	defer env.Stop()
-	fmt.Fprintf(os.Stderr, "envtest started in %s\n", time.Since(start).Round(time.Millisecond))
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

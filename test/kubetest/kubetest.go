@@ -9,6 +9,14 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/zap/zapcore"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 )
 
 // Repo is the root of this repository.
@@ -30,4 +38,34 @@ func Assets() (string, error) {
 	}
 	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
 	return lines[len(lines)-1], nil
+}
+
+// Main runs a test package whose setup (run) starts envtest, with
+// controller-runtime logging errors only. A setup that fails makes the
+// package fail, never skip.
+func Main(m *testing.M, suite string, run func(*testing.M) (int, error)) {
+	logf.SetLogger(zap.New(zap.WriteTo(os.Stderr), zap.Level(zapcore.ErrorLevel)))
+	code, err := run(m)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "FAIL: the %s suite could not start: %v\n", suite, err)
+		os.Exit(1)
+	}
+	os.Exit(code)
+}
+
+// Start starts env on the kube-apiserver and etcd that Assets finds, and
+// says how long that took.
+func Start(env *envtest.Environment) (*rest.Config, error) {
+	dir, err := Assets()
+	if err != nil {
+		return nil, err
+	}
+	env.BinaryAssetsDirectory = dir
+	start := time.Now()
+	cfg, err := env.Start()
+	if err != nil {
+		return nil, fmt.Errorf("envtest: %w", err)
+	}
+	fmt.Fprintf(os.Stderr, "envtest started in %s\n", time.Since(start).Round(time.Millisecond))
+	return cfg, nil
 }

@@ -18,7 +18,6 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/zap/zapcore"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -27,8 +26,6 @@ import (
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
-	logf "sigs.k8s.io/controller-runtime/pkg/log"
-	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/laiki-platform/laiki/engine/cluster"
 	"github.com/laiki-platform/laiki/engine/kube"
@@ -52,22 +49,12 @@ var (
 
 func TestMain(m *testing.M) {
 	repo = kubetest.Repo()
-	logf.SetLogger(zap.New(zap.WriteTo(os.Stderr), zap.Level(zapcore.ErrorLevel)))
-	code, err := run(m)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "FAIL: the operator suite could not start:", err)
-		os.Exit(1)
-	}
-	os.Exit(code)
+	kubetest.Main(m, "operator", run)
 }
 
 func run(m *testing.M) (int, error) {
 	if _, err := exec.LookPath("git"); err != nil {
 		return 1, fmt.Errorf("git is needed (make test-deps installs it): %w", err)
-	}
-	dir, err := kubetest.Assets()
-	if err != nil {
-		return 1, err
 	}
 	tmp, err := os.MkdirTemp("", "laiki-operator")
 	if err != nil {
@@ -82,20 +69,17 @@ func run(m *testing.M) (int, error) {
 		return 1, fmt.Errorf("building laiki: %w", err)
 	}
 	env = &envtest.Environment{
-		BinaryAssetsDirectory: dir,
 		CRDDirectoryPaths: []string{
 			filepath.Join(repo, "charts", "laiki", "crds"),
 			filepath.Join(repo, "test", "third_party", "shinyproxy-operator", "shinyproxy.crd.yaml"),
 		},
 		ErrorIfCRDPathMissing: true,
 	}
-	start := time.Now()
-	restCfg, err = env.Start()
+	restCfg, err = kubetest.Start(env)
 	if err != nil {
-		return 1, fmt.Errorf("envtest: %w", err)
+		return 1, err
 	}
 	defer env.Stop()
-	fmt.Fprintf(os.Stderr, "envtest started in %s\n", time.Since(start).Round(time.Millisecond))
 	admin, err = client.New(restCfg, client.Options{Scheme: scheme()})
 	if err != nil {
 		return 1, err
