@@ -26,10 +26,13 @@ var (
 	writes = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "laiki_apply_writes_total", Help: "Objects written, by operation (create, update, prune).",
 	}, []string{"op"})
+	externalChanges = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "laiki_external_changes_total", Help: "What the registries did to resources outside the cluster, by type and operation (created, adopted, corrected, orphaned, deleted, failed).",
+	}, []string{"type", "op"})
 )
 
 func init() {
-	metrics.Registry.MustRegister(reconcileDuration, reconcileErrors, resources, fetchFailures, applyErrors, writes)
+	metrics.Registry.MustRegister(reconcileDuration, reconcileErrors, resources, fetchFailures, applyErrors, writes, externalChanges)
 }
 
 // observe records a run in the metrics.
@@ -44,6 +47,11 @@ func observe(run *Run) {
 		resources.WithLabelValues("accepted").Set(float64(s.Accepted))
 		resources.WithLabelValues("rejected").Set(float64(s.Rejected))
 		resources.WithLabelValues("held").Set(float64(len(run.Held)))
+	}
+	for _, c := range run.External {
+		if c.Op != ExtUnchanged {
+			externalChanges.WithLabelValues(c.Type, c.Op).Inc()
+		}
 	}
 	for _, c := range run.Outcome.Changes {
 		switch {

@@ -128,6 +128,12 @@ func (o *Operator) reconcile(ctx context.Context, _ crreconcile.Request) (crreco
 		}
 	}
 	log.Info("reconciled", kv...)
+	for _, c := range run.External {
+		if c.Err != nil {
+			// Retried with backoff; the other repositories are done.
+			return crreconcile.Result{}, errors.New("an external resource could not be made: " + c.String())
+		}
+	}
 	if errs := run.Outcome.Errors(); len(errs) > 0 {
 		// Retried with backoff; what did apply stays applied.
 		return crreconcile.Result{}, errors.New("some objects could not be applied: " + errs[0].String())

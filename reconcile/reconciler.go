@@ -52,10 +52,14 @@ type Reconciler struct {
 	// Recorder makes Kubernetes Events on changes and failures; nil makes none.
 	Recorder record.EventRecorder
 	Log      logr.Logger
+	// ExternalOptions configure the registries of resources outside the
+	// cluster (ECR).
+	ExternalOptions ExternalOptions
 
 	mu           sync.Mutex
 	lastSources  map[string]*source.Loaded
 	lastAccepted map[string]*engine.Resource
+	registries   map[string]Registry
 }
 
 // Run is what one reconcile found and did.
@@ -63,6 +67,8 @@ type Run struct {
 	Result  *engine.Result
 	Desired *workflow.Desired
 	Outcome *Outcome
+	// External lists what the registries did (ECR repositories).
+	External []ExternalChange
 	// Kept lists the sources that failed and were read as last time.
 	Kept []*source.Loaded
 	// Held lists resources rejected now whose last accepted version stays.
@@ -123,6 +129,7 @@ func (r *Reconciler) Reconcile(ctx context.Context) (*Run, error) {
 		return run, err
 	}
 	run.Outcome = r.Applier.Apply(ctx, objs)
+	run.External = r.externals(ctx, run.Desired.External)
 	if !r.Applier.DryRun {
 		r.remember(res)
 	}

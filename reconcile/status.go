@@ -80,6 +80,12 @@ func verdicts(run *Run, stop error) map[*document.Document]verdict {
 	for _, h := range run.Held {
 		held[h.Key()] = true
 	}
+	external := map[string][]string{} // registry failures by resource
+	for _, c := range run.External {
+		if c.Err != nil && c.Resource != "" {
+			external[c.Resource] = append(external[c.Resource], c.String())
+		}
+	}
 	for _, d := range res.Documents {
 		var blocking []string
 		for _, f := range res.FindingsFor(d) {
@@ -102,6 +108,9 @@ func verdicts(run *Run, stop error) map[*document.Document]verdict {
 	for _, r := range res.Resources {
 		if r.Held {
 			continue
+		}
+		if fails := external[r.Key()]; r.Accepted && len(fails) > 0 {
+			out[r.Doc] = verdict{reason: ReasonApplyFailed, message: strings.Join(fails, "; ")}
 		}
 		if !r.Accepted && held[r.Key()] {
 			v := out[r.Doc]
@@ -333,6 +342,11 @@ func (r *Reconciler) events(run *Run) {
 	if r.Recorder == nil || run.Outcome == nil {
 		return
 	}
+	for _, c := range run.External {
+		if c.Op != ExtUnchanged {
+			r.Log.Info("external resource", "type", c.Type, "name", c.Name, "op", c.Op, "details", c.Details, "error", c.Err)
+		}
+	}
 	for _, c := range run.Outcome.Changes {
 		if c.Op == OpUnchanged || c.Kind == "Namespace" || c.Name == "*" {
 			continue // nothing changed, or no one object to tell of it
@@ -349,6 +363,23 @@ func (r *Reconciler) events(run *Run) {
 			r.Recorder.Event(obj, corev1.EventTypeNormal, "Pruned", "Laiki no longer wants it")
 		default:
 			r.Recorder.Event(obj, corev1.EventTypeNormal, ReasonApplied, fmt.Sprintf("%sd by Laiki", c.Op))
+		}
+	}
+	// Resources outside the cluster have no object of their own: their
+	// events go on the status ConfigMap, which lists them.
+	if r.StatusNamespace == "" {
+		return
+	}
+	cm := &corev1.ConfigMap{}
+	cm.APIVersion, cm.Kind = "v1", "ConfigMap"
+	cm.Namespace, cm.Name = r.StatusNamespace, StatusConfigMap
+	for _, c := range run.External {
+		switch {
+		case c.Op == ExtUnchanged:
+		case c.Err != nil:
+			r.Recorder.Event(cm, corev1.EventTypeWarning, "ExternalFailed", truncate(c.String()))
+		default:
+			r.Recorder.Event(cm, corev1.EventTypeNormal, "External"+strings.ToUpper(c.Op[:1])+c.Op[1:], truncate(c.String()))
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -21,6 +22,7 @@ func newApply() *cobra.Command {
 	var in inputs
 	var kubeconfig, instance, statusNamespace string
 	var dryRun bool
+	var awsBackoff time.Duration
 	c := &cobra.Command{
 		Use:   "apply [--config FILE | PATH...] [--dry-run]",
 		Short: "Deploy the accepted resources to the cluster once (for a CI/CD pipeline)",
@@ -52,10 +54,11 @@ applied (the rest is still applied); 2 Laiki could not run.`,
 				return cannot(err)
 			}
 			r := &reconcile.Reconciler{
-				Config:  cfg,
-				Options: engine.Options{Load: source.Options{CacheDir: in.cacheDir}},
-				Applier: &reconcile.Applier{Client: kc, Reader: kc, Instance: instance, DryRun: dryRun},
-				Cluster: kc,
+				Config:          cfg,
+				Options:         engine.Options{Load: source.Options{CacheDir: in.cacheDir}},
+				Applier:         &reconcile.Applier{Client: kc, Reader: kc, Instance: instance, DryRun: dryRun},
+				Cluster:         kc,
+				ExternalOptions: reconcile.ExternalOptions{MaxBackoff: awsBackoff},
 			}
 			if !dryRun {
 				r.Status, r.StatusNamespace = kc, statusNamespace
@@ -75,7 +78,7 @@ applied (the rest is still applied); 2 Laiki could not run.`,
 				return cannot(err)
 			}
 			printOutcome(os.Stdout, run, dryRun)
-			if run.Result.Failed() || len(run.Outcome.Errors()) > 0 {
+			if run.Result.Failed() || len(run.Outcome.Errors()) > 0 || externalFailed(run) {
 				return &exitError{code: exitRejected}
 			}
 			return nil
@@ -85,6 +88,7 @@ applied (the rest is still applied); 2 Laiki could not run.`,
 	c.Flags().BoolVar(&dryRun, "dry-run", false, "print what would change in the cluster (server-side dry run), as diffs; write nothing")
 	c.Flags().StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig file (default $KUBECONFIG, in-cluster, or ~/.kube/config)")
 	c.Flags().StringVar(&instance, "instance", "laiki", "name of this Laiki installation: it prunes only the objects it made")
+	c.Flags().DurationVar(&awsBackoff, "aws-max-backoff", 20*time.Second, "longest wait between two retries of a throttled or failed AWS call")
 	c.Flags().StringVar(&statusNamespace, "status-namespace", "", "write the status of the sources and their documents to the ConfigMap laiki-status in this namespace")
 	return c
 }
@@ -111,6 +115,16 @@ func printOutcome(w io.Writer, run *reconcile.Run, dryRun bool) {
 			fmt.Fprint(w, ch.Diff)
 		}
 	}
+	for _, x := range run.External {
+		word := x.Op
+		if dryRun && x.Op != reconcile.ExtUnchanged && x.Err == nil {
+			word = "would be " + x.Op
+		}
+		fmt.Fprintf(w, "%s %s\n", word, x)
+		if x.Err != nil {
+			counts["failed"]++
+		}
+	}
 	for _, h := range run.Held {
 		fmt.Fprintf(w, "kept %s at its last accepted version (the new one is rejected)\n", h.Key())
 	}
@@ -120,4 +134,13 @@ func printOutcome(w io.Writer, run *reconcile.Run, dryRun bool) {
 	}
 	fmt.Fprintf(w, "%s: %d created, %d updated, %d unchanged, %d pruned, %d failed\n", verb,
 		counts[reconcile.OpCreate], counts[reconcile.OpUpdate], counts[reconcile.OpUnchanged], counts[reconcile.OpPrune], counts["failed"])
+}
+
+func externalFailed(run *reconcile.Run) bool {
+	for _, x := range run.External {
+		if x.Err != nil {
+			return true
+		}
+	}
+	return false
 }

@@ -33,7 +33,7 @@ func newOperator() *cobra.Command {
 	var in inputs
 	var srv serving
 	var instance, namespace, pushAddr, pushSecretEnv string
-	var interval, shutdown time.Duration
+	var interval, shutdown, awsBackoff time.Duration
 	var leaderElect, serveWebhook bool
 	c := &cobra.Command{
 		Use:   "operator --config laiki.yaml",
@@ -87,6 +87,7 @@ Events, and Prometheus metrics (laiki_*).`,
 				Status:          mgr.GetClient(),
 				StatusNamespace: namespace,
 				Recorder:        mgr.GetEventRecorderFor("laiki"),
+				ExternalOptions: reconcile.ExternalOptions{MaxBackoff: awsBackoff},
 			}
 			op := &reconcile.Operator{Reconciler: r, Interval: interval, PushAddress: pushAddr}
 			if pushSecretEnv != "" {
@@ -117,6 +118,7 @@ Events, and Prometheus metrics (laiki_*).`,
 	f.DurationVar(&interval, "interval", time.Minute, "how often the sources are read")
 	f.StringVar(&pushAddr, "push-bind-address", ":8082", "address of the push endpoint POST /hooks/git (0 turns it off)")
 	f.StringVar(&pushSecretEnv, "push-secret-env", "", "environment variable with the secret a push must carry (GitHub signature, X-Gitlab-Token or X-Laiki-Token)")
+	f.DurationVar(&awsBackoff, "aws-max-backoff", 20*time.Second, "longest wait between two retries of a throttled or failed AWS call")
 	f.BoolVar(&leaderElect, "leader-elect", true, "elect one leader among replicas")
 	f.DurationVar(&shutdown, "graceful-shutdown-timeout", 30*time.Second, "how long a run in progress may take to finish on shutdown")
 	f.BoolVar(&serveWebhook, "webhook", true, "serve the admission webhook too")

@@ -1,7 +1,9 @@
 package types
 
 import (
+	"fmt"
 	"reflect"
+	"slices"
 
 	"github.com/laiki-platform/laiki/engine/api/v1alpha1"
 	"github.com/laiki-platform/laiki/engine/finding"
@@ -18,11 +20,17 @@ func init() {
 		Check: func(spec any) []Problem {
 			m, _ := spec.(map[string]any)
 			proxy, _ := m["proxy"].(map[string]any)
+			var problems []Problem
 			if specs, ok := proxy["specs"]; ok && specs != nil {
-				return []Problem{{Path: []string{"proxy", "specs"}, Severity: finding.Error,
-					Message: "the base ShinyProxy configuration must not list apps: give each app its own ShinyProxyApp file, bound to this target"}}
+				problems = append(problems, Problem{Path: []string{"proxy", "specs"}, Severity: finding.Error,
+					Message: "the base ShinyProxy configuration must not list apps: give each app its own ShinyProxyApp file, bound to this target"})
 			}
-			return nil
+			ecr, _ := m["laiki-ecr"].(map[string]any)
+			if od, ok := ecr["on-delete"].(string); ok && !slices.Contains([]string{"keep", "delete-if-empty", "force"}, od) {
+				problems = append(problems, Problem{Path: []string{"laiki-ecr", "on-delete"}, Severity: finding.Error,
+					Message: fmt.Sprintf("on-delete is keep, delete-if-empty or force, not %q", od)})
+			}
+			return problems
 		},
 	})
 }

@@ -30,7 +30,8 @@ func init() {
 // renderShinyProxy puts every accepted ShinyProxyApp bound to the target
 // under proxy.specs, by id, into the platform's configuration as written.
 func renderShinyProxy(c *Context, t *document.Document, out *Target, d *Desired) []finding.Finding {
-	full := out.Config.Node // application.yml keys and operator keys, as written
+	full := out.Config.Node   // application.yml keys and operator keys, as written
+	remove(full, "laiki-ecr") // the AwsEcrRepository workflow's, not ShinyProxy's
 	proxy := get(full, "proxy")
 	if proxy == nil || proxy.Kind != yaml.MappingNode {
 		proxy = mapping()

@@ -73,13 +73,15 @@ type Target struct {
 
 // External is the desired state of something outside Kubernetes.
 type External struct {
-	Type            string  `json:"type" yaml:"type"`
-	Name            string  `json:"name" yaml:"name"`
-	TargetName      string  `json:"target-name" yaml:"target-name"`
-	TargetNamespace string  `json:"target-namespace" yaml:"target-namespace"`
-	Source          string  `json:"source" yaml:"source"`
-	File            string  `json:"file" yaml:"file"`
-	Desired         Ordered `json:"desired" yaml:"desired"`
+	Type            string `json:"type" yaml:"type"`
+	Name            string `json:"name" yaml:"name"`
+	TargetName      string `json:"target-name" yaml:"target-name"`
+	TargetNamespace string `json:"target-namespace" yaml:"target-namespace"`
+	Source          string `json:"source" yaml:"source"`
+	File            string `json:"file" yaml:"file"`
+	// Resource is the Key of the resource it is made for.
+	Resource string  `json:"resource" yaml:"resource"`
+	Desired  Ordered `json:"desired" yaml:"desired"`
 }
 
 // Desired is the desired state of the whole platform.

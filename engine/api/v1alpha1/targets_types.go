@@ -14,6 +14,41 @@ type ShinyProxyTargetSpec struct {
 	// Proxy is ShinyProxy's proxy section.
 	// +optional
 	Proxy *Any `json:"proxy,omitempty" laiki:"map"`
+	// LaikiEcr is how Laiki makes the ECR repositories of the apps bound to
+	// this target (a Laiki key: ShinyProxy never sees it).
+	// +optional
+	LaikiEcr *EcrSettings `json:"laiki-ecr,omitempty" laiki:"strict"`
+}
+
+// EcrSettings are the platform's settings for every AwsEcrRepository bound
+// to a target: teams choose only the name.
+type EcrSettings struct {
+	// Region of the repositories (default: the AWS SDK's default region).
+	// +optional
+	Region string `json:"region,omitempty"`
+	// RegistryID is the account the repositories are in (default: the
+	// caller's).
+	// +optional
+	RegistryID string `json:"registry-id,omitempty"`
+	// NamePrefix goes before every repository name (e.g. "team-a/"), so
+	// that each namespace has its own part of the registry.
+	// +optional
+	NamePrefix string `json:"name-prefix,omitempty"`
+	// KMSKey encrypts the repositories with this KMS key instead of AES256.
+	// +optional
+	KMSKey string `json:"kms-key,omitempty"`
+	// LifecyclePolicy is an ECR lifecycle policy (the JSON document, as YAML).
+	// +optional
+	LifecyclePolicy *Any `json:"lifecycle-policy,omitempty" laiki:"map"`
+	// RepositoryPolicy is an ECR repository policy (the JSON document, as YAML).
+	// +optional
+	RepositoryPolicy *Any `json:"repository-policy,omitempty" laiki:"map"`
+	// OnDelete says what happens to a repository whose resource is gone:
+	// keep (the default: it is tagged as orphaned, its images are
+	// evidence), delete-if-empty, or force (delete it with its images).
+	// +kubebuilder:validation:Enum=keep;delete-if-empty;force
+	// +optional
+	OnDelete string `json:"on-delete,omitempty"`
 }
 
 // ShinyProxyTarget is one ShinyProxy instance (target-type ShinyProxy).
