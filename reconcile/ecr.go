@@ -318,48 +318,60 @@ func (e *Ecr) ensure(ctx context.Context, d *EcrDesired, dryRun bool) (string, [
 // for an existing repository (exists) only those that differ. It returns
 // what it changed.
 func (e *Ecr) policies(ctx context.Context, c *ecr.Client, d *EcrDesired, exists, dryRun bool) ([]string, error) {
-	var changed []string
-	if d.LifecyclePolicy != "" {
-		current := ""
-		if exists {
-			got, err := c.GetLifecyclePolicy(ctx, &ecr.GetLifecyclePolicyInput{RepositoryName: aws.String(d.Name), RegistryId: str(d.RegistryID)})
-			var nf *ecrtypes.LifecyclePolicyNotFoundException
-			if err != nil && !errors.As(err, &nf) {
-				return changed, err
-			}
-			if err == nil {
-				current = aws.ToString(got.LifecyclePolicyText)
-			}
-		}
-		if !sameJSON(current, d.LifecyclePolicy) {
-			changed = append(changed, "lifecycle policy set")
-			if !dryRun {
-				if _, err := c.PutLifecyclePolicy(ctx, &ecr.PutLifecyclePolicyInput{RepositoryName: aws.String(d.Name), RegistryId: str(d.RegistryID),
-					LifecyclePolicyText: aws.String(d.LifecyclePolicy)}); err != nil {
-					return changed, err
+	name, registry := aws.String(d.Name), str(d.RegistryID)
+	kinds := []struct {
+		what, want string
+		get        func() (*string, error) // nil text and no error when there is none
+		put        func() error
+	}{
+		{"lifecycle policy", d.LifecyclePolicy,
+			func() (*string, error) {
+				got, err := c.GetLifecyclePolicy(ctx, &ecr.GetLifecyclePolicyInput{RepositoryName: name, RegistryId: registry})
+				if nf := (*ecrtypes.LifecyclePolicyNotFoundException)(nil); errors.As(err, &nf) {
+					return nil, nil
+				} else if err != nil {
+					return nil, err
 				}
-			}
-		}
+				return got.LifecyclePolicyText, nil
+			},
+			func() error {
+				_, err := c.PutLifecyclePolicy(ctx, &ecr.PutLifecyclePolicyInput{RepositoryName: name, RegistryId: registry, LifecyclePolicyText: aws.String(d.LifecyclePolicy)})
+				return err
+			}},
+		{"repository policy", d.RepositoryPolicy,
+			func() (*string, error) {
+				got, err := c.GetRepositoryPolicy(ctx, &ecr.GetRepositoryPolicyInput{RepositoryName: name, RegistryId: registry})
+				if nf := (*ecrtypes.RepositoryPolicyNotFoundException)(nil); errors.As(err, &nf) {
+					return nil, nil
+				} else if err != nil {
+					return nil, err
+				}
+				return got.PolicyText, nil
+			},
+			func() error {
+				_, err := c.SetRepositoryPolicy(ctx, &ecr.SetRepositoryPolicyInput{RepositoryName: name, RegistryId: registry, PolicyText: aws.String(d.RepositoryPolicy)})
+				return err
+			}},
 	}
-	if d.RepositoryPolicy != "" {
-		current := ""
+	var changed []string
+	for _, k := range kinds {
+		if k.want == "" {
+			continue // the platform gives none: the repository's own stays
+		}
+		var current *string
 		if exists {
-			got, err := c.GetRepositoryPolicy(ctx, &ecr.GetRepositoryPolicyInput{RepositoryName: aws.String(d.Name), RegistryId: str(d.RegistryID)})
-			var nf *ecrtypes.RepositoryPolicyNotFoundException
-			if err != nil && !errors.As(err, &nf) {
+			var err error
+			if current, err = k.get(); err != nil {
 				return changed, err
 			}
-			if err == nil {
-				current = aws.ToString(got.PolicyText)
-			}
 		}
-		if !sameJSON(current, d.RepositoryPolicy) {
-			changed = append(changed, "repository policy set")
-			if !dryRun {
-				if _, err := c.SetRepositoryPolicy(ctx, &ecr.SetRepositoryPolicyInput{RepositoryName: aws.String(d.Name), RegistryId: str(d.RegistryID),
-					PolicyText: aws.String(d.RepositoryPolicy)}); err != nil {
-					return changed, err
-				}
+		if sameJSON(aws.ToString(current), k.want) {
+			continue
+		}
+		changed = append(changed, k.what+" set")
+		if !dryRun {
+			if err := k.put(); err != nil {
+				return changed, err
 			}
 		}
 	}

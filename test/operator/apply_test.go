@@ -1,10 +1,8 @@
 package operator
 
 import (
-	"bytes"
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -22,17 +20,7 @@ type result struct {
 
 func runLaiki(t *testing.T, args ...string) result {
 	t.Helper()
-	cmd := exec.Command(laiki, args...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return result{code, out.String(), errb.String()}
+	return runWithEnv(t, nil, args...)
 }
 
 // `laiki apply` on the shared examples (the data variant): a dry run that
