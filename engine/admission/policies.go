@@ -32,6 +32,11 @@ const (
 	collectPackage      = "laiki.internal.collect"
 )
 
+// DefaultTimeout bounds one evaluation (and one Rego test) unless told
+// otherwise: far more than a policy needs, short enough that a policy that
+// runs away does not hold up a reconcile or an admission request.
+const DefaultTimeout = 5 * time.Second
+
 // Module is the text of one Rego file.
 type Module struct {
 	File   string // as shown in messages
@@ -44,6 +49,11 @@ type Policies struct {
 	preprocessors map[string]*preprocessor
 	governance    rego.PreparedEvalQuery
 	rulesets      []string
+	rules         map[string][]string // governance rules by package, sorted
+	// compiler and store are kept for Explain, which evaluates one rule at
+	// a time with a tracer.
+	compiler *ast.Compiler
+	store    storage.Store
 	// Revision identifies the policy set (a hash of every module), so that
 	// every decision can say which policies made it.
 	Revision string
@@ -79,10 +89,15 @@ func (e *CompileError) Error() string {
 }
 
 // BuiltinModules returns the embedded policies, without their tests.
-func BuiltinModules() ([]Module, error) {
+func BuiltinModules() ([]Module, error) { return builtin(false) }
+
+// BuiltinTests returns the Rego tests of the embedded policies.
+func BuiltinTests() ([]Module, error) { return builtin(true) }
+
+func builtin(tests bool) ([]Module, error) {
 	var mods []Module
 	err := fs.WalkDir(policies.FS, ".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".rego") || strings.HasSuffix(p, "_test.rego") {
+		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".rego") || IsTest(p) != tests {
 			return err
 		}
 		text, err := fs.ReadFile(policies.FS, p)
@@ -121,38 +136,18 @@ func Compile(ctx context.Context, platform []Module, config map[string]any) (*Po
 	all := append(builtin, platform...)
 	sort.SliceStable(all[len(builtin):], func(i, j int) bool { return all[len(builtin)+i].File < all[len(builtin)+j].File })
 
-	parsed := map[string]*ast.Module{}
-	var errs ast.Errors
+	parsed, err := parse(all)
+	if err != nil {
+		return nil, err
+	}
 	hash := sha256.New()
 	for _, m := range all {
-		if _, dup := parsed[m.File]; dup {
-			errs = append(errs, ast.NewError(ast.CompileErr, &ast.Location{File: m.File}, "two policy files with the same path"))
-			continue
-		}
 		fmt.Fprintf(hash, "%s\x00%d\x00", m.File, len(m.Text))
 		hash.Write(m.Text)
-		mod, err := ast.ParseModuleWithOpts(m.File, string(m.Text), ast.ParserOptions{RegoVersion: ast.RegoV1, ProcessAnnotation: true})
-		if err != nil {
-			var aerrs ast.Errors
-			if errors.As(err, &aerrs) {
-				errs = append(errs, aerrs...)
-				continue
-			}
-			errs = append(errs, ast.NewError(ast.ParseErr, &ast.Location{File: m.File}, "%v", err))
-			continue
-		}
-		if mod == nil {
-			continue // a file of comments only
-		}
-		if pkg := packageName(mod); strings.HasPrefix(pkg, "laiki.internal") {
-			errs = append(errs, ast.NewError(ast.CompileErr, mod.Package.Location, "package %s is reserved for Laiki", pkg))
-			continue
-		}
-		parsed[m.File] = mod
 	}
-	if len(errs) > 0 {
-		return nil, &CompileError{Errors: errs}
-	}
+	// policy-data decides as much as the policies do.
+	data, _ := json.Marshal(config)
+	hash.Write(data)
 
 	// What rules exist decides the collector module: governance rules are
 	// gathered by one generated query, each pre-processor by one of its own.
@@ -186,9 +181,10 @@ func Compile(ctx context.Context, platform []Module, config map[string]any) (*Po
 	}
 	var collect strings.Builder
 	fmt.Fprintf(&collect, "package %s\n\n", collectPackage)
-	p := &Policies{preprocessors: map[string]*preprocessor{}, Timeout: 5 * time.Second}
+	p := &Policies{preprocessors: map[string]*preprocessor{}, rules: map[string][]string{}, Timeout: DefaultTimeout}
 	for _, pkg := range sortedKeys(gov) {
 		p.rulesets = append(p.rulesets, pkg)
+		p.rules[pkg] = sortedKeys(gov[pkg])
 		for _, rule := range sortedKeys(gov[pkg]) {
 			fmt.Fprintf(&collect, "governance[%q] := %s\n", pkg+"|"+rule, ref(pkg, rule))
 		}
@@ -221,6 +217,7 @@ func Compile(ctx context.Context, platform []Module, config map[string]any) (*Po
 	if err != nil {
 		return nil, err
 	}
+	p.compiler, p.store = compiler, store
 	prepare := func(query string) (rego.PreparedEvalQuery, error) {
 		return rego.New(rego.Query(query), rego.Compiler(compiler), rego.Store(store), rego.StrictBuiltinErrors(false)).PrepareForEval(ctx)
 	}
@@ -261,6 +258,45 @@ func Compile(ctx context.Context, platform []Module, config map[string]any) (*Po
 	}
 	p.Revision = hex.EncodeToString(hash.Sum(nil))[:16]
 	return p, nil
+}
+
+// IsTest reports whether a Rego file holds tests (for `laiki policy test`
+// and the tests a new policy set must pass), not policies.
+func IsTest(file string) bool { return strings.HasSuffix(file, "_test.rego") }
+
+// parse parses modules as the engine reads them: Rego v1, with annotations;
+// every problem of every file is reported, each at its file and line.
+func parse(mods []Module) (map[string]*ast.Module, error) {
+	parsed := map[string]*ast.Module{}
+	var errs ast.Errors
+	for _, m := range mods {
+		if _, dup := parsed[m.File]; dup {
+			errs = append(errs, ast.NewError(ast.CompileErr, &ast.Location{File: m.File}, "two policy files with the same path"))
+			continue
+		}
+		mod, err := ast.ParseModuleWithOpts(m.File, string(m.Text), ast.ParserOptions{RegoVersion: ast.RegoV1, ProcessAnnotation: true})
+		if err != nil {
+			var aerrs ast.Errors
+			if errors.As(err, &aerrs) {
+				errs = append(errs, aerrs...)
+				continue
+			}
+			errs = append(errs, ast.NewError(ast.ParseErr, &ast.Location{File: m.File}, "%v", err))
+			continue
+		}
+		if mod == nil {
+			continue // a file of comments only
+		}
+		if pkg := packageName(mod); strings.HasPrefix(pkg, "laiki.internal") {
+			errs = append(errs, ast.NewError(ast.CompileErr, mod.Package.Location, "package %s is reserved for Laiki", pkg))
+			continue
+		}
+		parsed[m.File] = mod
+	}
+	if len(errs) > 0 {
+		return nil, &CompileError{Errors: errs}
+	}
+	return parsed, nil
 }
 
 // ref writes a reference to a rule of a package, quoting path segments that

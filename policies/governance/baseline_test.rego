@@ -256,3 +256,8 @@ test_other_resource_types_not_judged_as_apps if {
 	count(baseline.warn) == 0 with input as ecr
 	count(baseline.deny) == 0 with input as ecr with data.laiki.config.baseline as {"allowed-registries": ["registry.example.com"]}
 }
+
+# A spec that is not a map (the schema check reports it) denies nothing here.
+test_spec_not_a_map_denies_nothing if {
+	count(baseline.deny) == 0 with input as object.union(doc({}, "team"), {"laiki-spec": "not a map"})
+}
