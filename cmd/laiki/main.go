@@ -46,7 +46,7 @@ func newRoot() *cobra.Command {
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return cannot(fmt.Errorf("%w\nSee '%s --help'.", err, c.CommandPath()))
 	})
-	root.AddCommand(newCheck(), newRender(), newExplain(), newConvert(), newWebhook(), newApply(), newOperator(), newEcr(), newPolicy())
+	root.AddCommand(newCheck(), newRender(), newExplain(), newConvert(), newWebhook(), newApply(), newOperator(), newEcr(), newPolicy(), newSchema())
 	return root
 }
 

@@ -53,6 +53,13 @@ var kindKeys = map[Kind]struct{ required, optional []string }{
 	PreProcessor: {required: []string{MetaPreProcessorName, MetaName, MetaTargetNamespace}, optional: []string{MetaTargetName}},
 }
 
+// MetadataKeys lists the laiki-metadata keys a kind of document requires
+// (the first names its type) and those it allows besides.
+func MetadataKeys(k Kind) (required, optional []string) {
+	keys := kindKeys[k]
+	return append([]string(nil), keys.required...), append([]string(nil), keys.optional...)
+}
+
 // SourceRef says where a document came from and what that source may do.
 type SourceRef struct {
 	Name string `json:"name"`
