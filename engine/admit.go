@@ -16,6 +16,8 @@ type Verdict struct {
 	Resource *Resource
 	Findings []finding.Finding
 	Allowed  bool
+	// PolicyRevision is the revision of the policies that decided.
+	PolicyRevision string
 }
 
 // Admit decides one document against the state of a run, as the admission
@@ -25,7 +27,7 @@ type Verdict struct {
 // same as d's is d's earlier version, not a duplicate. Admit does not change
 // the run, so requests can be admitted concurrently.
 func (r *Result) Admit(ctx context.Context, d *document.Document, src *source.Source) Verdict {
-	var v Verdict
+	v := Verdict{PolicyRevision: r.Policies.Revision}
 	finish := func() Verdict {
 		for i := range v.Findings {
 			if v.Findings[i].Resource == "" {

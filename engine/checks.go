@@ -65,7 +65,7 @@ func (r *Result) checkPreProcessor(ctx context.Context, d *document.Document) []
 // bind reads a resource: its type, its target, its spec (before
 // pre-processors, so required keys may still be missing) and its id.
 func (r *Result) bind(d *document.Document) (*Resource, []finding.Finding) {
-	res := &Resource{Doc: d, Spec: d.Spec}
+	res := &Resource{Doc: d, Spec: d.Spec, PolicyRevision: r.Policies.Revision}
 	rt, ok := types.Resource(d.Type)
 	if !ok {
 		return res, []finding.Finding{errorAt(d, document.KeyMetadata+"."+document.MetaResourceType, finding.CheckDocument,

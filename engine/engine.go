@@ -45,6 +45,10 @@ type Options struct {
 	// Loader reads the sources (source.Load by default); the reconcile loop
 	// wraps it to keep the last good read of a source that fails.
 	Loader func(context.Context, *source.Config, source.Options) []*source.Loaded
+	// Gate, where policies change while Laiki runs (operator, webhook),
+	// runs a new policy set's tests and keeps the set in force when the new
+	// one fails; without it a policy that does not compile stops the run.
+	Gate *admission.Gate
 }
 
 // Resource is a resource document with what the pipeline made of it.
@@ -59,6 +63,9 @@ type Resource struct {
 	// PreProcessors that ran on it, in order.
 	PreProcessors []*document.Document
 	Accepted      bool
+	// PolicyRevision is the revision of the policies that decided it (for
+	// a held resource: that accepted it).
+	PolicyRevision string
 	// Held marks the last accepted version of a resource whose new version
 	// is rejected, put back by Hold so that the platform keeps running it.
 	Held bool
@@ -78,6 +85,9 @@ type Result struct {
 	Resources     []*Resource
 	Findings      []finding.Finding
 	Policies      *admission.Policies
+	// Reload says which policy set decided and what became of the one read
+	// (refused, with why); nil without a Gate.
+	Reload *admission.Reload
 
 	byDoc   map[*document.Document][]finding.Finding
 	mu      sync.RWMutex
@@ -254,19 +264,21 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	}
 	res.Sources = load(ctx, opts.Config, opts.Load)
 
-	var modules []admission.Module
+	var modules, tests []admission.Module
 	for _, l := range res.Sources {
 		res.add(nil, l.Findings...)
 		for _, f := range l.Files {
 			if strings.HasSuffix(f.Path, ".rego") {
-				if strings.HasSuffix(f.Path, "_test.rego") {
-					continue // tests are for `laiki policy test`
-				}
 				if fs := l.Source.AdmitPolicy(f.Path); fs != nil {
 					res.add(nil, fs...)
 					continue
 				}
-				modules = append(modules, admission.Module{File: f.Path, Source: l.Source.Name, Text: f.Data})
+				m := admission.Module{File: f.Path, Source: l.Source.Name, Text: f.Data}
+				if admission.IsTest(f.Path) {
+					tests = append(tests, m) // run by the Gate and `laiki policy test`
+				} else {
+					modules = append(modules, m)
+				}
 				continue
 			}
 			parsed := document.Parse(l.Source.Ref(), f.Path, f.Data, opts.Limits)
@@ -279,9 +291,19 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		}
 	}
 	res.Documents = append(res.Documents, opts.Documents...)
-	policies, err := admission.Compile(ctx, modules, opts.Config.PolicyData)
+	var policies *admission.Policies
+	var err error
+	if opts.Gate != nil {
+		policies, res.Reload, err = opts.Gate.Policies(ctx, modules, tests, opts.Config.PolicyData)
+	} else {
+		policies, err = admission.Compile(ctx, modules, opts.Config.PolicyData)
+	}
 	if err != nil {
 		return nil, err
+	}
+	if res.Reload.Refused() {
+		res.add(nil, finding.Finding{Severity: finding.Error, Location: res.Reload.Location, Policy: finding.CheckPolicies,
+			Message: fmt.Sprintf("the platform's policies (revision %s) are refused, and revision %s stays in force: %v", res.Reload.Revision, res.Reload.InForce, res.Reload.Err)})
 	}
 	res.Policies = policies
 	if opts.PolicyTimeout > 0 {
@@ -394,7 +416,7 @@ func (r *Result) bindResources(usable func(*document.Document) bool) {
 			continue
 		}
 		if !usable(d) {
-			r.Resources = append(r.Resources, &Resource{Doc: d, Spec: d.Spec})
+			r.Resources = append(r.Resources, &Resource{Doc: d, Spec: d.Spec, PolicyRevision: r.Policies.Revision})
 			continue
 		}
 		res, fs := r.bind(d)

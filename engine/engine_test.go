@@ -478,3 +478,94 @@ func sorted(fs []finding.Finding) []finding.Finding {
 	finding.Sort(out)
 	return out
 }
+
+// A Gate keeps the policy set in force when a new one does not compile,
+// fails its tests, or calls the network; a good one takes over, and every
+// decision names the revision that made it.
+func TestPolicyReloadThroughGate(t *testing.T) {
+	const tagRule = "package laiki.governance.tags\n\ndeny contains \"no latest\" if {\n\tendswith(input[\"laiki-spec\"][\"container-image\"], \":latest\")\n}\n"
+	const tagTest = "package laiki.governance.tags_test\n\nimport data.laiki.governance.tags\n\ntest_latest if {\n\tcount(tags.deny) == 1 with input as {\"laiki-spec\": {\"container-image\": \"a:latest\"}}\n}\n"
+	dir := tree(t, map[string]string{
+		"laiki.yaml":              teamConfig,
+		"team-b/.keep":            "",
+		"platform/sp.yaml":        shinyproxy,
+		"platform/tags.rego":      tagRule,
+		"platform/tags_test.rego": tagTest,
+		"team-a/app.yaml":         app("ok"),
+		"team-a/latest.yaml":      strings.Replace(app("latest"), ":1", ":latest", 1),
+		"team-a/privileged.yaml":  app("big", "  container-memory-limit: 64Gi\n"),
+	})
+	cfg, err := source.LoadConfig(filepath.Join(dir, "laiki.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gate := &admission.Gate{TestTimeout: time.Second}
+	runGate := func() *engine.Result {
+		t.Helper()
+		res, err := engine.Run(context.Background(), engine.Options{Config: cfg, Gate: gate})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	write := func(name, text string) {
+		if err := os.WriteFile(filepath.Join(dir, "platform", name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	first := runGate()
+	if first.Reload == nil || first.Reload.Refused() || !first.Reload.New || resource(t, first, "latest").Accepted || !resource(t, first, "big").Accepted {
+		t.Fatalf("first set: %+v\n%s", first.Reload, dump(first.Findings))
+	}
+	inForce := first.Policies.Revision
+	if resource(t, first, "ok").PolicyRevision != inForce {
+		t.Error("a decision must carry the policy revision")
+	}
+	if again := runGate(); again.Reload.New || again.Policies != first.Policies {
+		t.Error("the same files are judged once")
+	}
+
+	for name, tc := range map[string]struct{ file, text, why string }{
+		"does not compile":  {"tags.rego", "package laiki.governance.tags\n\ndeny contains msg if {\n\tmsg := nothing_here\n}\n", "tags.rego:4"},
+		"calls the network": {"net.rego", "package laiki.governance.net\n\ndeny contains \"x\" if {\n\thttp.send({\"method\": \"GET\", \"url\": \"http://127.0.0.1:1\"}).status_code == 200\n}\n", "http.send"},
+		"fails its tests":   {"tags.rego", strings.Replace(tagRule, ":latest", ":newest", 1), "tags_test.test_latest failed"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			old, _ := os.ReadFile(filepath.Join(dir, "platform", tc.file))
+			write(tc.file, tc.text)
+			defer func() {
+				if old == nil {
+					os.Remove(filepath.Join(dir, "platform", tc.file))
+				} else {
+					write(tc.file, string(old))
+				}
+			}()
+			res := runGate()
+			if !res.Reload.Refused() || !res.Reload.New || res.Reload.InForce != inForce || res.Policies.Revision != inForce {
+				t.Fatalf("reload %+v", res.Reload)
+			}
+			f := has(t, res, finding.Error, "", -1, "stays in force")
+			if !strings.Contains(f.Message, tc.why) || f.Policy != finding.CheckPolicies {
+				t.Errorf("the refusal must say why (%s): %s", tc.why, f.Message)
+			}
+			// The old set still decides.
+			if resource(t, res, "latest").Accepted || !resource(t, res, "ok").Accepted {
+				t.Error("the set in force must keep deciding")
+			}
+			if again := runGate(); !again.Reload.Refused() || again.Reload.New {
+				t.Error("a refused set is judged once, and stays refused while it is what is read")
+			}
+		})
+	}
+
+	// A stricter, good set takes over.
+	write("size.rego", "package laiki.governance.size\n\ndeny contains \"too big\" if {\n\tinput[\"laiki-spec\"][\"container-memory-limit\"] == \"64Gi\"\n}\n")
+	res := runGate()
+	if res.Reload.Refused() || !res.Reload.New || res.Policies.Revision == inForce || resource(t, res, "big").Accepted {
+		t.Errorf("the new set: %+v", res.Reload)
+	}
+	if resource(t, res, "big").PolicyRevision != res.Policies.Revision {
+		t.Error("the decision names the new revision")
+	}
+}

@@ -26,18 +26,37 @@ var (
 	writes = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "laiki_apply_writes_total", Help: "Objects written, by operation (create, update, prune).",
 	}, []string{"op"})
+	policyReloads = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "laiki_policy_reloads_total", Help: "New policy sets read from the platform source, by result (loaded, refused: it does not compile or its tests fail; the set in force stays).",
+	}, []string{"result"})
+	policyRefused = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "laiki_policy_refused", Help: "1 while the policy set read from the platform source is refused and an older one decides.",
+	})
+	auditViolations = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "laiki_audit_violations", Help: "Running resources that the policies in force reject, unchanged since other policies accepted them; they keep running.",
+	})
 	externalChanges = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "laiki_external_changes_total", Help: "What the registries did to resources outside the cluster, by type and operation (created, adopted, corrected, orphaned, deleted, failed).",
 	}, []string{"type", "op"})
 )
 
 func init() {
-	metrics.Registry.MustRegister(reconcileDuration, reconcileErrors, resources, fetchFailures, applyErrors, writes, externalChanges)
+	metrics.Registry.MustRegister(reconcileDuration, reconcileErrors, resources, fetchFailures, applyErrors, writes, externalChanges,
+		policyReloads, policyRefused, auditViolations)
 }
 
 // observe records a run in the metrics.
 func observe(run *Run) {
 	reconcileDuration.Observe(run.Duration.Seconds())
+	if run.Result != nil && run.Result.Reload != nil {
+		rl := run.Result.Reload
+		if rl.New && rl.Refused() {
+			policyReloads.WithLabelValues("refused").Inc()
+		} else if rl.New {
+			policyReloads.WithLabelValues("loaded").Inc()
+		}
+		policyRefused.Set(map[bool]float64{true: 1, false: 0}[rl.Refused()])
+	}
 	if run.Outcome == nil {
 		reconcileErrors.Inc()
 		return
@@ -47,6 +66,7 @@ func observe(run *Run) {
 		resources.WithLabelValues("accepted").Set(float64(s.Accepted))
 		resources.WithLabelValues("rejected").Set(float64(s.Rejected))
 		resources.WithLabelValues("held").Set(float64(len(run.Held)))
+		auditViolations.Set(float64(len(run.Audit)))
 	}
 	for _, c := range run.External {
 		if c.Op != ExtUnchanged {

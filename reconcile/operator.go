@@ -121,7 +121,11 @@ func (o *Operator) reconcile(ctx context.Context, _ crreconcile.Request) (crreco
 	}
 	s := run.Result.Summary()
 	kv := []any{"duration", run.Duration.Round(time.Millisecond).String(), "accepted", s.Accepted, "rejected", s.Rejected,
-		"held", len(run.Held), "writes", run.Outcome.Writes(), "applyErrors", len(run.Outcome.Errors())}
+		"held", len(run.Held), "auditViolations", len(run.Audit), "writes", run.Outcome.Writes(), "applyErrors", len(run.Outcome.Errors()),
+		"policies", run.Result.Policies.Revision}
+	if rl := run.Result.Reload; rl.Refused() && rl.New {
+		log.Error(rl.Err, "policies refused; the set in force stays", "refused", rl.Revision, "inForce", rl.InForce)
+	}
 	for _, l := range run.Result.Sources {
 		if l.Revision != "" {
 			kv = append(kv, "revision."+l.Source.Name, l.Revision)

@@ -15,6 +15,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"sort"
 	"strings"
 	"sync"
@@ -26,6 +27,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/laiki-platform/laiki/engine"
+	"github.com/laiki-platform/laiki/engine/admission"
 	"github.com/laiki-platform/laiki/engine/cluster"
 	"github.com/laiki-platform/laiki/engine/document"
 	"github.com/laiki-platform/laiki/engine/finding"
@@ -73,6 +75,10 @@ type Run struct {
 	Kept []*source.Loaded
 	// Held lists resources rejected now whose last accepted version stays.
 	Held []*engine.Resource
+	// Audit lists the running resources that the policies in force would
+	// reject, unchanged since other policies accepted them: they keep
+	// running (they are among Held) until the platform decides.
+	Audit []Violation
 	// Objects maps documents read from the cluster to their objects.
 	Objects  map[*document.Document]*unstructured.Unstructured
 	Duration time.Duration
@@ -93,8 +99,14 @@ func (r *Reconciler) Reconcile(ctx context.Context) (*Run, error) {
 	run := &Run{}
 	defer func() { run.Duration = time.Since(start); observe(run) }()
 
+	if r.Options.Gate == nil {
+		r.Options.Gate = &admission.Gate{}
+	}
 	opts := r.Options
 	opts.Config = r.Config
+	if opts.Load.ConfigMaps == nil && r.Cluster != nil {
+		opts.Load.ConfigMaps = cluster.ConfigMaps(r.Cluster)
+	}
 	opts.Loader = func(ctx context.Context, cfg *source.Config, lo source.Options) []*source.Loaded {
 		loaded := source.Load(ctx, cfg, lo)
 		for _, l := range loaded {
@@ -123,6 +135,7 @@ func (r *Reconciler) Reconcile(ctx context.Context) (*Run, error) {
 		return run, err
 	}
 	run.Held = res.Hold(r.lastAccepted)
+	run.Audit = audit(res, run.Held)
 	run.Desired = workflow.RenderAndJudge(res)
 	objs, err := r.Applier.Objects(run.Desired)
 	if err != nil {
@@ -208,4 +221,43 @@ func (r *Reconciler) remember(res *engine.Result) {
 		}
 	}
 	r.lastAccepted = next
+}
+
+// Violation is a running resource that the policies in force reject: the
+// same document other policies accepted. As Gatekeeper's audit and
+// Kyverno's background scan report, not remove: it keeps running until the
+// platform decides (fixes the app, makes an exception, or removes it).
+type Violation struct {
+	Resource *engine.Resource // the version running (held)
+	// AcceptedBy is the policy revision that accepted it; RejectedBy the one
+	// in force.
+	AcceptedBy, RejectedBy string
+	Findings               []finding.Finding
+}
+
+// audit finds, among the held resources, those whose document has not
+// changed since it was accepted: the policies changed under them.
+func audit(res *engine.Result, held []*engine.Resource) []Violation {
+	current := map[string]*engine.Resource{}
+	for _, x := range res.Resources {
+		if !x.Held && !x.Accepted && x.ID != "" {
+			current[x.Key()] = x
+		}
+	}
+	var out []Violation
+	for _, h := range held {
+		cur, ok := current[h.Key()]
+		if !ok || h.PolicyRevision == res.Policies.Revision ||
+			!reflect.DeepEqual(cur.Doc.Spec, h.Doc.Spec) || !reflect.DeepEqual(cur.Doc.Metadata, h.Doc.Metadata) {
+			continue
+		}
+		v := Violation{Resource: h, AcceptedBy: h.PolicyRevision, RejectedBy: res.Policies.Revision}
+		for _, f := range res.FindingsFor(cur.Doc) {
+			if f.Severity.Blocking() {
+				v.Findings = append(v.Findings, f)
+			}
+		}
+		out = append(out, v)
+	}
+	return out
 }

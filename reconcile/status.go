@@ -41,6 +41,12 @@ const (
 	ReasonSourceKept   = "LastGoodRevisionKept"
 	ReasonNeverRead    = "SourceNeverRead"
 	ReasonFetched      = "Fetched"
+	// ReasonViolation: a running resource the policies in force reject
+	// (found by the audit); it keeps running.
+	ReasonViolation = "PolicyViolation"
+	// Of the policies (the status ConfigMap's policies condition, events).
+	ReasonPoliciesLoaded  = "PoliciesLoaded"
+	ReasonPoliciesRefused = "PoliciesRefused"
 )
 
 // StatusConfigMap is the name of the ConfigMap with the status of the
@@ -117,6 +123,13 @@ func verdicts(run *Run, stop error) map[*document.Document]verdict {
 			v.reason = ReasonHeld
 			v.message += "; the last accepted version stays deployed"
 			out[r.Doc] = v
+		}
+	}
+	for _, a := range run.Audit {
+		for _, r := range res.Resources {
+			if !r.Held && r.ID != "" && r.Key() == a.Resource.Key() {
+				out[r.Doc] = verdict{reason: ReasonViolation, stalled: true, message: a.describe()}
+			}
 		}
 	}
 	return out
@@ -224,14 +237,46 @@ func (r *Reconciler) objectStatus(ctx context.Context, obj *unstructured.Unstruc
 }
 
 // Report is the content of the status ConfigMap: the sources with their
-// conditions and revision, counts, and the documents that are not Ready.
+// conditions and revision, the policies, counts, the running resources the
+// policies in force reject (audit), and the documents that are not Ready.
 type Report struct {
-	Summary        engine.Summary `json:"summary"`
+	Summary engine.Summary `json:"summary"`
+	// PolicyRevision is the revision of the policies in force.
 	PolicyRevision string         `json:"policyRevision,omitempty"`
+	Policies       *PolicyStatus  `json:"policies,omitempty"`
 	Sources        []SourceStatus `json:"sources"`
+	Audit          []AuditStatus  `json:"audit,omitempty"`
 	NotReady       []DocStatus    `json:"notReady,omitempty"`
 	// NotListed counts documents not Ready beyond those listed.
 	NotListed int `json:"notListed,omitempty"`
+}
+
+// PolicyStatus says which policy set decides and whether the one read from
+// the platform source was refused (Ready False, reason PoliciesRefused).
+type PolicyStatus struct {
+	InForce    string             `json:"inForce"`
+	Read       string             `json:"read"`
+	Conditions []metav1.Condition `json:"conditions"`
+}
+
+// AuditStatus is one running resource the policies in force reject.
+type AuditStatus struct {
+	Resource   string   `json:"resource"`
+	Source     string   `json:"source"`
+	File       string   `json:"file"`
+	Line       int      `json:"line,omitempty"`
+	AcceptedBy string   `json:"acceptedBy"`
+	RejectedBy string   `json:"rejectedBy"`
+	Violations []string `json:"violations"`
+}
+
+func (v Violation) describe() string {
+	msgs := make([]string, len(v.Findings))
+	for i, f := range v.Findings {
+		msgs[i] = message(f)
+	}
+	return fmt.Sprintf("keeps running as accepted by policies %s, but the policies in force (%s) reject it: %s; fix it, or change the policies",
+		v.AcceptedBy, v.RejectedBy, strings.Join(msgs, "; "))
 }
 
 // SourceStatus is the status of one source.
@@ -264,6 +309,28 @@ func (r *Reconciler) statusConfigMap(ctx context.Context, run *Run, vs map[*docu
 	rep := Report{Summary: run.Result.Summary()}
 	if run.Result.Policies != nil {
 		rep.PolicyRevision = run.Result.Policies.Revision
+	}
+	if rl := run.Result.Reload; rl != nil {
+		rep.Policies = &PolicyStatus{InForce: rl.InForce, Read: rl.Revision}
+		if prev.Policies != nil {
+			rep.Policies.Conditions = prev.Policies.Conditions
+		}
+		v := verdict{ready: true, reason: ReasonPoliciesLoaded, message: "revision " + rl.InForce + " in force"}
+		if rl.Refused() {
+			v = verdict{reason: ReasonPoliciesRefused, stalled: true, message: fmt.Sprintf("revision %s refused, revision %s stays in force: %v", rl.Revision, rl.InForce, rl.Err)}
+		}
+		merge(&rep.Policies.Conditions, v.conditions(0))
+	}
+	for _, a := range run.Audit {
+		d := a.Resource.Doc
+		st := AuditStatus{Resource: a.Resource.Key(), Source: d.Source.Name, File: d.File, Line: d.Line, AcceptedBy: a.AcceptedBy, RejectedBy: a.RejectedBy}
+		for _, f := range a.Findings {
+			st.Violations = append(st.Violations, message(f))
+		}
+		rep.Audit = append(rep.Audit, st)
+	}
+	if len(rep.Audit) > maxListed {
+		rep.Audit = rep.Audit[:maxListed] // the count is in the metric laiki_audit_violations
 	}
 	kept := map[string]bool{}
 	for _, k := range run.Kept {
@@ -326,6 +393,18 @@ func (r *Reconciler) statusConfigMap(ctx context.Context, run *Run, vs map[*docu
 		err = r.Status.Create(ctx, cm)
 	}
 	if err == nil && r.Recorder != nil {
+		if rl := run.Result.Reload; rl != nil && rl.New {
+			if rl.Refused() {
+				r.Recorder.Event(cm, corev1.EventTypeWarning, ReasonPoliciesRefused, truncate(fmt.Sprintf("revision %s refused, revision %s stays in force: %v", rl.Revision, rl.InForce, rl.Err)))
+			} else {
+				r.Recorder.Event(cm, corev1.EventTypeNormal, ReasonPoliciesLoaded, fmt.Sprintf("revision %s in force", rl.InForce))
+			}
+		}
+		for _, a := range run.Audit {
+			if a.Resource.Doc.Source.Name != cluster.Source { // objects in the cluster get their own
+				r.Recorder.Event(cm, corev1.EventTypeWarning, ReasonViolation, truncate(a.Resource.Key()+": "+a.describe()))
+			}
+		}
 		for _, s := range rep.Sources {
 			if c := meta.FindStatusCondition(s.Conditions, Ready); c != nil && c.Status != metav1.ConditionTrue {
 				r.Recorder.Event(cm, corev1.EventTypeWarning, c.Reason, truncate("source "+s.Name+": "+c.Message))

@@ -20,6 +20,9 @@ import (
 // state when one changes.
 func Setup(ctx context.Context, mgr ctrl.Manager, a *Admission) error {
 	a.Reader = mgr.GetCache()
+	if a.Options.Load.ConfigMaps == nil {
+		a.Options.Load.ConfigMaps = cluster.ConfigMaps(mgr.GetAPIReader())
+	}
 	a.MarkDirty()
 	for _, kind := range cluster.Kinds() {
 		u := &unstructured.Unstructured{}
@@ -36,11 +39,21 @@ func Setup(ctx context.Context, mgr ctrl.Manager, a *Admission) error {
 			return err
 		}
 	}
+	if err := mgr.Add(everyReplica(a.refresh)); err != nil {
+		return err
+	}
 	srv := mgr.GetWebhookServer()
 	srv.Register(MutatePath, &admission.Webhook{Handler: Mutator{a}})
 	srv.Register(ValidatePath, &admission.Webhook{Handler: Validator{a}})
 	return nil
 }
+
+// everyReplica is a manager runnable that runs without the leader lease:
+// every replica serves the webhook, so every replica re-reads the sources.
+type everyReplica func(context.Context) error
+
+func (f everyReplica) Start(ctx context.Context) error { return f(ctx) }
+func (everyReplica) NeedLeaderElection() bool          { return false }
 
 // Configurations returns the mutating and validating webhook configurations
 // for a webhook served by a Service (namespace/name) whose CA is caBundle:

@@ -14,13 +14,16 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	admissionv1 "k8s.io/api/admission/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/laiki-platform/laiki/engine"
+	policy "github.com/laiki-platform/laiki/engine/admission"
 	"github.com/laiki-platform/laiki/engine/cluster"
 	"github.com/laiki-platform/laiki/engine/document"
 	"github.com/laiki-platform/laiki/engine/finding"
@@ -42,10 +45,35 @@ type Admission struct {
 	Options engine.Options
 	// Reader lists the Laiki objects in the cluster (a cached client).
 	Reader client.Reader
+	// Refresh re-reads the sources this often (Setup runs it), so that
+	// changed platform policies are picked up without a restart; 0 never.
+	Refresh time.Duration
 
 	mu    sync.Mutex
 	dirty atomic.Bool
 	state atomic.Pointer[engine.Result]
+	gate  *policy.Gate
+}
+
+// refresh re-reads the sources every Refresh until ctx ends, off the path of
+// requests (which keep the state in force until the new one is built).
+func (a *Admission) refresh(ctx context.Context) error {
+	if a.Refresh <= 0 {
+		return nil
+	}
+	t := time.NewTicker(a.Refresh)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			a.MarkDirty()
+			if _, err := a.State(ctx); err != nil {
+				ctrl.LoggerFrom(ctx).Error(err, "re-reading the sources for the webhook")
+			}
+		}
+	}
 }
 
 // MarkDirty makes the next request rebuild the state (an informer calls it
@@ -75,6 +103,14 @@ func (a *Admission) State(ctx context.Context) (*engine.Result, error) {
 	opts.Config = a.Config
 	opts.Documents = docs
 	opts.IndexOnly = true
+	if opts.Gate == nil {
+		// A new policy set must pass its tests here too, and one that
+		// does not leaves the set in force deciding.
+		if a.gate == nil {
+			a.gate = &policy.Gate{}
+		}
+		opts.Gate = a.gate
+	}
 	s, err := engine.Run(ctx, opts)
 	if err != nil {
 		a.dirty.Store(true)
@@ -232,8 +268,13 @@ func verdict(v engine.Verdict, warn func(finding.Finding) bool) admission.Respon
 			warnings = append(warnings, Message(f))
 		}
 	}
+	resp := admission.Allowed("")
 	if len(reasons) > 0 || !v.Allowed {
-		return admission.Denied(strings.Join(reasons, "; ")).WithWarnings(warnings...)
+		resp = admission.Denied(strings.Join(reasons, "; "))
 	}
-	return admission.Allowed("").WithWarnings(warnings...)
+	if v.PolicyRevision != "" {
+		// In the API server's audit log: which policies made the decision.
+		resp.AuditAnnotations = map[string]string{"policy-revision": v.PolicyRevision}
+	}
+	return resp.WithWarnings(warnings...)
 }

@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/laiki-platform/laiki/engine"
+	"github.com/laiki-platform/laiki/engine/admission"
 	"github.com/laiki-platform/laiki/engine/source"
 	"github.com/laiki-platform/laiki/reconcile"
 	"github.com/laiki-platform/laiki/webhook"
@@ -78,7 +79,9 @@ Events, and Prometheus metrics (laiki_*).`,
 			if err != nil {
 				return cannot(err)
 			}
-			engineOpts := engine.Options{Load: source.Options{CacheDir: in.cacheDir}}
+			// One gate for the reconcile loop and the webhook: a new policy
+			// set is tested once, and both decide with the same set.
+			engineOpts := engine.Options{Load: source.Options{CacheDir: in.cacheDir}, Gate: &admission.Gate{}}
 			r := &reconcile.Reconciler{
 				Config:          cfg,
 				Options:         engineOpts,
@@ -99,7 +102,7 @@ Events, and Prometheus metrics (laiki_*).`,
 				return cannot(err)
 			}
 			if serveWebhook {
-				if err := webhook.Setup(c.Context(), mgr, &webhook.Admission{Config: cfg, Options: engineOpts}); err != nil {
+				if err := webhook.Setup(c.Context(), mgr, &webhook.Admission{Config: cfg, Options: engineOpts, Refresh: interval}); err != nil {
 					return cannot(err)
 				}
 				_ = mgr.AddReadyzCheck("webhook", mgr.GetWebhookServer().StartedChecker())

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -16,6 +17,7 @@ import (
 func newWebhook() *cobra.Command {
 	var in inputs
 	var srv serving
+	var interval time.Duration
 	c := &cobra.Command{
 		Use:   "webhook --config laiki.yaml",
 		Short: "Serve the admission webhook: kubectl apply gets the verdict laiki check gives",
@@ -40,7 +42,7 @@ kubeconfig (in-cluster, --kubeconfig, or $KUBECONFIG).`,
 			if err != nil {
 				return cannot(err)
 			}
-			adm := &webhook.Admission{Config: cfg, Options: engine.Options{Load: source.Options{CacheDir: in.cacheDir}}}
+			adm := &webhook.Admission{Config: cfg, Options: engine.Options{Load: source.Options{CacheDir: in.cacheDir}}, Refresh: interval}
 			if err := webhook.Setup(c.Context(), mgr, adm); err != nil {
 				return cannot(err)
 			}
@@ -53,6 +55,7 @@ kubeconfig (in-cluster, --kubeconfig, or $KUBECONFIG).`,
 		},
 	}
 	in.register(c)
+	c.Flags().DurationVar(&interval, "interval", time.Minute, "how often the sources (and so the platform's policies) are re-read")
 	srv.register(c, "0")
 	return c
 }

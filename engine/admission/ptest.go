@@ -20,9 +20,12 @@ type TestOptions struct {
 	Coverage bool
 	// Timeout bounds each test, as Policies.Timeout bounds an evaluation.
 	Timeout time.Duration
-	// Config is policy-data, given to the tests as data.laiki.config as the
-	// engine gives it to the policies.
+	// Config is policy-data, given to the platform's tests as
+	// data.laiki.config as the engine gives it to the policies.
 	Config map[string]any
+	// SkipBuiltinTests runs the platform's tests only (a reload: the
+	// built-ins were tested when Laiki was built).
+	SkipBuiltinTests bool
 }
 
 // TestReport is what a run of Rego tests gave.
@@ -46,62 +49,33 @@ func (r *TestReport) Failed() int {
 // Test runs the Rego tests (test_ rules) of the built-in policies and of the
 // given platform policies and tests, the way the engine runs the policies:
 // Rego v1, the same built-ins (no network, no environment), policy-data as
-// data.laiki.config, and a time limit per test. Policies that do not compile
-// give a CompileError; failed tests are in the report.
+// data.laiki.config, and a time limit per test. The built-in tests run
+// without policy-data (they test the built-ins as shipped); the platform's
+// with it. Policies that do not compile give a CompileError; failed tests
+// are in the report.
 func Test(ctx context.Context, platform, tests []Module, opts TestOptions) (*TestReport, error) {
 	builtinPolicies, err := BuiltinModules()
 	if err != nil {
 		return nil, err
 	}
-	builtinTests, err := BuiltinTests()
-	if err != nil {
-		return nil, err
-	}
-	policyFiles := append(append([]Module(nil), builtinPolicies...), platform...)
-	all := append(append(append([]Module(nil), policyFiles...), builtinTests...), tests...)
-	parsed, err := parse(all)
-	if err != nil {
-		return nil, err
-	}
-	store, err := configStore(opts.Config)
-	if err != nil {
-		return nil, err
-	}
-	if opts.Timeout == 0 {
-		opts.Timeout = DefaultTimeout
-	}
-
-	compiler := ast.NewCompiler().
-		WithCapabilities(capabilities()).
-		WithEnablePrintStatements(true).
-		WithDefaultRegoVersion(ast.RegoV1)
-	runner := tester.NewRunner().
-		SetCompiler(compiler).
-		SetStore(store).
-		SetDefaultRegoVersion(ast.RegoV1).
-		SetModules(parsed).
-		CapturePrintOutput(true).
-		EnableTracing(true).
-		SetTimeout(opts.Timeout).
-		Filter(opts.Run)
-	var cov *cover.Cover
-	if opts.Coverage {
-		cov = cover.New()
-		runner.SetCoverageQueryTracer(cov)
-	}
-
-	txn, err := store.NewTransaction(ctx, storage.TransactionParams{})
-	if err != nil {
-		return nil, err
-	}
-	defer store.Abort(ctx, txn)
-	ch, err := runner.RunTests(ctx, txn)
-	if err != nil {
-		return nil, compileError(err)
-	}
 	report := &TestReport{}
-	for r := range ch {
-		report.Results = append(report.Results, r)
+	if opts.Coverage {
+		report.Coverage = &cover.Report{Files: map[string]*cover.FileReport{}}
+	}
+	if !opts.SkipBuiltinTests {
+		builtinTests, err := BuiltinTests()
+		if err != nil {
+			return nil, err
+		}
+		if err := testPass(ctx, builtinPolicies, builtinTests, builtinPolicies, nil, opts, report); err != nil {
+			return nil, err
+		}
+	}
+	all := append(append([]Module(nil), builtinPolicies...), platform...)
+	if len(tests) > 0 || len(platform) > 0 {
+		if err := testPass(ctx, all, tests, platform, opts.Config, opts, report); err != nil {
+			return nil, err
+		}
 	}
 	sort.SliceStable(report.Results, func(i, j int) bool {
 		a, b := report.Results[i], report.Results[j]
@@ -113,30 +87,80 @@ func Test(ctx context.Context, platform, tests []Module, opts TestOptions) (*Tes
 		}
 		return a.Package+a.Name < b.Package+b.Name
 	})
-	if cov != nil {
-		policies := map[string]*ast.Module{}
-		for _, m := range policyFiles {
-			if mod, ok := parsed[m.File]; ok {
-				policies[m.File] = mod
-			}
+	if c := report.Coverage; c != nil {
+		c.CoveredLines, c.NotCoveredLines, c.Coverage = 0, 0, 0
+		for _, fr := range c.Files {
+			c.CoveredLines += fr.CoveredLines
+			c.NotCoveredLines += fr.NotCoveredLines
 		}
-		r := cov.Report(policies)
-		// The tests cover themselves; only the policies' lines count.
-		r.CoveredLines, r.NotCoveredLines = 0, 0
-		for f, fr := range r.Files {
-			if _, ok := policies[f]; !ok {
-				delete(r.Files, f)
-				continue
-			}
-			r.CoveredLines += fr.CoveredLines
-			r.NotCoveredLines += fr.NotCoveredLines
+		if n := c.CoveredLines + c.NotCoveredLines; n > 0 {
+			c.Coverage = 100 * float64(c.CoveredLines) / float64(n)
 		}
-		if n := r.CoveredLines + r.NotCoveredLines; n > 0 {
-			r.Coverage = 100 * float64(r.CoveredLines) / float64(n)
-		}
-		report.Coverage = &r
 	}
 	return report, nil
+}
+
+// testPass runs one set of tests against policies, adding the results to
+// report, and the coverage of the files of covered (the tests cover
+// themselves; only the policies' lines count).
+func testPass(ctx context.Context, policies, tests, covered []Module, config map[string]any, opts TestOptions, report *TestReport) error {
+	parsed, err := parse(append(append([]Module(nil), policies...), tests...))
+	if err != nil {
+		return err
+	}
+	store, err := configStore(config)
+	if err != nil {
+		return err
+	}
+	timeout := opts.Timeout
+	if timeout == 0 {
+		timeout = DefaultTimeout
+	}
+	compiler := ast.NewCompiler().
+		WithCapabilities(capabilities()).
+		WithEnablePrintStatements(true).
+		WithDefaultRegoVersion(ast.RegoV1)
+	runner := tester.NewRunner().
+		SetCompiler(compiler).
+		SetStore(store).
+		SetDefaultRegoVersion(ast.RegoV1).
+		SetModules(parsed).
+		CapturePrintOutput(true).
+		EnableTracing(true).
+		SetTimeout(timeout).
+		Filter(opts.Run)
+	var cov *cover.Cover
+	if report.Coverage != nil {
+		cov = cover.New()
+		runner.SetCoverageQueryTracer(cov)
+	}
+	txn, err := store.NewTransaction(ctx, storage.TransactionParams{})
+	if err != nil {
+		return err
+	}
+	defer store.Abort(ctx, txn)
+	ch, err := runner.RunTests(ctx, txn)
+	if err != nil {
+		return compileError(err)
+	}
+	for r := range ch {
+		report.Results = append(report.Results, r)
+	}
+	if cov == nil {
+		return nil
+	}
+	files := map[string]*ast.Module{}
+	for _, m := range covered {
+		if mod, ok := parsed[m.File]; ok {
+			files[m.File] = mod
+		}
+	}
+	for f, fr := range cov.Report(files).Files {
+		if _, ok := files[f]; ok {
+			report.Coverage.Files[f] = fr
+		}
+	}
+	return nil
 }
 
 // compileError gives the errors of a compiler that failed each at its file

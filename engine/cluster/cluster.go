@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -101,4 +102,17 @@ func Scheme() *runtime.Scheme {
 	_ = clientgoscheme.AddToScheme(s)
 	_ = v1alpha1.AddToScheme(s)
 	return s
+}
+
+// ConfigMaps reads ConfigMaps for sources of laiki.yaml that name one
+// (source.Options.ConfigMaps). Give it a reader that goes to the API server:
+// a cached one would watch every ConfigMap of the cluster.
+func ConfigMaps(r client.Reader) func(ctx context.Context, namespace, name string) (map[string]string, string, error) {
+	return func(ctx context.Context, namespace, name string) (map[string]string, string, error) {
+		cm := &corev1.ConfigMap{}
+		if err := r.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, cm); err != nil {
+			return nil, "", err
+		}
+		return cm.Data, cm.ResourceVersion, nil
+	}
 }

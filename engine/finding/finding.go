@@ -84,6 +84,7 @@ const (
 	CheckBinding  = "laiki/binding"
 	CheckIdentity = "laiki/identity"
 	CheckNaming   = "laiki/naming"
+	CheckPolicies = "laiki/policies" // the platform's policy set itself (refused on reload)
 )
 
 // Sort orders findings by file, line, column, then severity, so that output

@@ -38,11 +38,14 @@ type Config struct {
 
 // Source is one entry of laiki.yaml.
 type Source struct {
-	Name  string   `yaml:"name"`
-	Role  string   `yaml:"role"`
-	Path  string   `yaml:"path"`
-	Git   *GitSpec `yaml:"git"`
-	Allow *Allow   `yaml:"allow"`
+	Name string   `yaml:"name"`
+	Role string   `yaml:"role"`
+	Path string   `yaml:"path"`
+	Git  *GitSpec `yaml:"git"`
+	// ConfigMap: files as the keys of a ConfigMap (platform policies kept
+	// in the cluster, say), read where Laiki runs against a cluster.
+	ConfigMap *ConfigMapRef `yaml:"configmap"`
+	Allow     *Allow        `yaml:"allow"`
 	// Subjects are who act as this source through the Kubernetes API
 	// (kubectl apply, checked by the admission webhook).
 	Subjects *Subjects `yaml:"subjects"`
@@ -58,6 +61,13 @@ type GitSpec struct {
 	Ref  string   `yaml:"ref"`
 	Dir  string   `yaml:"dir"`
 	Auth *GitAuth `yaml:"auth"`
+}
+
+// ConfigMapRef names a ConfigMap: each key ending in .yaml, .yml or .rego
+// is a file.
+type ConfigMapRef struct {
+	Namespace string `yaml:"namespace"`
+	Name      string `yaml:"name"`
 }
 
 // GitAuth says where credentials are: never the credentials themselves, so
@@ -173,11 +183,21 @@ func ParseConfig(file string, data []byte) (*Config, error) {
 		if s.Role != RolePlatform && s.Role != RoleTeam {
 			problem(s.Line, "source %q: role must be platform or team, not %q", s.Name, s.Role)
 		}
+		places := 0
+		for _, set := range []bool{s.Path != "", s.Git != nil, s.ConfigMap != nil} {
+			if set {
+				places++
+			}
+		}
 		switch {
-		case s.Path != "" && s.Git != nil:
-			problem(s.Line, "source %q has both path and git: give one", s.Name)
-		case s.Path == "" && s.Git == nil:
-			problem(s.Line, "source %q needs a path or a git repository", s.Name)
+		case places > 1:
+			problem(s.Line, "source %q has more than one of path, git and configmap: give one", s.Name)
+		case places == 0:
+			problem(s.Line, "source %q needs a path, a git repository or a configmap", s.Name)
+		case s.ConfigMap != nil:
+			if s.ConfigMap.Namespace == "" || s.ConfigMap.Name == "" {
+				problem(s.Line, "source %q: configmap needs namespace and name", s.Name)
+			}
 		case s.Path != "":
 			if !filepath.IsAbs(s.Path) {
 				s.Path = filepath.Join(base, s.Path)
@@ -308,6 +328,9 @@ func (s *Source) Describe() string {
 			d += " dir " + s.Git.Dir
 		}
 		return d
+	}
+	if s.ConfigMap != nil {
+		return "configmap " + s.ConfigMap.Namespace + "/" + s.ConfigMap.Name
 	}
 	return "path " + s.Path
 }

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 
@@ -42,6 +43,9 @@ type Options struct {
 	MaxFileBytes int64
 	// Getenv reads credentials named by environment variable (os.Getenv by default).
 	Getenv func(string) string
+	// ConfigMaps reads a ConfigMap's data and resourceVersion (from the
+	// cluster Laiki runs against); nil where there is no cluster.
+	ConfigMaps func(ctx context.Context, namespace, name string) (data map[string]string, version string, err error)
 }
 
 func (o *Options) defaults() {
@@ -82,9 +86,12 @@ func Load(ctx context.Context, cfg *Config, opts Options) []*Loaded {
 			defer wg.Done()
 			l := &Loaded{Source: s}
 			var err error
-			if s.Git != nil {
+			switch {
+			case s.Git != nil:
 				err = g.load(ctx, s, l, opts)
-			} else {
+			case s.ConfigMap != nil:
+				err = loadConfigMap(ctx, s, l, opts)
+			default:
 				err = loadLocal(s, l, opts)
 			}
 			if err != nil {
@@ -103,6 +110,38 @@ func Load(ctx context.Context, cfg *Config, opts Options) []*Loaded {
 	}
 	wg.Wait()
 	return out
+}
+
+// loadConfigMap reads the keys of a ConfigMap as files named
+// configmap/<namespace>/<name>/<key>; its resourceVersion is the revision.
+func loadConfigMap(ctx context.Context, s *Source, l *Loaded, opts Options) error {
+	if opts.ConfigMaps == nil {
+		return fmt.Errorf("a ConfigMap is read only where Laiki runs against a cluster (laiki apply, operator, webhook)")
+	}
+	data, version, err := opts.ConfigMaps(ctx, s.ConfigMap.Namespace, s.ConfigMap.Name)
+	if err != nil {
+		return err
+	}
+	keys := make([]string, 0, len(data))
+	for k := range data {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		path := "configmap/" + s.ConfigMap.Namespace + "/" + s.ConfigMap.Name + "/" + k
+		switch {
+		case !Wanted(k):
+			l.Findings = append(l.Findings, finding.Finding{Severity: finding.Notice, Location: finding.Location{File: path}, Source: s.Name, Policy: finding.CheckSource,
+				Message: "not a .yaml, .yml or .rego key; skipped"})
+		case int64(len(data[k])) > opts.MaxFileBytes:
+			l.Findings = append(l.Findings, finding.Finding{Severity: finding.Error, Location: finding.Location{File: path}, Source: s.Name, Policy: finding.CheckSource,
+				Message: fmt.Sprintf("%d bytes, more than the limit of %d; not read", len(data[k]), opts.MaxFileBytes)})
+		default:
+			l.Files = append(l.Files, File{Path: path, Data: []byte(data[k])})
+		}
+	}
+	l.Revision = version
+	return nil
 }
 
 func loadLocal(s *Source, l *Loaded, opts Options) error {

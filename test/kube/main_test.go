@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -32,11 +33,17 @@ var (
 	restCfg *rest.Config
 	repo    string
 	config  *source.Config
+	// platformDir is a copy of the example platform, which tests may change
+	// (the webhook re-reads it every refresh).
+	platformDir string
 )
+
+// refresh is how often the webhook re-reads the sources here.
+const refresh = 300 * time.Millisecond
 
 const laikiYAML = `sources:
   - name: platform
-    path: %s/examples/platform
+    path: %s
     role: platform
     subjects: {groups: [platform-admins]}
   - name: team-a
@@ -58,7 +65,14 @@ func run(m *testing.M) (int, error) {
 		return 1, err
 	}
 	defer os.RemoveAll(teamDir)
-	config, err = source.ParseConfig(filepath.Join(teamDir, "laiki.yaml"), []byte(fmt.Sprintf(laikiYAML, repo, teamDir)))
+	if platformDir, err = os.MkdirTemp("", "laiki-platform"); err != nil {
+		return 1, err
+	}
+	defer os.RemoveAll(platformDir)
+	if err := os.CopyFS(platformDir, os.DirFS(filepath.Join(repo, "examples", "platform"))); err != nil {
+		return 1, err
+	}
+	config, err = source.ParseConfig(filepath.Join(teamDir, "laiki.yaml"), []byte(fmt.Sprintf(laikiYAML, platformDir, teamDir)))
 	if err != nil {
 		return 1, err
 	}
@@ -88,7 +102,7 @@ func run(m *testing.M) (int, error) {
 	if err != nil {
 		return 1, err
 	}
-	adm := &webhook.Admission{Config: config, Options: engine.Options{Load: source.Options{CacheDir: teamDir}}}
+	adm := &webhook.Admission{Config: config, Options: engine.Options{Load: source.Options{CacheDir: teamDir}}, Refresh: refresh}
 	if err := webhook.Setup(ctx, mgr, adm); err != nil {
 		return 1, err
 	}

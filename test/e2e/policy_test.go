@@ -1,0 +1,112 @@
+package e2e
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const tagsRule = "package laiki.governance.tags\n\ndeny contains {\"msg\": \"pin a version, not latest\", \"field\": [\"container-image\"]} if {\n\tendswith(input[\"laiki-spec\"][\"container-image\"], \":latest\")\n}\n"
+
+const tagsTest = "package laiki.governance.tags_test\n\nimport data.laiki.governance.tags\n\ntest_latest_denied if {\n\tcount(tags.deny) == 1 with input as {\"laiki-spec\": {\"container-image\": \"a:latest\"}}\n}\n"
+
+// laiki policy test: the built-in tests pass with coverage reported; the
+// platform's run beside them; exit codes are opa test's.
+func TestPolicyTest(t *testing.T) {
+	r := laikiRun(t, repo, nil, "policy", "test", "--config", "examples/laiki.yaml", "--coverage")
+	if r.code != 0 || !strings.Contains(r.stdout, "PASS: ") || !strings.Contains(r.stdout, "policies/governance/baseline.rego") || !strings.Contains(r.stdout, "total") {
+		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	dir := t.TempDir()
+	write(t, dir, map[string]string{"p/tags.rego": tagsRule, "p/tags_test.rego": tagsTest})
+	r = laikiRun(t, dir, nil, "policy", "test", "p", "--run", "tags", "-v")
+	if r.code != 0 || !strings.Contains(r.stdout, "test_latest_denied: PASS") || strings.Contains(r.stdout, "baseline") {
+		t.Errorf("--run: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = laikiRun(t, dir, nil, "policy", "test", "p", "--format", "json", "--coverage")
+	var out struct {
+		Results  []map[string]any `json:"results"`
+		Coverage struct {
+			Files map[string]any `json:"files"`
+		} `json:"coverage"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil || r.code != 0 || out.Coverage.Files["p/tags.rego"] == nil || len(out.Results) < 10 {
+		t.Errorf("json: exit %d, %v\n%s", r.code, err, r.stdout)
+	}
+
+	write(t, dir, map[string]string{"p/tags_test.rego": strings.Replace(tagsTest, "== 1", "== 2", 1)})
+	if r := laikiRun(t, dir, nil, "policy", "test", "p"); r.code != 2 || !strings.Contains(r.stdout, "FAIL") {
+		t.Errorf("a failing test: exit %d, want 2\n%s", r.code, r.stdout)
+	}
+	write(t, dir, map[string]string{"p/tags.rego": tagsRule + "\ndeny contains x if {\n\tx := http.send({\"url\": \"http://127.0.0.1:1\", \"method\": \"GET\"})\n}\n"})
+	if r := laikiRun(t, dir, nil, "policy", "test", "p"); r.code != 1 || !strings.Contains(r.stderr, "p/tags.rego:8") {
+		t.Errorf("http.send: exit %d, want 1 with the line\n%s", r.code, r.stderr)
+	}
+	if r := laikiRun(t, dir, nil, "policy", "test", "p", "--threshold", "101"); r.code != 1 {
+		t.Errorf("threshold above 100 with a broken policy: exit %d", r.code)
+	}
+}
+
+// laiki policy eval: which rule fired, where, with what message; a new file
+// is judged as the source whose directory holds it.
+func TestPolicyEval(t *testing.T) {
+	dir := t.TempDir()
+	platform := filepath.Join(repo, "examples", "platform")
+	write(t, dir, map[string]string{
+		"laiki.yaml":      "sources:\n  - {name: platform, path: " + platform + ", role: platform}\n  - {name: rules, path: rules, role: platform}\n  - {name: team, path: apps, allow: {target-namespaces: [ShinyProxy]}}\n",
+		"rules/tags.rego": tagsRule,
+		"apps/ok.yaml":    app("ok"),
+	})
+	latest := strings.Replace(app("latest"), ":1", ":latest", 1)
+	if err := os.WriteFile(filepath.Join(dir, "apps", "latest.yaml"), []byte(latest), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := laikiRun(t, dir, nil, "policy", "eval", "apps/latest.yaml", "--explain", "fails", "--input")
+	if r.code != 1 || !strings.Contains(r.stdout, "DENY  laiki.governance.tags.deny fired at rules/tags.rego:3:1: pin a version, not latest (at container-image)") ||
+		!strings.Contains(r.stdout, "pre-processor ShinyProxyAppDefaultsPreProcessor") || !strings.Contains(r.stdout, `"laiki-source"`) || !strings.Contains(r.stdout, "rejected by policies ") {
+		t.Errorf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = laikiRun(t, dir, nil, "policy", "eval", "apps/ok.yaml", "-o", "json")
+	var evals []struct {
+		Accepted bool `json:"accepted"`
+		Policies struct {
+			Revision string
+			Rules    []struct {
+				Rule    string
+				Firings []any
+			}
+		} `json:"policies"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &evals); err != nil || r.code != 0 || len(evals) != 1 || !evals[0].Accepted || evals[0].Policies.Revision == "" {
+		t.Errorf("json: exit %d %v\n%s", r.code, err, r.stdout)
+	}
+	// A file no source holds needs --source.
+	write(t, dir, map[string]string{"elsewhere/new.yaml": latest})
+	if r := laikiRun(t, dir, nil, "policy", "eval", "elsewhere/new.yaml"); r.code != 2 || !strings.Contains(r.stderr, "--source") {
+		t.Errorf("no source: exit %d\n%s", r.code, r.stderr)
+	}
+	if r := laikiRun(t, dir, nil, "policy", "eval", "--source", "team", "elsewhere/new.yaml"); r.code != 1 || !strings.Contains(r.stdout, "fired at rules/tags.rego:3") {
+		t.Errorf("--source: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+// laiki schema writes one schema per kind and laiki.json.
+func TestSchema(t *testing.T) {
+	out := t.TempDir()
+	r := laikiRun(t, repo, nil, "schema", "-o", out)
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	for _, name := range []string{"laiki", "ShinyProxyApp", "AwsEcrRepository", "ShinyProxy", "PrePuller", "Crane", "PreProcessor"} {
+		b, err := os.ReadFile(filepath.Join(out, name+".json"))
+		var v map[string]any
+		if err != nil || json.Unmarshal(b, &v) != nil || v["$schema"] == nil {
+			t.Errorf("%s.json: %v", name, err)
+		}
+	}
+	if r := laikiRun(t, repo, nil, "schema", "ShinyProxyAp"); r.code != 2 || !strings.Contains(r.stderr, "ShinyProxyApp") {
+		t.Errorf("unknown type: exit %d %s", r.code, r.stderr)
+	}
+}
