@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/tools/record"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -62,6 +63,10 @@ type Reconciler struct {
 	lastSources  map[string]*source.Loaded
 	lastAccepted map[string]*engine.Resource
 	registries   map[string]Registry
+	// memoryRead: lastAccepted was read from the ConfigMap laiki-accepted
+	// (once, at the first run); savedAccepted is the hash last written.
+	memoryRead    bool
+	savedAccepted [32]byte
 }
 
 // Run is what one reconcile found and did.
@@ -134,6 +139,20 @@ func (r *Reconciler) Reconcile(ctx context.Context) (*Run, error) {
 		r.writeStatus(ctx, run, err)
 		return run, err
 	}
+	if !r.memoryRead {
+		mem, err := r.loadAccepted(ctx)
+		var apiErr apierrors.APIStatus
+		if errors.As(err, &apiErr) {
+			return run, fmt.Errorf("reading the last accepted versions (ConfigMap %s): %w", AcceptedConfigMap, err)
+		}
+		if err != nil {
+			r.Log.Error(err, "the last accepted versions do not read back; nothing is held from before this start")
+		}
+		if r.lastAccepted == nil {
+			r.lastAccepted = mem
+		}
+		r.memoryRead = true
+	}
 	run.Held = res.Hold(r.lastAccepted)
 	run.Audit = audit(res, run.Held)
 	run.Desired = workflow.RenderAndJudge(res)
@@ -145,6 +164,9 @@ func (r *Reconciler) Reconcile(ctx context.Context) (*Run, error) {
 	run.External = r.externals(ctx, run.Desired.External)
 	if !r.Applier.DryRun {
 		r.remember(res)
+		if err := r.saveAccepted(ctx); err != nil {
+			r.Log.Error(err, "writing the last accepted versions", "configMap", AcceptedConfigMap)
+		}
 	}
 	r.writeStatus(ctx, run, nil)
 	r.events(run)

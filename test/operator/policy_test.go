@@ -230,6 +230,19 @@ func TestPolicyHotReload(t *testing.T) {
 		if got := ids(t, ns, "apps"); got != "big,one,two" {
 			t.Errorf("apps %q", got)
 		}
+		// A new operator (a restart, a new release) keeps them too: the
+		// last accepted versions are kept in the cluster, not in memory.
+		s.cancel()
+		<-s.stopped
+		s2 := startOperator(t, cfg, "policy", interval, nil)
+		o, _ := s2.runs.waitRun(t, 0, 20*time.Second, "a run of the new operator", func(o observed) bool { return o.err == nil && o.run != nil && o.run.Outcome != nil })
+		if len(o.run.Audit) != 1 || o.run.Audit[0].Resource.ID != "big" || o.run.Audit[0].AcceptedBy != first {
+			t.Errorf("after a restart, the audit: %+v", o.run.Audit)
+		}
+		if got := ids(t, ns, "apps"); got != "big,one,two" {
+			t.Errorf("apps %q after a restart: a running app was removed", got)
+		}
+		s = s2
 		// Fixing the app clears the violation.
 		gittest.Commit(t, teamWork, map[string]string{"apps/big.yaml": appFile(ns, "big", img("big")) + "  container-memory-limit: 2Gi\n"}, "smaller")
 		eventually(t, 20*time.Second, func() bool { return len(report(t).Audit) == 0 }, func() string { return statusReport(t) })
