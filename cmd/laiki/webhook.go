@@ -25,8 +25,10 @@ func newWebhook() *cobra.Command {
 Laiki objects and a validating webhook that runs access control, schema
 checks and governance, with the sources and policies of laiki.yaml. The
 Kubernetes user and groups of a request are mapped to a source by the
-sources' subjects in laiki.yaml. It reads the cluster with the usual
-kubeconfig (in-cluster, --kubeconfig, or $KUBECONFIG).`,
+sources' subjects in laiki.yaml. The sources are re-read every --interval:
+a changed platform policy set is tested before it is put in force, and one
+that fails leaves the set in force deciding. It reads the cluster with the
+usual kubeconfig (in-cluster, --kubeconfig, or $KUBECONFIG).`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			ctrl.SetLogger(zap.New())
