@@ -38,11 +38,11 @@ func (r *Result) Admit(ctx context.Context, d *document.Document, src *source.So
 			}
 		}
 		finding.Sort(v.Findings)
-		v.Allowed = !blocking(v.Findings)
+		v.Allowed = !finding.AnyBlocking(v.Findings)
 		return v
 	}
 	v.Findings = append(v.Findings, src.Admit(d)...)
-	if d.Broken || blocking(v.Findings) {
+	if d.Broken || finding.AnyBlocking(v.Findings) {
 		return finish()
 	}
 	switch d.Kind {
@@ -62,7 +62,7 @@ func (r *Result) Admit(ctx context.Context, d *document.Document, src *source.So
 		res, fs := r.bind(d)
 		v.Resource = res
 		v.Findings = append(v.Findings, fs...)
-		if blocking(v.Findings) {
+		if finding.AnyBlocking(v.Findings) {
 			return finish()
 		}
 		for _, other := range r.Resources {
@@ -71,7 +71,7 @@ func (r *Result) Admit(ctx context.Context, d *document.Document, src *source.So
 					res.Type.IdentityKey, res.ID, d.Type, d.TargetNamespace, d.TargetName)))
 			}
 		}
-		if blocking(v.Findings) {
+		if finding.AnyBlocking(v.Findings) {
 			return finish()
 		}
 		v.Findings = append(v.Findings, r.judge(ctx, res)...)

@@ -89,7 +89,7 @@ func (r *Result) bind(d *document.Document) (*Resource, []finding.Finding) {
 	if m, ok := d.Spec.(map[string]any); ok {
 		res.ID, _ = m[rt.IdentityKey].(string)
 	}
-	if res.ID == "" && !blocking(fs) {
+	if res.ID == "" && !finding.AnyBlocking(fs) {
 		fs = append(fs, errorAt(d, document.KeySpec, finding.CheckSchema, "a %s needs %s", d.Type, rt.IdentityKey))
 	}
 	return res, fs
@@ -121,7 +121,7 @@ func (r *Result) judge(ctx context.Context, res *Resource) []finding.Finding {
 	}
 	spec, fs, changes := r.Policies.PreProcess(ctx, d, pps)
 	res.Spec, res.Changes, res.PreProcessors = spec, changes, pps
-	if blocking(fs) {
+	if finding.AnyBlocking(fs) {
 		return fs
 	}
 	// The spec after pre-processors must still be a valid one: a platform
@@ -136,21 +136,12 @@ func (r *Result) judge(ctx context.Context, res *Resource) []finding.Finding {
 			fs = append(fs, f)
 		}
 	}
-	if blocking(fs) {
+	if finding.AnyBlocking(fs) {
 		return fs
 	}
 	fs = append(fs, r.Policies.Govern(ctx, d, spec)...)
-	res.Accepted = !blocking(fs)
+	res.Accepted = !finding.AnyBlocking(fs)
 	return fs
-}
-
-func blocking(fs []finding.Finding) bool {
-	for _, f := range fs {
-		if f.Severity.Blocking() {
-			return true
-		}
-	}
-	return false
 }
 
 // schemaFindings checks a spec; partial leaves out required keys (a

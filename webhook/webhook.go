@@ -144,7 +144,7 @@ func (a *Admission) decide(ctx context.Context, req admission.Request) (map[stri
 	}
 	v := state.Admit(ctx, d, src)
 	v.Findings = append(fs, v.Findings...)
-	v.Allowed = v.Allowed && !anyBlocking(fs)
+	v.Allowed = v.Allowed && !finding.AnyBlocking(fs)
 	return obj, d, v, nil
 }
 
@@ -164,15 +164,6 @@ func namesAgree(u *unstructured.Unstructured) error {
 
 func denied(msg string) engine.Verdict {
 	return engine.Verdict{Findings: []finding.Finding{{Severity: finding.Error, Policy: finding.CheckAccess, Message: msg}}}
-}
-
-func anyBlocking(fs []finding.Finding) bool {
-	for _, f := range fs {
-		if f.Severity.Blocking() {
-			return true
-		}
-	}
-	return false
 }
 
 // isPreProcessorFinding: the mutating webhook reports what the

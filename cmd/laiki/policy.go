@@ -301,7 +301,7 @@ func evaluate(c *cobra.Command, res *engine.Result, file, sourceName, mode strin
 		if r == nil {
 			r = &engine.Resource{Doc: d, Spec: d.Spec}
 		}
-		out = append(out, explainResource(c, res, r, fs, v.Allowed && !blockingAny(parsed.ByDocument[d]), mode))
+		out = append(out, explainResource(c, res, r, fs, v.Allowed && !finding.AnyBlocking(parsed.ByDocument[d]), mode))
 	}
 	return out, nil
 }
@@ -341,15 +341,6 @@ func sourceOf(res *engine.Result, abs, name string) (*source.Source, error) {
 		return nil, fmt.Errorf("--source: no source %q in laiki.yaml", name)
 	}
 	return nil, fmt.Errorf("%s is in no source's directory: give --source NAME to judge it as that source's", abs)
-}
-
-func blockingAny(fs []finding.Finding) bool {
-	for _, f := range fs {
-		if f.Severity.Blocking() {
-			return true
-		}
-	}
-	return false
 }
 
 // describeValue shows a rule's value: the message of a {msg, field} object

@@ -72,7 +72,7 @@ func (p *Policies) Explain(ctx context.Context, d *document.Document, pps []*doc
 		one.Spec = spec
 		next, fs, changes := p.PreProcess(ctx, &one, []*document.Document{pp})
 		ex.Steps = append(ex.Steps, Step{PreProcessor: pp.Type, Document: pp.Location(), Changes: changes, Findings: fs, Spec: next})
-		if blocking(fs) {
+		if finding.AnyBlocking(fs) {
 			return ex, nil // governance would not run either
 		}
 		spec = next
@@ -174,13 +174,4 @@ func valueOf(term *ast.Term, ev *topdown.Event) any {
 		return val.String() // a value that still has free variables
 	}
 	return v
-}
-
-func blocking(fs []finding.Finding) bool {
-	for _, f := range fs {
-		if f.Severity.Blocking() {
-			return true
-		}
-	}
-	return false
 }

@@ -87,6 +87,16 @@ const (
 	CheckPolicies = "laiki/policies" // the platform's policy set itself (refused on reload)
 )
 
+// AnyBlocking reports whether one of the findings rejects what it is about.
+func AnyBlocking(fs []Finding) bool {
+	for _, f := range fs {
+		if f.Severity.Blocking() {
+			return true
+		}
+	}
+	return false
+}
+
 // Sort orders findings by file, line, column, then severity, so that output
 // is stable whatever order the parallel stages finished in.
 func Sort(fs []Finding) {
