@@ -50,9 +50,9 @@ func observe(run *Run) {
 	reconcileDuration.Observe(run.Duration.Seconds())
 	if run.Result != nil && run.Result.Reload != nil {
 		rl := run.Result.Reload
-		if rl.New && rl.Refused() {
+		if run.PoliciesChanged && rl.Refused() {
 			policyReloads.WithLabelValues("refused").Inc()
-		} else if rl.New {
+		} else if run.PoliciesChanged {
 			policyReloads.WithLabelValues("loaded").Inc()
 		}
 		policyRefused.Set(map[bool]float64{true: 1, false: 0}[rl.Refused()])

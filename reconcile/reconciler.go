@@ -67,6 +67,9 @@ type Reconciler struct {
 	// (once, at the first run); savedAccepted is the hash last written.
 	memoryRead    bool
 	savedAccepted [32]byte
+	// lastPolicies is what the last run read and had in force, to tell
+	// when that changes.
+	lastPolicies [2]string
 }
 
 // Run is what one reconcile found and did.
@@ -76,6 +79,11 @@ type Run struct {
 	Outcome *Outcome
 	// External lists what the registries did (ECR repositories).
 	External []ExternalChange
+	// PoliciesChanged is set on the first run that decides with a policy
+	// set, or that reads a set that is refused: events, metrics and logs
+	// tell of it once. (The Reload's own New is no use here: the webhook
+	// shares the gate and may have judged the set first.)
+	PoliciesChanged bool
 	// Kept lists the sources that failed and were read as last time.
 	Kept []*source.Loaded
 	// Held lists resources rejected now whose last accepted version stays.
@@ -134,6 +142,11 @@ func (r *Reconciler) Reconcile(ctx context.Context) (*Run, error) {
 		return run, err
 	}
 	run.Result = res
+	if rl := res.Reload; rl != nil {
+		now := [2]string{rl.Revision, rl.InForce}
+		run.PoliciesChanged = now != r.lastPolicies
+		r.lastPolicies = now
+	}
 	if never := neverRead(res.Sources); len(never) > 0 {
 		err := fmt.Errorf("%w: %s; nothing applied until it is, so that no running app is removed", ErrSourceNeverRead, strings.Join(never, ", "))
 		r.writeStatus(ctx, run, err)

@@ -393,7 +393,7 @@ func (r *Reconciler) statusConfigMap(ctx context.Context, run *Run, vs map[*docu
 		err = r.Status.Create(ctx, cm)
 	}
 	if err == nil && r.Recorder != nil {
-		if rl := run.Result.Reload; rl != nil && rl.New {
+		if rl := run.Result.Reload; rl != nil && run.PoliciesChanged {
 			if rl.Refused() {
 				r.Recorder.Event(cm, corev1.EventTypeWarning, ReasonPoliciesRefused, truncate(fmt.Sprintf("revision %s refused, revision %s stays in force: %v", rl.Revision, rl.InForce, rl.Err)))
 			} else {
