@@ -1,14 +1,20 @@
 package main
 
 import (
+	"context"
+	"fmt"
 	"os"
+	"path/filepath"
 
 	"github.com/laiki-platform/laiki/engine/cluster"
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	ctrlwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
+
+	"github.com/laiki-platform/laiki/webhook"
 )
 
 // restConfig reads the usual kubeconfig: --kubeconfig, $KUBECONFIG,
@@ -25,6 +31,9 @@ func restConfig(kubeconfig string) (*rest.Config, error) {
 type serving struct {
 	kubeconfig, host, certDir, metrics, probes string
 	port                                       int
+	// Self-made webhook certificates (where cert-manager does not make them).
+	certSecret, service, configurations string
+	certNames                           []string
 }
 
 func (s *serving) register(c *cobra.Command, metricsDefault string) {
@@ -35,6 +44,36 @@ func (s *serving) register(c *cobra.Command, metricsDefault string) {
 	f.StringVar(&s.certDir, "cert-dir", "", "directory with the webhook's tls.crt and tls.key (default the controller-runtime default)")
 	f.StringVar(&s.metrics, "metrics-bind-address", metricsDefault, "address for Prometheus metrics (0 turns them off)")
 	f.StringVar(&s.probes, "health-probe-bind-address", ":8081", "address for /healthz and /readyz")
+	f.StringVar(&s.certSecret, "cert-secret", "", "make the webhook's certificate (and rotate it) in this Secret of the namespace, and put its CA into the webhook configurations; empty: the certificate is in --cert-dir already (cert-manager)")
+	f.StringVar(&s.service, "webhook-service", "laiki-webhook", "the webhook's Service (its DNS names go into a made certificate)")
+	f.StringVar(&s.configurations, "webhook-configuration", "laiki", "the Mutating- and ValidatingWebhookConfiguration that get the CA of a made certificate")
+	f.StringSliceVar(&s.certNames, "webhook-cert-names", nil, "more host names for a made certificate (a webhook reached by URL)")
+}
+
+// certificates makes or renews the webhook's certificate before the
+// manager starts (the server needs its files then) and keeps it renewed
+// while it runs. Nothing to do when --cert-secret is not given.
+func (s *serving) certificates(ctx context.Context, cfg *rest.Config, mgr ctrl.Manager, namespace string) error {
+	if s.certSecret == "" {
+		return nil
+	}
+	if namespace == "" {
+		return fmt.Errorf("--cert-secret needs a namespace: give --namespace")
+	}
+	c, err := client.New(cfg, client.Options{Scheme: cluster.Scheme()})
+	if err != nil {
+		return err
+	}
+	dir := s.certDir
+	if dir == "" {
+		dir = filepath.Join(os.TempDir(), "k8s-webhook-server", "serving-certs") // controller-runtime's default
+	}
+	certs := &webhook.Certs{Client: c, Namespace: namespace, Secret: s.certSecret, Service: s.service, ExtraNames: s.certNames,
+		Dir: dir, Configurations: s.configurations}
+	if err := certs.Ensure(ctx); err != nil {
+		return fmt.Errorf("webhook certificate: %w", err)
+	}
+	return mgr.Add(certs)
 }
 
 // options are the manager options these flags set.

@@ -102,6 +102,9 @@ Events, and Prometheus metrics (laiki_*).`,
 				return cannot(err)
 			}
 			if serveWebhook {
+				if err := srv.certificates(c.Context(), restCfg, mgr, namespace); err != nil {
+					return cannot(err)
+				}
 				if err := webhook.Setup(c.Context(), mgr, &webhook.Admission{Config: cfg, Options: engineOpts, Refresh: interval}); err != nil {
 					return cannot(err)
 				}

@@ -18,6 +18,7 @@ func newWebhook() *cobra.Command {
 	var in inputs
 	var srv serving
 	var interval time.Duration
+	var namespace string
 	c := &cobra.Command{
 		Use:   "webhook --config laiki.yaml",
 		Short: "Serve the admission webhook: kubectl apply gets the verdict laiki check gives",
@@ -45,6 +46,12 @@ usual kubeconfig (in-cluster, --kubeconfig, or $KUBECONFIG).`,
 				return cannot(err)
 			}
 			adm := &webhook.Admission{Config: cfg, Options: engine.Options{Load: source.Options{CacheDir: in.cacheDir}}, Refresh: interval}
+			if namespace == "" {
+				namespace = inClusterNamespace()
+			}
+			if err := srv.certificates(c.Context(), restCfg, mgr, namespace); err != nil {
+				return cannot(err)
+			}
 			if err := webhook.Setup(c.Context(), mgr, adm); err != nil {
 				return cannot(err)
 			}
@@ -57,6 +64,7 @@ usual kubeconfig (in-cluster, --kubeconfig, or $KUBECONFIG).`,
 		},
 	}
 	in.register(c)
+	c.Flags().StringVar(&namespace, "namespace", "", "namespace of the --cert-secret Secret (default the pod's)")
 	c.Flags().DurationVar(&interval, "interval", time.Minute, "how often the sources (and so the platform's policies) are re-read")
 	srv.register(c, "0")
 	return c
