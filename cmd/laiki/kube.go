@@ -8,6 +8,7 @@ import (
 
 	"github.com/laiki-platform/laiki/engine/cluster"
 	"github.com/spf13/cobra"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -82,6 +83,10 @@ func (s *serving) options(webhook bool) ctrl.Options {
 		Scheme:                 cluster.Scheme(),
 		Metrics:                metricsserver.Options{BindAddress: s.metrics},
 		HealthProbeBindAddress: s.probes,
+		// ConfigMaps and Secrets are read one at a time (status, policies,
+		// the webhook certificate): caching them would watch every one in
+		// the cluster, and need the RBAC to.
+		Client: client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.ConfigMap{}, &corev1.Secret{}}}},
 	}
 	if webhook {
 		o.WebhookServer = ctrlwebhook.NewServer(ctrlwebhook.Options{Host: s.host, Port: s.port, CertDir: s.certDir})
