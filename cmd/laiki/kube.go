@@ -8,10 +8,12 @@ import (
 
 	"github.com/laiki-platform/laiki/engine/cluster"
 	"github.com/spf13/cobra"
+	"go.uber.org/zap/zapcore"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	ctrlwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
 
@@ -35,6 +37,7 @@ type serving struct {
 	// Self-made webhook certificates (where cert-manager does not make them).
 	certSecret, service, configurations string
 	certNames                           []string
+	logLevel                            string
 }
 
 func (s *serving) register(c *cobra.Command, metricsDefault string) {
@@ -48,7 +51,19 @@ func (s *serving) register(c *cobra.Command, metricsDefault string) {
 	f.StringVar(&s.certSecret, "cert-secret", "", "make the webhook's certificate (and rotate it) in this Secret of the namespace, and put its CA into the webhook configurations; empty: the certificate is in --cert-dir already (cert-manager)")
 	f.StringVar(&s.service, "webhook-service", "laiki-webhook", "the webhook's Service (its DNS names go into a made certificate)")
 	f.StringVar(&s.configurations, "webhook-configuration", "laiki", "the Mutating- and ValidatingWebhookConfiguration that get the CA of a made certificate")
+	f.StringVar(&s.logLevel, "log-level", "info", "log level: debug, info or error")
 	f.StringSliceVar(&s.certNames, "webhook-cert-names", nil, "more host names for a made certificate (a webhook reached by URL)")
+}
+
+// setLogger sets the structured (JSON) logger of controller-runtime at the
+// level asked for.
+func (s *serving) setLogger() error {
+	var level zapcore.Level
+	if err := level.UnmarshalText([]byte(s.logLevel)); err != nil || (level != zapcore.DebugLevel && level != zapcore.InfoLevel && level != zapcore.ErrorLevel) {
+		return fmt.Errorf("--log-level: %q is not debug, info or error", s.logLevel)
+	}
+	ctrl.SetLogger(zap.New(zap.Level(level)))
+	return nil
 }
 
 // certificates makes or renews the webhook's certificate before the

@@ -9,7 +9,6 @@ import (
 	"github.com/spf13/cobra"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
-	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/laiki-platform/laiki/engine"
 	"github.com/laiki-platform/laiki/engine/admission"
@@ -52,7 +51,9 @@ the ConfigMap laiki-status (sources and documents from Git) in --namespace,
 Events, and Prometheus metrics (laiki_*).`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			ctrl.SetLogger(zap.New())
+			if err := srv.setLogger(); err != nil {
+				return cannot(err)
+			}
 			cfg, err := in.load(nil)
 			if err != nil {
 				return err

@@ -7,7 +7,6 @@ import (
 	"github.com/spf13/cobra"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
-	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/laiki-platform/laiki/engine"
 	"github.com/laiki-platform/laiki/engine/source"
@@ -32,7 +31,9 @@ that fails leaves the set in force deciding. It reads the cluster with the
 usual kubeconfig (in-cluster, --kubeconfig, or $KUBECONFIG).`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			ctrl.SetLogger(zap.New())
+			if err := srv.setLogger(); err != nil {
+				return cannot(err)
+			}
 			cfg, err := in.load(nil)
 			if err != nil {
 				return err

@@ -1,0 +1,66 @@
+{{/* The release's full name: "laiki" for a release named laiki. */}}
+{{- define "laiki.fullname" -}}
+{{- if contains .Chart.Name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "laiki.labels" -}}
+app.kubernetes.io/name: {{ .Chart.Name }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
+{{- end -}}
+
+{{- define "laiki.selectorLabels" -}}
+app.kubernetes.io/name: {{ .Chart.Name }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "laiki.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "laiki.fullname" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- default "default" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Whether cert-manager makes the webhook's certificate. */}}
+{{- define "laiki.certManager" -}}
+{{- $cm := .Values.webhook.certManager.enabled -}}
+{{- if eq (toString $cm) "auto" -}}
+{{- if .Capabilities.APIVersions.Has "cert-manager.io/v1" -}}true{{- end -}}
+{{- else if eq (toString $cm) "true" -}}true{{- end -}}
+{{- end -}}
+
+{{- define "laiki.webhookSecret" -}}{{ include "laiki.fullname" . }}-webhook-tls{{- end -}}
+
+{{/* laiki.yaml: the sources with credentials as environment variables and
+files of the pod, the chart's policies as a ConfigMap source, policy-data. */}}
+{{- define "laiki.config" -}}
+{{- $sources := list -}}
+{{- range $i, $s := .Values.sources -}}
+{{- $src := omit $s "credentials" -}}
+{{- with $s.credentials -}}
+{{- $auth := dict -}}
+{{- if .username -}}{{- $_ := set $auth "username" .username -}}{{- end -}}
+{{- if .tokenKey -}}{{- $_ := set $auth "token-env" (printf "LAIKI_SOURCE_%d_TOKEN" $i) -}}{{- end -}}
+{{- if .sshKeyKey -}}{{- $_ := set $auth "ssh-key-env" (printf "LAIKI_SOURCE_%d_SSH_KEY" $i) -}}{{- end -}}
+{{- if .knownHostsKey -}}{{- $_ := set $auth "known-hosts-file" (printf "/etc/laiki/known-hosts/%d/known_hosts" $i) -}}{{- end -}}
+{{- $git := deepCopy (required (printf "sources[%d]: credentials need a git source" $i) $src.git) -}}
+{{- $_ := set $git "auth" $auth -}}
+{{- $_ := set $src "git" $git -}}
+{{- end -}}
+{{- $sources = append $sources $src -}}
+{{- end -}}
+{{- if .Values.policies -}}
+{{- $sources = append $sources (dict "name" "chart-policies" "role" "platform" "configmap" (dict "namespace" .Release.Namespace "name" (printf "%s-policies" (include "laiki.fullname" .)))) -}}
+{{- end -}}
+{{- if not $sources -}}
+{{- fail "sources: give at least one source (a platform source with the targets), see values.yaml" -}}
+{{- end -}}
+{{- toYaml (dict "sources" $sources "policy-data" .Values.policyData) -}}
+{{- end -}}
