@@ -10,9 +10,16 @@ WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-ARG VERSION=dev
 RUN CGO_ENABLED=0 GOOS=linux go build -trimpath -ldflags="-s -w" -o /out/laiki ./cmd/laiki
 
+# For CI jobs that run scripts (GitLab CI): the same binary with busybox's
+# shell. docker build --target ci -t laiki:ci .
+FROM gcr.io/distroless/static-debian12:debug-nonroot AS ci
+COPY --from=build /out/laiki /usr/local/bin/laiki
+USER 65532:65532
+ENTRYPOINT []
+
+# The default image: no shell, no package manager.
 FROM gcr.io/distroless/static-debian12:nonroot
 LABEL org.opencontainers.image.source="https://github.com/laiki-platform/laiki" \
       org.opencontainers.image.description="Laiki: a ShinyProxy platform from one file per app" \

@@ -51,9 +51,11 @@ chart: envtest helm
 test: test-deps envtest helm vet verify-generated
 	KUBEBUILDER_ASSETS=$$(./scripts/envtest-binaries.sh) LAIKI_HELM=$$(./scripts/helm-binary.sh) $(GO) test -count=1 -race -timeout 20m ./...
 
-# A small, static, non-root image of the binary (needs Docker).
+# A small, static, non-root image of the binary, and its variant with a
+# shell for CI jobs (needs Docker).
 image:
 	docker build -t $(IMAGE) .
+	docker build --target ci -t $(IMAGE)-ci .
 
 unit:
 	$(GO) test -count=1 ./engine/... ./policies/... ./cmd/...
