@@ -84,18 +84,12 @@ func (c *Certs) DNSNames() []string {
 // runnable, on every replica: each serves the webhook).
 func (c *Certs) Start(ctx context.Context) error {
 	c.defaults()
-	t := time.NewTicker(c.Every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-			if err := c.Ensure(ctx); err != nil {
-				ctrl.LoggerFrom(ctx).Error(err, "webhook certificate")
-			}
+	every(ctx, c.Every, func() {
+		if err := c.Ensure(ctx); err != nil {
+			ctrl.LoggerFrom(ctx).Error(err, "webhook certificate")
 		}
-	}
+	})
+	return nil
 }
 
 // NeedLeaderElection: every replica keeps its own files.

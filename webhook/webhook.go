@@ -58,20 +58,28 @@ type Admission struct {
 // refresh re-reads the sources every Refresh until ctx ends, off the path of
 // requests (which keep the state in force until the new one is built).
 func (a *Admission) refresh(ctx context.Context) error {
-	if a.Refresh <= 0 {
-		return nil
+	every(ctx, a.Refresh, func() {
+		a.MarkDirty()
+		if _, err := a.State(ctx); err != nil {
+			ctrl.LoggerFrom(ctx).Error(err, "re-reading the sources for the webhook")
+		}
+	})
+	return nil
+}
+
+// every calls f every d until ctx ends (never when d is not positive).
+func every(ctx context.Context, d time.Duration, f func()) {
+	if d <= 0 {
+		return
 	}
-	t := time.NewTicker(a.Refresh)
+	t := time.NewTicker(d)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			return nil
+			return
 		case <-t.C:
-			a.MarkDirty()
-			if _, err := a.State(ctx); err != nil {
-				ctrl.LoggerFrom(ctx).Error(err, "re-reading the sources for the webhook")
-			}
+			f()
 		}
 	}
 }

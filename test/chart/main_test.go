@@ -80,12 +80,8 @@ func run(m *testing.M) (int, error) {
 		return 1, err
 	}
 	defer os.RemoveAll(tmp)
-	laiki = filepath.Join(tmp, "laiki")
-	build := exec.Command("go", "build", "-o", laiki, "github.com/laiki-platform/laiki/cmd/laiki")
-	build.Dir = repo
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		return 1, fmt.Errorf("building laiki: %w", err)
+	if laiki, err = kubetest.Laiki(tmp); err != nil {
+		return 1, err
 	}
 	var crds []*apiextensionsv1.CustomResourceDefinition
 	for _, s := range stubCRDs {

@@ -11,10 +11,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/laiki-platform/laiki/test/kubetest"
 )
 
 var (
@@ -25,8 +26,7 @@ var (
 // TestMain builds the binary once. Git, its daemon and its http-backend are
 // required: without them the package fails, it does not skip.
 func TestMain(m *testing.M) {
-	_, file, _, _ := runtime.Caller(0)
-	repo = filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
+	repo = kubetest.Repo()
 	if err := checkGit(); err != nil {
 		fmt.Fprintln(os.Stderr, "FAIL: the end-to-end tests need git with its daemon and http-backend (make test-deps installs them:", "scripts/install-test-deps.sh):", err)
 		os.Exit(1)
@@ -36,12 +36,8 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "FAIL:", err)
 		os.Exit(1)
 	}
-	laiki = filepath.Join(dir, "laiki")
-	build := exec.Command("go", "build", "-o", laiki, "github.com/laiki-platform/laiki/cmd/laiki")
-	build.Dir = repo
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "FAIL: building laiki:", err)
+	if laiki, err = kubetest.Laiki(dir); err != nil {
+		fmt.Fprintln(os.Stderr, "FAIL:", err)
 		os.RemoveAll(dir)
 		os.Exit(1)
 	}

@@ -69,3 +69,16 @@ func Start(env *envtest.Environment) (*rest.Config, error) {
 	fmt.Fprintf(os.Stderr, "envtest started in %s\n", time.Since(start).Round(time.Millisecond))
 	return cfg, nil
 }
+
+// Laiki builds the laiki binary into dir, for tests that run it as users
+// and the chart do, and returns its path.
+func Laiki(dir string) (string, error) {
+	bin := filepath.Join(dir, "laiki")
+	build := exec.Command("go", "build", "-o", bin, "github.com/laiki-platform/laiki/cmd/laiki")
+	build.Dir = Repo()
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		return "", fmt.Errorf("building laiki: %w", err)
+	}
+	return bin, nil
+}
