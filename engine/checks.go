@@ -110,6 +110,12 @@ func (r *Result) nearTargets() string {
 // judge runs a bound resource through its pre-processors, the schema again,
 // and governance, and sets its spec and verdict.
 func (r *Result) judge(ctx context.Context, res *Resource) []finding.Finding {
+	return r.judgeWith(ctx, res, true)
+}
+
+// judgeWith runs the pre-processors and the schema checks, and governance
+// when govern is set (the mutating webhook leaves it to the validating one).
+func (r *Result) judgeWith(ctx context.Context, res *Resource, govern bool) []finding.Finding {
 	d := res.Doc
 	pps := r.PreProcessorsFor(d)
 	for _, pp := range pps {
@@ -139,7 +145,9 @@ func (r *Result) judge(ctx context.Context, res *Resource) []finding.Finding {
 	if finding.AnyBlocking(fs) {
 		return fs
 	}
-	fs = append(fs, r.Policies.Govern(ctx, d, spec)...)
+	if govern {
+		fs = append(fs, r.Policies.Govern(ctx, d, spec)...)
+	}
 	res.Accepted = !finding.AnyBlocking(fs)
 	return fs
 }

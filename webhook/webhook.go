@@ -129,7 +129,7 @@ func (a *Admission) State(ctx context.Context) (*engine.Result, error) {
 }
 
 // decide runs the engine on the object of a request.
-func (a *Admission) decide(ctx context.Context, req admission.Request) (map[string]any, *document.Document, engine.Verdict, error) {
+func (a *Admission) decide(ctx context.Context, req admission.Request, govern bool) (map[string]any, *document.Document, engine.Verdict, error) {
 	var obj map[string]any
 	if err := json.Unmarshal(req.Object.Raw, &obj); err != nil {
 		return nil, nil, engine.Verdict{}, fmt.Errorf("the object is not JSON: %w", err)
@@ -150,7 +150,12 @@ func (a *Admission) decide(ctx context.Context, req admission.Request) (map[stri
 	if err != nil {
 		return nil, nil, engine.Verdict{}, err
 	}
-	v := state.Admit(ctx, d, src)
+	var v engine.Verdict
+	if govern {
+		v = state.Admit(ctx, d, src)
+	} else {
+		v = state.AdmitForMutation(ctx, d, src)
+	}
 	v.Findings = append(fs, v.Findings...)
 	v.Allowed = v.Allowed && !finding.AnyBlocking(fs)
 	return obj, d, v, nil
@@ -202,13 +207,15 @@ func (m Mutator) Handle(ctx context.Context, req admission.Request) admission.Re
 	if req.Operation != admissionv1.Create && req.Operation != admissionv1.Update {
 		return admission.Allowed("")
 	}
-	obj, d, v, err := m.decide(ctx, req)
+	obj, d, v, err := m.decide(ctx, req, false)
 	if err != nil {
 		return admission.Errored(http.StatusInternalServerError, err)
 	}
-	// A refusal comes from here already: the API server checks the
+	// A refusal before governance (access, binding, schema, a pre-processor
+	// that fails) comes from here already: the API server checks the
 	// object's schema between the two webhooks, and Laiki's message (with
-	// its policy and field) should be the one the user reads.
+	// its policy and field) should be the one the user reads. Governance is
+	// the validating webhook's, on the mutated object.
 	if !v.Allowed {
 		return verdict(v, func(finding.Finding) bool { return true })
 	}
@@ -248,7 +255,7 @@ func (val Validator) Handle(ctx context.Context, req admission.Request) admissio
 	if req.Operation != admissionv1.Create && req.Operation != admissionv1.Update {
 		return admission.Allowed("")
 	}
-	_, _, v, err := val.decide(ctx, req)
+	_, _, v, err := val.decide(ctx, req, true)
 	if err != nil {
 		return admission.Errored(http.StatusInternalServerError, err)
 	}

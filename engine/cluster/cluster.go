@@ -82,13 +82,15 @@ func Documents(ctx context.Context, r client.Reader) (docs []*document.Document,
 // object (Kind/namespace/name), so that an update is recognised as the same
 // document and a finding says which object it is about.
 func ObjectDocument(obj map[string]any, src document.SourceRef) (*document.Document, []finding.Finding, error) {
-	text, err := kube.FromObject(obj)
+	// Read as a tree, not written out as YAML and read back: the webhook
+	// does this for every request.
+	top, err := kube.ObjectNode(obj)
 	if err != nil {
 		return nil, nil, err
 	}
 	u := unstructured.Unstructured{Object: obj}
 	file := fmt.Sprintf("%s/%s/%s", u.GetKind(), u.GetNamespace(), u.GetName())
-	parsed := document.Parse(src, file, text, document.DefaultLimits)
+	parsed := document.ParseNode(src, file, top, document.DefaultLimits)
 	if len(parsed.Documents) != 1 {
 		return nil, parsed.Findings, fmt.Errorf("%s: not one Laiki document", file)
 	}

@@ -191,6 +191,26 @@ var parserProblems = map[string]bool{
 	"found incompatible YAML document": true, "found undefined tag handle": true,
 }
 
+// ParseNode reads one document given as a YAML tree rather than text (an
+// object from the Kubernetes API, converted in memory): the same checks as
+// Parse, without writing the tree out and reading it back. Its nodes carry
+// no lines.
+func ParseNode(src SourceRef, file string, top *yaml.Node, limits Limits) Result {
+	res := Result{ByDocument: map[*Document][]finding.Finding{}}
+	if top == nil || top.Kind != yaml.MappingNode || !hasKey(top, KeyMetadata, KeySpec) {
+		res.Findings = append(res.Findings, finding.Finding{Severity: finding.Error, Location: finding.Location{File: file},
+			Message: "not a Laiki document (no laiki-metadata and laiki-spec at the top)", Policy: finding.CheckDocument, Source: src.Name})
+		return res
+	}
+	d, fs := build(src, file, 0, top, limits)
+	if d.Line == 0 {
+		d.Line, d.Column = 1, 1 // an object is one document: its first line
+	}
+	res.Documents = append(res.Documents, d)
+	res.ByDocument[d] = fs
+	return res
+}
+
 // Parse reads every YAML document of a file. It never fails: problems are
 // findings, with the file and line, and the documents before a syntax error
 // are kept.

@@ -152,6 +152,22 @@ func objectValue(f types.Field, v any) any {
 
 // FromObject gives the file form (YAML) of a Laiki object.
 func FromObject(obj map[string]any) ([]byte, error) {
+	doc, err := ObjectNode(obj)
+	if err != nil {
+		return nil, err
+	}
+	var b bytes.Buffer
+	enc := yaml.NewEncoder(&b)
+	enc.SetIndent(2)
+	if err := enc.Encode(doc); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), enc.Close()
+}
+
+// ObjectNode is FromObject's document as a YAML tree, for reading it as a
+// document without writing it out (document.ParseNode).
+func ObjectNode(obj map[string]any) (*yaml.Node, error) {
 	kind, _ := obj["kind"].(string)
 	meta, _ := obj["metadata"].(map[string]any)
 	spec, _ := obj["spec"].(map[string]any)
@@ -194,14 +210,7 @@ func FromObject(obj map[string]any) ([]byte, error) {
 	default:
 		return nil, fmt.Errorf("%s is not a Laiki kind", kind)
 	}
-	doc := &yaml.Node{Kind: yaml.MappingNode, Content: []*yaml.Node{str(document.KeyMetadata), metadata, str(document.KeySpec), laikiSpec}}
-	var b bytes.Buffer
-	enc := yaml.NewEncoder(&b)
-	enc.SetIndent(2)
-	if err := enc.Encode(doc); err != nil {
-		return nil, err
-	}
-	return b.Bytes(), enc.Close()
+	return &yaml.Node{Kind: yaml.MappingNode, Content: []*yaml.Node{str(document.KeyMetadata), metadata, str(document.KeySpec), laikiSpec}}, nil
 }
 
 func targetKinds() map[string]string {

@@ -153,11 +153,17 @@ func (f Field) check(what string, path []string, v any, ps *[]Problem) {
 			ok = false
 			break
 		}
-		for _, k := range sortedKeys(f.Fields) {
-			if _, has := m[k]; !has && f.Fields[k].Required {
-				*ps = append(*ps, Problem{Path: append([]string(nil), path...), Severity: finding.Error, Missing: true,
-					Message: fmt.Sprintf("%s needs %s", name, k)})
+		// Only the (few) missing required keys are sorted, not the (many) fields.
+		var missing []string
+		for k, sub := range f.Fields {
+			if _, has := m[k]; !has && sub.Required {
+				missing = append(missing, k)
 			}
+		}
+		sort.Strings(missing)
+		for _, k := range missing {
+			*ps = append(*ps, Problem{Path: append([]string(nil), path...), Severity: finding.Error, Missing: true,
+				Message: fmt.Sprintf("%s needs %s", name, k)})
 		}
 		for _, k := range sortedKeys(m) {
 			sub, known := f.Fields[k]

@@ -81,18 +81,16 @@ host_path(volume) if {
 	not regex.match(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`, source)
 }
 
-# Image references, as the distribution reference grammar has them.
-domain_component := `(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])`
-
-domain := sprintf(`(?:%s(?:\.%s)*|\[[a-fA-F0-9:]+\])(?::[0-9]+)?`, [domain_component, domain_component])
-
-path_component := `[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*`
-
-tag := `[\w][\w.-]{0,127}`
-
-digest := `[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}`
-
-reference := sprintf(`^(?:%s/)?%s(?:/%s)*(?::%s)?(?:@%s)?$`, [domain, path_component, path_component, tag, digest])
+# Image references, as the distribution reference grammar has them:
+#   [domain/]path-component(/path-component)*[:tag][@digest], with
+#   domain-component (?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]),
+#   domain           domain-component(\.domain-component)* or [ipv6], then [:port]
+#   path-component   [a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*
+#   tag              [\w][\w.-]{0,127}
+#   digest           algorithm:hex{32,}
+# Written out whole rather than built with sprintf: a rule is evaluated
+# anew for every resource, and this one is the same for all.
+reference := `^(?:(?:(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*|\[[a-fA-F0-9:]+\])(?::[0-9]+)?/)?[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$`
 
 image := spec["container-image"]
 

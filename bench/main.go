@@ -1,0 +1,84 @@
+// Command bench runs the benchmarks of `make bench` and prints a table of
+// Laiki and each peer, with the ratios. See BENCHMARKS.md.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+type tools struct{ laiki, conftest, opa, conftestVersion, opaVersion string }
+
+func buildTools(root string) (*tools, error) {
+	cmd := exec.Command(filepath.Join(root, "bench", "tools.sh"))
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("bench/tools.sh: %w", err)
+	}
+	t := &tools{}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 3 {
+			continue
+		}
+		switch f[0] {
+		case "laiki":
+			t.laiki = f[1]
+		case "conftest":
+			t.conftest, t.conftestVersion = f[1], f[2]
+		case "opa":
+			t.opa, t.opaVersion = f[1], f[2]
+		}
+	}
+	return t, nil
+}
+
+func main() {
+	only := flag.String("only", "check,admission,reconcile", "which benchmarks to run")
+	apps := flag.Int("apps", 10000, "apps for the pull-request check")
+	rates := flag.String("rates", "500,1000,2000,4000,6000,8000,10000", "request rates of the admission benchmark, per second")
+	duration := flag.Duration("duration", 5*time.Second, "how long each admission rate is held")
+	serve := flag.String("serve-webhook", "", "(internal) serve Laiki's webhook on this laiki.yaml")
+	flag.Parse()
+	if *serve != "" {
+		if err := serveWebhook(*serve); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(2)
+		}
+		return
+	}
+	root, _ := filepath.Abs("..")
+	t, err := buildTools(root)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	if strings.Contains(*only, "check") {
+		if err := benchCheck(t, *apps); err != nil {
+			fmt.Fprintln(os.Stderr, "check:", err)
+			os.Exit(1)
+		}
+	}
+	if strings.Contains(*only, "admission") {
+		var rs []int
+		for _, r := range strings.Split(*rates, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(r))
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "-rates:", err)
+				os.Exit(2)
+			}
+			rs = append(rs, n)
+		}
+		if err := benchAdmission(t, rs, *duration); err != nil {
+			fmt.Fprintln(os.Stderr, "admission:", err)
+			os.Exit(1)
+		}
+	}
+}

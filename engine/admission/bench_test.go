@@ -1,0 +1,50 @@
+package admission_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/laiki-platform/laiki/engine/admission"
+	"github.com/laiki-platform/laiki/engine/document"
+)
+
+// Hot paths of admission, per resource: the defaults pre-processor and the
+// governance rules (the built-in baseline), on the example app.
+func benchDocs(b *testing.B) (*admission.Policies, *document.Document, *document.Document) {
+	b.Helper()
+	p, err := admission.Compile(context.Background(), nil, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	read := func(rel string, role string) *document.Document {
+		data, err := os.ReadFile(filepath.Join("..", "..", "examples", rel))
+		if err != nil {
+			b.Fatal(err)
+		}
+		parsed := document.Parse(document.SourceRef{Name: "s", Role: role}, rel, data, document.DefaultLimits)
+		return parsed.Documents[0]
+	}
+	return p, read("apps/shinyproxy-demo.yaml", "team"), read("platform/app-defaults.yaml", "platform")
+}
+
+func BenchmarkPreProcess(b *testing.B) {
+	p, app, defaults := benchDocs(b)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, fs, _ := p.PreProcess(ctx, app, []*document.Document{defaults}); len(fs) > 0 && fs[0].Severity == "error" {
+			b.Fatal(fs)
+		}
+	}
+}
+
+func BenchmarkGovern(b *testing.B) {
+	p, app, _ := benchDocs(b)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		p.Govern(ctx, app, app.Spec)
+	}
+}
