@@ -63,9 +63,13 @@ unit:
 e2e: test-deps
 	$(GO) test -count=1 -v ./test/e2e/
 
-# Speed and memory goals live here, never in timed unit tests.
-bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+# Speed and memory goals live here, never in timed unit tests: the Go
+# benchmarks of the hot paths, then Laiki against its peers (bench/, a module
+# of its own; the peers are built from the Go module proxy). BENCHMARKS.md
+# has the figures. BENCH_FLAGS=-only=check (or admission, reconcile) runs one.
+bench: test-deps envtest
+	$(GO) test -run '^$$' -bench . -benchmem ./engine/...
+	cd bench && GOWORK=off $(GO) run . $(BENCH_FLAGS)
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

@@ -46,7 +46,17 @@ func main() {
 	rates := flag.String("rates", "500,1000,2000,4000,6000,8000,10000", "request rates of the admission benchmark, per second")
 	duration := flag.Duration("duration", 5*time.Second, "how long each admission rate is held")
 	serve := flag.String("serve-webhook", "", "(internal) serve Laiki's webhook on this laiki.yaml")
+	sizes := flag.String("reconcile-apps", "1000,10000", "app counts of the reconcile benchmark")
+	child := flag.Int("reconcile-child", 0, "(internal) run the reconcile benchmark for this many apps")
 	flag.Parse()
+	root, _ := filepath.Abs("..")
+	if *child > 0 {
+		if err := reconcileChild(root, *child); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(2)
+		}
+		return
+	}
 	if *serve != "" {
 		if err := serveWebhook(*serve); err != nil {
 			fmt.Fprintln(os.Stderr, err)
@@ -54,7 +64,6 @@ func main() {
 		}
 		return
 	}
-	root, _ := filepath.Abs("..")
 	t, err := buildTools(root)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -78,6 +87,21 @@ func main() {
 		}
 		if err := benchAdmission(t, rs, *duration); err != nil {
 			fmt.Fprintln(os.Stderr, "admission:", err)
+			os.Exit(1)
+		}
+	}
+	if strings.Contains(*only, "reconcile") {
+		var ns []int
+		for _, r := range strings.Split(*sizes, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(r))
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "-reconcile-apps:", err)
+				os.Exit(2)
+			}
+			ns = append(ns, n)
+		}
+		if err := benchReconcile(ns); err != nil {
+			fmt.Fprintln(os.Stderr, "reconcile:", err)
 			os.Exit(1)
 		}
 	}

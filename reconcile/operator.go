@@ -120,7 +120,7 @@ func (o *Operator) reconcile(ctx context.Context, _ crreconcile.Request) (crreco
 		return crreconcile.Result{}, err
 	}
 	s := run.Result.Summary()
-	kv := []any{"duration", run.Duration.Round(time.Millisecond).String(), "accepted", s.Accepted, "rejected", s.Rejected,
+	kv := []any{"duration", run.Duration.Round(time.Millisecond).String(), "fetch", run.Fetch.Round(time.Millisecond).String(), "accepted", s.Accepted, "rejected", s.Rejected,
 		"held", len(run.Held), "auditViolations", len(run.Audit), "writes", run.Outcome.Writes(), "applyErrors", len(run.Outcome.Errors()),
 		"policies", run.Result.Policies.Revision}
 	if rl := run.Result.Reload; rl.Refused() && run.PoliciesChanged {

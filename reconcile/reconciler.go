@@ -95,6 +95,8 @@ type Run struct {
 	// Objects maps documents read from the cluster to their objects.
 	Objects  map[*document.Document]*unstructured.Unstructured
 	Duration time.Duration
+	// Fetch is the part of Duration spent reading the sources.
+	Fetch time.Duration
 }
 
 // ErrSourceNeverRead stops a reconcile: a source that has never been read
@@ -121,7 +123,9 @@ func (r *Reconciler) Reconcile(ctx context.Context) (*Run, error) {
 		opts.Load.ConfigMaps = cluster.ConfigMaps(r.Cluster)
 	}
 	opts.Loader = func(ctx context.Context, cfg *source.Config, lo source.Options) []*source.Loaded {
+		fetchStart := time.Now()
 		loaded := source.Load(ctx, cfg, lo)
+		run.Fetch = time.Since(fetchStart)
 		for _, l := range loaded {
 			if l.Failed {
 				fetchFailures.WithLabelValues(l.Source.Name).Inc()
