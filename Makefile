@@ -4,7 +4,7 @@ BIN := bin/laiki
 
 CONTROLLER_GEN := $(GO) run sigs.k8s.io/controller-tools/cmd/controller-gen@v0.23.0
 
-.PHONY: all build test test-deps envtest helm chart image unit e2e demo bench vet fmt generate verify-generated
+.PHONY: all build test test-deps envtest helm chart image unit e2e demo bench vet fmt generate verify-generated fuzz-short
 
 IMAGE ?= ghcr.io/laiki-platform/laiki:dev
 
@@ -48,8 +48,16 @@ helm:
 chart: envtest helm
 	KUBEBUILDER_ASSETS=$$(./scripts/envtest-binaries.sh) LAIKI_HELM=$$(./scripts/helm-binary.sh) $(GO) test -count=1 -v ./test/chart/
 
-test: test-deps envtest helm vet verify-generated
+test: test-deps envtest helm vet verify-generated fuzz-short
 	KUBEBUILDER_ASSETS=$$(./scripts/envtest-binaries.sh) LAIKI_HELM=$$(./scripts/helm-binary.sh) $(GO) test -count=1 -race -timeout 20m ./...
+
+# A short run of each fuzz test (the checked-in corpus in testdata/fuzz runs
+# in every `go test` too); FUZZTIME=10m for a long one.
+FUZZTIME ?= 8s
+fuzz-short:
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./engine/document/
+	$(GO) test -run '^$$' -fuzz '^FuzzPreProcess$$' -fuzztime $(FUZZTIME) ./engine/admission/
+	$(GO) test -run '^$$' -fuzz '^FuzzMerge$$' -fuzztime $(FUZZTIME) ./engine/workflow/
 
 # A small, static, non-root image of the binary, and its variant with a
 # shell for CI jobs (needs Docker).

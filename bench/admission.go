@@ -281,7 +281,7 @@ func benchAdmission(t *tools, rates []int, d time.Duration) error {
 	opaRSS := opa.stop()
 
 	fmt.Printf("\nAdmission: 1,000 distinct app objects at constant rates for %s each (vegeta, loopback, 2 cores shared with the load)\n", d)
-	fmt.Printf("  Laiki: AdmissionReview over TLS, mutate and validate alternately (each runs pre-processors, schema and governance)\n")
+	fmt.Printf("  Laiki: AdmissionReview over TLS, mutate (pre-processors, schema) and validate (the same, then governance) alternately\n")
 	fmt.Printf("  OPA %s: opa run --server over HTTP, POST /v1/data/laiki/governance (the same ten rules and the baseline)\n", t.opaVersion)
 	fmt.Printf("  %8s | %10s %10s %8s | %10s %10s %8s\n", "rate/s", "laiki p50", "p99", "ok", "opa p50", "p99", "ok")
 	for i := 0; i < len(laikiPoints) || i < len(opaPoints); i++ {

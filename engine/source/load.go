@@ -46,6 +46,9 @@ type Options struct {
 	// ConfigMaps reads a ConfigMap's data and resourceVersion (from the
 	// cluster Laiki runs against); nil where there is no cluster.
 	ConfigMaps func(ctx context.Context, namespace, name string) (data map[string]string, version string, err error)
+	// Parallelism bounds the sources read at once (default 8): a hundred
+	// Git clones at a time would hold a hundred packfiles in memory.
+	Parallelism int
 }
 
 func (o *Options) defaults() {
@@ -61,6 +64,9 @@ func (o *Options) defaults() {
 	}
 	if o.Getenv == nil {
 		o.Getenv = os.Getenv
+	}
+	if o.Parallelism <= 0 {
+		o.Parallelism = 8
 	}
 }
 
@@ -80,10 +86,13 @@ func Load(ctx context.Context, cfg *Config, opts Options) []*Loaded {
 	out := make([]*Loaded, len(cfg.Sources))
 	g := &gitCache{dir: opts.CacheDir}
 	var wg sync.WaitGroup
+	slots := make(chan struct{}, opts.Parallelism)
 	for i, s := range cfg.Sources {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			slots <- struct{}{}
+			defer func() { <-slots }()
 			l := &Loaded{Source: s}
 			var err error
 			switch {
