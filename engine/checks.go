@@ -26,13 +26,40 @@ func checkTarget(d *document.Document) []finding.Finding {
 		return []finding.Finding{errorAt(d, document.KeyMetadata+"."+document.MetaTargetType, finding.CheckDocument,
 			"unknown target-type %s (known: %s)", d.Type, strings.Join(types.TargetNames(), ", "))}
 	}
-	fs := schemaFindings(d, d.Spec, tt.Schema, false)
+	fs := checkNames(d, document.MetaName, document.MetaNamespace)
+	if finding.AnyBlocking(fs) {
+		return fs
+	}
+	fs = append(fs, schemaFindings(d, d.Spec, tt.Schema, false)...)
 	if tt.Check != nil {
 		fs = append(fs, problemFindings(d, tt.Check(d.Spec))...)
 	}
 	if !dns1123Label.MatchString(d.Namespace) {
 		fs = append(fs, finding.Finding{Severity: finding.Warn, Location: d.PosOf(document.KeyMetadata + "." + document.MetaNamespace),
 			Policy: finding.CheckNaming, Message: fmt.Sprintf("namespace %s is not a valid Kubernetes namespace name (lower case letters, digits and '-'); it is mapped to one when deployed to Kubernetes", d.Namespace)})
+	}
+	return fs
+}
+
+// laikiName is what a target's or pre-processor's name and namespace may
+// be: they become parts of object names (mapped to Kubernetes' rules) and of
+// paths (laiki render --out), so no '/', no "..", at most 63 characters.
+// Upper case is allowed: it is mapped, with a warning.
+var laikiName = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$`)
+
+// checkNames refuses names that cannot be names.
+func checkNames(d *document.Document, keys ...string) []finding.Finding {
+	var fs []finding.Finding
+	for _, k := range keys {
+		v, _ := d.Metadata[k].(string)
+		if !laikiName.MatchString(v) || strings.Contains(v, "..") {
+			shown := v
+			if len(shown) > 80 {
+				shown = shown[:77] + "..."
+			}
+			fs = append(fs, errorAt(d, document.KeyMetadata+"."+k, finding.CheckDocument,
+				"%s %q is not a name: letters, digits, '.', '_' and '-', starting and ending with a letter or digit, no \"..\", at most 63 characters (%d here)", k, shown, len(v)))
+		}
 	}
 	return fs
 }
@@ -45,7 +72,11 @@ func (r *Result) checkPreProcessor(ctx context.Context, d *document.Document) []
 			"unknown pre-processor-name %s: no Rego policy in package %s.%s (known: %s)", d.Type, admission.PreProcessorPackage, d.Type,
 			strings.Join(r.Policies.PreProcessorNames(), ", "))}
 	}
-	fs := r.Policies.CheckParameters(ctx, d)
+	fs := checkNames(d, document.MetaName, document.MetaTargetNamespace)
+	if finding.AnyBlocking(fs) {
+		return fs
+	}
+	fs = append(fs, r.Policies.CheckParameters(ctx, d)...)
 	if d.TargetName != "" {
 		if _, ok := r.targets[targetKey(d.Namespace, d.TargetName)]; !ok {
 			fs = append(fs, errorAt(d, document.KeyMetadata+"."+document.MetaTargetName, finding.CheckBinding,

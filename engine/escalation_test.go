@@ -108,3 +108,51 @@ func TestEscalationRefused(t *testing.T) {
 }
 
 type runResult struct{ res *engine.Result }
+
+// Names that would become object names or paths: "../", 300 characters,
+// characters Kubernetes forbids. Each is refused with a clear message at
+// its line, before it reaches a workflow.
+func TestHostileNames(t *testing.T) {
+	long := strings.Repeat("x", 300)
+	files := map[string]string{
+		"laiki.yaml":       teamConfig,
+		"team-b/.keep":     "",
+		"platform/sp.yaml": shinyproxy,
+		"platform/bad-targets.yaml": strings.ReplaceAll(shinyproxy, "name: sp", "name: ../../etc") + "---\n" +
+			strings.ReplaceAll(shinyproxy, "name: sp", "name: "+long) + "---\n" +
+			strings.ReplaceAll(shinyproxy, "namespace: apps", "namespace: a/b"),
+		"platform/bad-pp.yaml": strings.ReplaceAll(defaults, "name: defaults", "name: ../x"),
+		"team-a/ids.yaml": app("../../passwd") + "---\n" + app(long) + "---\n" + app("with/slash") + "---\n" + app("-dash-first"),
+	}
+	res := run(t, tree(t, files))
+	for _, want := range []struct {
+		file string
+		line int
+		msg  string
+	}{
+		{"platform/bad-targets.yaml", 3, `name "../../etc" is not a name`},
+		{"platform/bad-targets.yaml", 11, "(300 here)"},
+		{"platform/bad-targets.yaml", 20, `namespace "a/b" is not a name`},
+		{"platform/bad-pp.yaml", 3, `name "../x" is not a name`},
+		{"team-a/ids.yaml", 6, `"../../passwd" is not a valid app id`},
+		{"team-a/ids.yaml", 14, "is not a valid app id"},
+		{"team-a/ids.yaml", 22, `"with/slash" is not a valid app id`},
+		{"team-a/ids.yaml", 30, `"-dash-first" is not a valid app id`},
+	} {
+		has(t, res, "error", want.file, want.line, want.msg)
+	}
+	if len(res.Targets) != 1 {
+		t.Errorf("only the well-named target may be used: %d targets", len(res.Targets))
+	}
+	// A platform pre-processor in error holds back what it applies to.
+	for _, pp := range res.PreProcessors {
+		if !res.InError(pp) {
+			t.Errorf("pre-processor %s is not in error", pp.Name)
+		}
+	}
+	for _, r := range res.Resources {
+		if r.Accepted {
+			t.Errorf("%s accepted", r.Doc.File)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package document
 
 import (
+	"runtime"
 	"strings"
 	"testing"
 
@@ -159,8 +160,17 @@ func TestLimits(t *testing.T) {
 		}
 		b.WriteString("]\n")
 	}
+	// Refused without expanding it: reading it allocates a small, fixed
+	// amount (expanded, it would be 9^10 values).
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
 	r := parse(t, b.String())
+	runtime.ReadMemStats(&after)
 	wantFinding(t, all(r), finding.Error, -1, "alias expansion")
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > 16<<20 {
+		t.Errorf("reading a billion-laughs file allocated %d MiB", grew>>20)
+	}
 
 	deep := "laiki-metadata: {resource-type: A, target-name: n, target-namespace: x}\nlaiki-spec: " + strings.Repeat("[", 100) + strings.Repeat("]", 100) + "\n"
 	r = parse(t, deep)
