@@ -71,6 +71,14 @@ func run(m *testing.M) (int, error) {
 		},
 		ErrorIfCRDPathMissing: true,
 	}
+	// A certificate directory of our own, kept across a restart of the API
+	// server (TestAPIServerRestart): its serving certificate stays the one
+	// the clients trust, as a real API server's does.
+	certs := filepath.Join(tmp, "apiserver-certs")
+	if err := os.MkdirAll(certs, 0o700); err != nil {
+		return 1, err
+	}
+	env.ControlPlane.APIServer = &envtest.APIServer{CertDir: certs}
 	restCfg, err = kubetest.Start(env)
 	if err != nil {
 		return 1, err

@@ -159,7 +159,12 @@ func startOperator(t *testing.T, cfg *source.Config, instance string, interval t
 		t.Fatal(err)
 	}
 	namespace(t, "laiki-system")
+	var ext reconcile.ExternalOptions
+	if op.Reconciler != nil { // tune may set the registries' options
+		ext = op.Reconciler.ExternalOptions
+	}
 	op.Reconciler = &reconcile.Reconciler{
+		ExternalOptions: ext,
 		Config:          cfg,
 		Options:         engine.Options{Load: source.Options{CacheDir: t.TempDir()}},
 		Applier:         &reconcile.Applier{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Instance: instance},
