@@ -231,6 +231,12 @@ func TestRBACCoversTheCode(t *testing.T) {
 		{"get", "any-team", core("secrets"), false},
 		{"create", ns, core("secrets"), true},
 		{"delete", "", core("namespaces"), false},
+		// Nothing it does not do: no pods, no RBAC, no CRDs, no service accounts' tokens.
+		{"create", "any-team", core("pods"), false},
+		{"create", "", schema.GroupVersionResource{Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "clusterrolebindings"}, false},
+		{"create", "", schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}, false},
+		{"create", "any-team", core("serviceaccounts"), false},
+		{"list", "", core("secrets"), false},
 	}
 	for _, c := range checks {
 		if got := allowed(t, sa, c.namespace, c.verb, c.gvr, ""); got != c.want {
