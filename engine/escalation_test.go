@@ -122,7 +122,7 @@ func TestHostileNames(t *testing.T) {
 			strings.ReplaceAll(shinyproxy, "name: sp", "name: "+long) + "---\n" +
 			strings.ReplaceAll(shinyproxy, "namespace: apps", "namespace: a/b"),
 		"platform/bad-pp.yaml": strings.ReplaceAll(defaults, "name: defaults", "name: ../x"),
-		"team-a/ids.yaml": app("../../passwd") + "---\n" + app(long) + "---\n" + app("with/slash") + "---\n" + app("-dash-first"),
+		"team-a/ids.yaml":      app("../../passwd") + "---\n" + app(long) + "---\n" + app("with/slash") + "---\n" + app("-dash-first"),
 	}
 	res := run(t, tree(t, files))
 	for _, want := range []struct {
