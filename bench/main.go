@@ -76,33 +76,29 @@ func main() {
 		}
 	}
 	if strings.Contains(*only, "admission") {
-		var rs []int
-		for _, r := range strings.Split(*rates, ",") {
-			n, err := strconv.Atoi(strings.TrimSpace(r))
-			if err != nil {
-				fmt.Fprintln(os.Stderr, "-rates:", err)
-				os.Exit(2)
-			}
-			rs = append(rs, n)
-		}
-		if err := benchAdmission(t, rs, *duration); err != nil {
+		if err := benchAdmission(t, ints("-rates", *rates), *duration); err != nil {
 			fmt.Fprintln(os.Stderr, "admission:", err)
 			os.Exit(1)
 		}
 	}
 	if strings.Contains(*only, "reconcile") {
-		var ns []int
-		for _, r := range strings.Split(*sizes, ",") {
-			n, err := strconv.Atoi(strings.TrimSpace(r))
-			if err != nil {
-				fmt.Fprintln(os.Stderr, "-reconcile-apps:", err)
-				os.Exit(2)
-			}
-			ns = append(ns, n)
-		}
-		if err := benchReconcile(ns); err != nil {
+		if err := benchReconcile(ints("-reconcile-apps", *sizes)); err != nil {
 			fmt.Fprintln(os.Stderr, "reconcile:", err)
 			os.Exit(1)
 		}
 	}
+}
+
+// ints reads a flag's comma-separated numbers, or stops.
+func ints(flag, list string) []int {
+	var out []int
+	for _, r := range strings.Split(list, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(r))
+		if err != nil {
+			fmt.Fprintln(os.Stderr, flag+":", err)
+			os.Exit(2)
+		}
+		out = append(out, n)
+	}
+	return out
 }

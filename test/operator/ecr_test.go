@@ -31,6 +31,22 @@ func awsEnv(srv *ecrserver.Server, secret string) []string {
 	}
 }
 
+// startECR starts an ECR wire-protocol server for a test and points the
+// AWS SDK of this process at it.
+func startECR(t *testing.T) *ecrserver.Server {
+	t.Helper()
+	srv, err := ecrserver.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	for _, kv := range awsEnv(srv, ecrserver.SecretKey) {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
+	return srv
+}
+
 // ecrPlatform is a platform whose ShinyProxy target makes ECR repositories
 // under team-a/, with a lifecycle policy, and a team source with the files.
 func ecrPlatform(t *testing.T, ns string, repos ...string) (cfgFile, teamDir string) {
@@ -226,15 +242,7 @@ func TestEcrThroughApply(t *testing.T) {
 // The operator makes the repositories too, and sets drift back on its next
 // run, with an event that says so.
 func TestEcrThroughOperator(t *testing.T) {
-	srv, err := ecrserver.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	for _, kv := range awsEnv(srv, ecrserver.SecretKey) {
-		k, v, _ := strings.Cut(kv, "=")
-		t.Setenv(k, v)
-	}
+	srv := startECR(t)
 	const ns = "team-ecr-op"
 	file, _ := ecrPlatform(t, ns, "op-one")
 	cfg, err := source.LoadConfig(file)

@@ -28,7 +28,6 @@ import (
 	"github.com/laiki-platform/laiki/engine"
 	"github.com/laiki-platform/laiki/engine/source"
 	"github.com/laiki-platform/laiki/reconcile"
-	"github.com/laiki-platform/laiki/test/ecrserver"
 	"github.com/laiki-platform/laiki/test/gittest"
 )
 
@@ -319,15 +318,7 @@ func TestEcrThrottledForAMinute(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a minute of throttling")
 	}
-	srv, err := ecrserver.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	for _, kv := range awsEnv(srv, ecrserver.SecretKey) {
-		k, v, _ := strings.Cut(kv, "=")
-		t.Setenv(k, v)
-	}
+	srv := startECR(t)
 	const ns = "team-throttled"
 	file, teamDir := ecrPlatform(t, ns, "throttled")
 	gittest.Write(t, teamDir, map[string]string{"app.yaml": appFile(ns, "app", "registry.example.com/team/app:1")})
