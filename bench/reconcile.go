@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -161,7 +162,17 @@ func reconcileChild(root string, apps int) error {
 	if err := git(p.AppDirs[1], "commit", "-q", "-am", "one app changed"); err != nil {
 		return err
 	}
+	if file := os.Getenv("LAIKI_BENCH_CPUPROFILE"); file != "" {
+		// For looking into the reconcile of one change.
+		f, err := os.Create(file)
+		if err != nil {
+			return err
+		}
+		_ = pprof.StartCPUProfile(f)
+		defer f.Close()
+	}
 	run, err = r.Reconcile(ctx)
+	pprof.StopCPUProfile()
 	if err != nil {
 		return err
 	}

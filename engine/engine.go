@@ -45,6 +45,10 @@ type Options struct {
 	// Loader reads the sources (source.Load by default); the reconcile loop
 	// wraps it to keep the last good read of a source that fails.
 	Loader func(context.Context, *source.Config, source.Options) []*source.Loaded
+	// Decisions, kept from run to run by a long-lived caller (the reconcile
+	// loop), spares evaluating the policies again for resources that did
+	// not change; nil judges every resource.
+	Decisions *Decisions
 	// Gate, where policies change while Laiki runs (operator, webhook),
 	// runs a new policy set's tests and keeps the set in force when the new
 	// one fails; without it a policy that does not compile stops the run.
@@ -315,7 +319,10 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	res.indexPreProcessors(ctx, usable)
 	res.bindResources(usable)
 	if !opts.IndexOnly {
-		res.admit(ctx, opts.Parallelism)
+		res.admit(ctx, opts.Parallelism, opts.Decisions)
+		if opts.Decisions != nil {
+			opts.Decisions.sweep()
+		}
 	}
 
 	finding.Sort(res.Findings)
@@ -439,7 +446,7 @@ func (r *Result) bindResources(usable func(*document.Document) bool) {
 
 // admit runs pre-processors and governance on every resource still standing,
 // in parallel.
-func (r *Result) admit(ctx context.Context, parallelism int) {
+func (r *Result) admit(ctx context.Context, parallelism int, decisions *Decisions) {
 	if parallelism <= 0 {
 		parallelism = runtime.GOMAXPROCS(0)
 	}
@@ -450,7 +457,7 @@ func (r *Result) admit(ctx context.Context, parallelism int) {
 		go func() {
 			defer wg.Done()
 			for res := range work {
-				r.add(res.Doc, r.judge(ctx, res)...)
+				r.add(res.Doc, r.judgeWithDecisions(ctx, res, decisions)...)
 			}
 		}()
 	}

@@ -569,3 +569,61 @@ func TestPolicyReloadThroughGate(t *testing.T) {
 		t.Error("the decision names the new revision")
 	}
 }
+
+// Decisions kept from run to run give the verdicts a fresh run gives, and
+// a change to a file, a pre-processor or the policies is judged anew.
+func TestDecisionsReused(t *testing.T) {
+	files := map[string]string{"laiki.yaml": teamConfig, "team-b/.keep": "", "platform/sp.yaml": shinyproxy, "platform/defaults.yaml": defaults,
+		"team-a/ok.yaml": app("ok"), "team-a/patched.yaml": app("patched", "  kubernetes-pod-patches: x\n  container-privileged: true\n")}
+	dir := tree(t, files)
+	cfg, err := source.LoadConfig(filepath.Join(dir, "laiki.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	decisions := &engine.Decisions{}
+	runWith := func(d *engine.Decisions) *engine.Result {
+		t.Helper()
+		res, err := engine.Run(context.Background(), engine.Options{Config: cfg, Decisions: d})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	same := func(step string) {
+		t.Helper()
+		cached, fresh := runWith(decisions), runWith(nil)
+		if !reflect.DeepEqual(cached.Findings, fresh.Findings) {
+			t.Errorf("%s: findings differ:\ncached:\n%s\nfresh:\n%s", step, dump(cached.Findings), dump(fresh.Findings))
+		}
+		for _, id := range []string{"ok", "patched"} {
+			c, f := resource(t, cached, id), resource(t, fresh, id)
+			if c.Accepted != f.Accepted || !reflect.DeepEqual(c.Spec, f.Spec) || len(c.Changes) != len(f.Changes) {
+				t.Errorf("%s: %s differs: accepted %v/%v", step, id, c.Accepted, f.Accepted)
+			}
+			for i := range c.Changes {
+				if c.Changes[i].PreProcessor.File != f.Changes[i].PreProcessor.File || c.Changes[i].Rule != f.Changes[i].Rule {
+					t.Errorf("%s: %s change %d differs", step, id, i)
+				}
+			}
+		}
+	}
+	runWith(decisions)
+	same("unchanged")
+	write := func(rel, text string) {
+		if err := os.WriteFile(filepath.Join(dir, rel), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("team-a/ok.yaml", app("ok", "  container-memory-limit: 2Gi\n"))
+	same("an app changed")
+	write("platform/defaults.yaml", strings.Replace(defaults, "512Mi", "768Mi", 1))
+	same("the pre-processor changed")
+	if got := resource(t, runWith(decisions), "patched").Spec.(map[string]any)["container-memory-limit"]; got != "768Mi" {
+		t.Errorf("the new default did not reach a cached app: %v", got)
+	}
+	write("platform/deny-ok.rego", "package laiki.governance.nook\n\ndeny contains \"no ok\" if {\n\tinput[\"laiki-spec\"].id == \"ok\"\n}\n")
+	same("the policies changed")
+	if resource(t, runWith(decisions), "ok").Accepted {
+		t.Error("a new policy did not reach a cached app")
+	}
+}

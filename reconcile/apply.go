@@ -250,9 +250,7 @@ func (a *Applier) prune(ctx context.Context, wanted map[string]bool, out *Outcom
 		if err != nil {
 			continue
 		}
-		list := &unstructured.UnstructuredList{}
-		list.SetGroupVersionKind(gv.WithKind(kind + "List"))
-		err = a.Reader.List(ctx, list, client.MatchingLabels{LabelManagedBy: "laiki", LabelInstance: a.instance()})
+		items, err := a.listMade(ctx, gv.WithKind(kind))
 		if meta.IsNoMatchError(err) {
 			continue // the cluster does not serve the kind: nothing of it to prune
 		}
@@ -260,8 +258,7 @@ func (a *Applier) prune(ctx context.Context, wanted map[string]bool, out *Outcom
 			out.Changes = append(out.Changes, Change{Op: OpPrune, APIVersion: apiVersion, Kind: kind, Name: "*", Err: fmt.Errorf("listing: %w", err)})
 			continue
 		}
-		for i := range list.Items {
-			obj := &list.Items[i]
+		for _, obj := range items {
 			if wanted[objectKey(obj)] || !appliedBy(obj, FieldManager) {
 				continue
 			}
@@ -280,6 +277,41 @@ func (a *Applier) prune(ctx context.Context, wanted map[string]bool, out *Outcom
 			out.Changes = append(out.Changes, c)
 		}
 	}
+}
+
+// listMade lists the objects of a kind that this instance made. Outside a
+// dry run only their metadata is fetched (all that prune needs: names,
+// labels, managed fields): a ShinyProxy resource with hundreds of apps is
+// large, and this runs on every reconcile.
+func (a *Applier) listMade(ctx context.Context, gvk schema.GroupVersionKind) ([]*unstructured.Unstructured, error) {
+	labels := client.MatchingLabels{LabelManagedBy: "laiki", LabelInstance: a.instance()}
+	var out []*unstructured.Unstructured
+	if a.DryRun { // the whole objects, for the diffs of what would be pruned
+		list := &unstructured.UnstructuredList{}
+		list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
+		if err := a.Reader.List(ctx, list, labels); err != nil {
+			return nil, err
+		}
+		for i := range list.Items {
+			out = append(out, &list.Items[i])
+		}
+		return out, nil
+	}
+	list := &metav1.PartialObjectMetadataList{}
+	list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
+	if err := a.Reader.List(ctx, list, labels); err != nil {
+		return nil, err
+	}
+	for _, item := range list.Items {
+		u := &unstructured.Unstructured{}
+		u.SetGroupVersionKind(gvk)
+		u.SetNamespace(item.Namespace)
+		u.SetName(item.Name)
+		u.SetLabels(item.Labels)
+		u.SetManagedFields(item.ManagedFields)
+		out = append(out, u)
+	}
+	return out, nil
 }
 
 // appliedBy reports whether a field manager applied (server-side) any

@@ -117,6 +117,10 @@ func (r *Reconciler) Reconcile(ctx context.Context) (*Run, error) {
 	if r.Options.Gate == nil {
 		r.Options.Gate = &admission.Gate{}
 	}
+	if r.Options.Decisions == nil {
+		// A run judges only what changed since the last one.
+		r.Options.Decisions = &engine.Decisions{}
+	}
 	opts := r.Options
 	opts.Config = r.Config
 	if opts.Load.ConfigMaps == nil && r.Cluster != nil {

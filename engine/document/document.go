@@ -6,6 +6,8 @@ package document
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -71,6 +73,10 @@ type Document struct {
 	Source SourceRef
 	File   string // as shown to the user: relative to the working directory or the repository
 	Index  int    // 0-based position among the YAML documents of the file
+	// Digest names the document's text (its file's content and its place
+	// in it), so that a decision on it can be reused while neither changes;
+	// empty for documents that were not read from text.
+	Digest string
 	Line   int    // line of the document's first key
 	Column int
 
@@ -226,6 +232,8 @@ func Parse(src SourceRef, file string, data []byte, limits Limits) Result {
 		at(finding.Error, 0, 0, "file is %d bytes, more than the %d a Laiki file may have", len(data), limits.MaxFileBytes)
 		return res
 	}
+	sum := sha256.Sum256(data)
+	digest := hex.EncodeToString(sum[:16])
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	for index := 0; ; index++ {
 		var root yaml.Node
@@ -265,6 +273,7 @@ func Parse(src SourceRef, file string, data []byte, limits Limits) Result {
 			continue
 		}
 		d, fs := build(src, file, index, top, limits)
+		d.Digest = fmt.Sprintf("%s/%d", digest, index)
 		res.Documents = append(res.Documents, d)
 		res.ByDocument[d] = fs
 	}

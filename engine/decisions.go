@@ -1,0 +1,128 @@
+package engine
+
+import (
+	"context"
+	"strings"
+	"sync"
+
+	"github.com/laiki-platform/laiki/engine/admission"
+	"github.com/laiki-platform/laiki/engine/document"
+	"github.com/laiki-platform/laiki/engine/finding"
+)
+
+// Decisions remembers what the pre-processors and governance decided about
+// each resource, from one run to the next of a long-lived caller (the
+// reconcile loop): a resource whose text, pre-processors and target are
+// those of last time, under the same policies, gets the same decision
+// without evaluating the policies again. With thousands of apps and one
+// changed, a run judges one. Entries not used by a run are dropped at its
+// end, so it holds no more than one run's decisions.
+type Decisions struct {
+	mu        sync.Mutex
+	now, last map[string]*decision
+}
+
+type decision struct {
+	spec     any
+	changes  []cachedChange
+	findings []finding.Finding
+	accepted bool
+}
+
+// cachedChange is a Change with its pre-processor as a position in the
+// resource's list (the documents are new in every run).
+type cachedChange struct {
+	field []string
+	pp    int
+	rule  string
+}
+
+// key names a decision: everything judge reads. Empty when a part has no
+// digest (a document not read from text): such a resource is judged anew.
+func (r *Result) decisionKey(res *Resource, pps []*document.Document) string {
+	d := res.Doc
+	if d.Digest == "" || res.Target == nil || res.Target.Digest == "" || r.Policies == nil {
+		return ""
+	}
+	var b strings.Builder
+	for _, part := range []string{r.Policies.Revision, d.Type, d.Source.Name, d.Source.Role, d.File, d.Digest, res.Target.File, res.Target.Digest} {
+		b.WriteString(part)
+		b.WriteByte(0)
+	}
+	for _, pp := range pps {
+		if pp.Digest == "" {
+			return ""
+		}
+		b.WriteString(pp.File + "\x00" + pp.Digest + "\x00")
+	}
+	return b.String()
+}
+
+func (c *Decisions) get(key string) *decision {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.now == nil {
+		c.now = map[string]*decision{}
+	}
+	d, ok := c.now[key]
+	if !ok {
+		if d, ok = c.last[key]; ok {
+			c.now[key] = d
+		}
+	}
+	return d
+}
+
+func (c *Decisions) put(key string, d *decision) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.now == nil {
+		c.now = map[string]*decision{}
+	}
+	c.now[key] = d
+}
+
+// sweep ends a run: what it did not use is forgotten.
+func (c *Decisions) sweep() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.last, c.now = c.now, nil
+}
+
+// judgeWithDecisions is judge, reusing the decision of an earlier run when
+// nothing it depends on changed. A decision with an error finding (a policy
+// that timed out, say) is not kept: it may not happen again.
+func (r *Result) judgeWithDecisions(ctx context.Context, res *Resource, c *Decisions) []finding.Finding {
+	if c == nil {
+		return r.judge(ctx, res)
+	}
+	pps := r.PreProcessorsFor(res.Doc)
+	key := r.decisionKey(res, pps)
+	if key == "" {
+		return r.judge(ctx, res)
+	}
+	if d := c.get(key); d != nil {
+		res.Spec, res.Accepted, res.PreProcessors = d.spec, d.accepted, pps
+		res.Changes = make([]admission.Change, len(d.changes))
+		for i, ch := range d.changes {
+			res.Changes[i] = admission.Change{Field: ch.field, PreProcessor: pps[ch.pp], Rule: ch.rule}
+		}
+		return append([]finding.Finding(nil), d.findings...)
+	}
+	fs := r.judge(ctx, res)
+	for _, f := range fs {
+		if f.Severity == finding.Error {
+			return fs
+		}
+	}
+	d := &decision{spec: res.Spec, accepted: res.Accepted, findings: append([]finding.Finding(nil), fs...)}
+	for _, ch := range res.Changes {
+		for i, pp := range res.PreProcessors {
+			if pp == ch.PreProcessor {
+				d.changes = append(d.changes, cachedChange{field: ch.Field, pp: i, rule: ch.Rule})
+			}
+		}
+	}
+	c.put(key, d)
+	return fs
+}
