@@ -77,7 +77,7 @@ type Document struct {
 	// in it), so that a decision on it can be reused while neither changes;
 	// empty for documents that were not read from text.
 	Digest string
-	Line   int    // line of the document's first key
+	Line   int // line of the document's first key
 	Column int
 
 	Kind Kind
