@@ -41,18 +41,14 @@ func checkTarget(d *document.Document) []finding.Finding {
 	return fs
 }
 
-// laikiName is what a target's or pre-processor's name and namespace may
-// be: they become parts of object names (mapped to Kubernetes' rules) and of
-// paths (laiki render --out), so no '/', no "..", at most 63 characters.
-// Upper case is allowed: it is mapped, with a warning.
-var laikiName = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$`)
-
-// checkNames refuses names that cannot be names.
+// checkNames refuses names that cannot be names: they become parts of
+// object names (mapped to Kubernetes' rules, upper case with a warning) and
+// of paths (laiki render --out), so types.Name's alphabet, and no "..".
 func checkNames(d *document.Document, keys ...string) []finding.Finding {
 	var fs []finding.Finding
 	for _, k := range keys {
 		v, _ := d.Metadata[k].(string)
-		if !laikiName.MatchString(v) || strings.Contains(v, "..") {
+		if !types.Name.MatchString(v) || strings.Contains(v, "..") {
 			shown := v
 			if len(shown) > 80 {
 				shown = shown[:77] + "..."

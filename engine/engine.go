@@ -268,21 +268,12 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	}
 	res.Sources = load(ctx, opts.Config, opts.Load)
 
-	var modules, tests []admission.Module
+	modules, tests, refused := PolicyModules(res.Sources)
+	res.add(nil, refused...)
 	for _, l := range res.Sources {
 		res.add(nil, l.Findings...)
 		for _, f := range l.Files {
-			if strings.HasSuffix(f.Path, ".rego") {
-				if fs := l.Source.AdmitPolicy(f.Path); fs != nil {
-					res.add(nil, fs...)
-					continue
-				}
-				m := admission.Module{File: f.Path, Source: l.Source.Name, Text: f.Data}
-				if admission.IsTest(f.Path) {
-					tests = append(tests, m) // run by the Gate and `laiki policy test`
-				} else {
-					modules = append(modules, m)
-				}
+			if isRego(f.Path) {
 				continue
 			}
 			parsed := document.Parse(l.Source.Ref(), f.Path, f.Data, opts.Limits)
@@ -327,6 +318,32 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 
 	finding.Sort(res.Findings)
 	return res, nil
+}
+
+func isRego(path string) bool { return strings.HasSuffix(path, ".rego") }
+
+// PolicyModules gives the Rego files of the sources: the policies and their
+// tests (run by the Gate and `laiki policy test`) of platform sources, and
+// a finding for each Rego file of a team source, which is ignored.
+func PolicyModules(loaded []*source.Loaded) (modules, tests []admission.Module, refused []finding.Finding) {
+	for _, l := range loaded {
+		for _, f := range l.Files {
+			if !isRego(f.Path) {
+				continue
+			}
+			if fs := l.Source.AdmitPolicy(f.Path); fs != nil {
+				refused = append(refused, fs...)
+				continue
+			}
+			m := admission.Module{File: f.Path, Source: l.Source.Name, Text: f.Data}
+			if admission.IsTest(f.Path) {
+				tests = append(tests, m)
+			} else {
+				modules = append(modules, m)
+			}
+		}
+	}
+	return modules, tests, refused
 }
 
 func targetKey(namespace, name string) string { return namespace + "/" + name }

@@ -121,25 +121,13 @@ func (in *inputs) policies(c *cobra.Command, paths []string) (mods, tests []admi
 	} else {
 		cfg = &source.Config{} // the built-in policies alone
 	}
-	for _, l := range source.Load(c.Context(), cfg, source.Options{CacheDir: in.cacheDir}) {
+	loaded := source.Load(c.Context(), cfg, source.Options{CacheDir: in.cacheDir})
+	for _, l := range loaded {
 		if l.Failed {
 			return nil, nil, nil, errors.New(l.Findings[0].Message)
 		}
-		if l.Source.Role != source.RolePlatform {
-			continue
-		}
-		for _, f := range l.Files {
-			if !strings.HasSuffix(f.Path, ".rego") {
-				continue
-			}
-			m := admission.Module{File: f.Path, Source: l.Source.Name, Text: f.Data}
-			if admission.IsTest(f.Path) {
-				tests = append(tests, m)
-			} else {
-				mods = append(mods, m)
-			}
-		}
 	}
+	mods, tests, _ = engine.PolicyModules(loaded) // a team source's Rego is not the platform's: left out
 	return mods, tests, cfg.PolicyData, nil
 }
 

@@ -40,8 +40,10 @@ type Reload struct {
 	Err error
 	// Location of the first problem (a line of a policy, or a failing test).
 	Location finding.Location
-	// New is set the first time a set is judged: report it once (an event,
-	// a metric), not on every run.
+	// New is set for the call that judged the set (the first to read it);
+	// later calls with the same files get the same answer without it. A
+	// caller that shares the gate (the reconcile loop with the webhook)
+	// tells changes by the revisions instead.
 	New bool
 }
 

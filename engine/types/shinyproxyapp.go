@@ -9,9 +9,11 @@ import (
 	"github.com/laiki-platform/laiki/engine/finding"
 )
 
-// appID: ShinyProxy puts the id in URLs (/app/ID) and Laiki in object and
-// file names, so it is kept to a safe alphabet.
-var appID = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$`)
+// Name is what an app id, and a target's or pre-processor's name and
+// namespace, may be: ShinyProxy puts the id in URLs (/app/ID) and Laiki
+// puts ids and names in object and file names, so they are kept to a safe
+// alphabet, at most 63 characters.
+var Name = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$`)
 
 // ShinyProxyApp: one ShinyProxy app (ShinyProxy 3.x keys, from the Go type
 // v1alpha1.ShinyProxyAppSpec). Unknown keys are warnings, not errors: a newer
@@ -19,14 +21,14 @@ var appID = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$`
 func init() {
 	schema := FromGoType("ShinyProxy app", reflect.TypeOf(v1alpha1.ShinyProxyAppSpec{}), finding.Warn)
 	schema.Fields["id"] = withCheck(schema.Fields["id"], func(v any) string {
-		if !appID.MatchString(v.(string)) {
+		if !Name.MatchString(v.(string)) {
 			return fmt.Sprintf("%q is not a valid app id: letters, digits, '.', '_' and '-', starting and ending with a letter or digit, at most 63", v)
 		}
 		return ""
 	})
 	repo := schema.Fields["crane-data-repository"]
 	repo.Fields["name"] = withCheck(repo.Fields["name"], func(v any) string {
-		if !appID.MatchString(v.(string)) {
+		if !Name.MatchString(v.(string)) {
 			return fmt.Sprintf("%q is not a valid repository name: letters, digits, '.', '_' and '-', at most 63", v)
 		}
 		return ""
