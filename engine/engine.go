@@ -300,10 +300,9 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		res.add(nil, finding.Finding{Severity: finding.Error, Location: res.Reload.Location, Policy: finding.CheckPolicies,
 			Message: fmt.Sprintf("the platform's policies (revision %s) are refused, and revision %s stays in force: %v", res.Reload.Revision, res.Reload.InForce, res.Reload.Err)})
 	}
-	res.Policies = policies
-	if opts.PolicyTimeout > 0 {
-		policies.Timeout = opts.PolicyTimeout
-	}
+	// The set may be in force for others too (the Gate's): this run's time
+	// limit goes on a copy.
+	res.Policies = policies.WithTimeout(opts.PolicyTimeout)
 
 	usable := func(d *document.Document) bool { return !d.Broken && !res.InError(d) }
 	res.indexTargets(usable)

@@ -125,9 +125,9 @@ func (p *Policies) Govern(ctx context.Context, d *document.Document, spec any) [
 }
 
 func (p *Policies) eval(ctx context.Context, q rego.PreparedEvalQuery, input map[string]any) (rego.ResultSet, error) {
-	if p.Timeout > 0 {
+	if p.timeout > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, p.Timeout)
+		ctx, cancel = context.WithTimeout(ctx, p.timeout)
 		defer cancel()
 	}
 	// Converted straight to Rego's values: EvalInput would go through a
@@ -138,7 +138,7 @@ func (p *Policies) eval(ctx context.Context, q rego.PreparedEvalQuery, input map
 	}
 	rs, err := q.Eval(ctx, rego.EvalParsedInput(value))
 	if err != nil && ctx.Err() == context.DeadlineExceeded {
-		return nil, fmt.Errorf("stopped after %s: the policy took too long (does it loop?)", p.Timeout)
+		return nil, fmt.Errorf("stopped after %s: the policy took too long (does it loop?)", p.timeout)
 	}
 	return rs, err
 }

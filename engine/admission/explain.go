@@ -95,9 +95,9 @@ func (p *Policies) explainRule(ctx context.Context, pkg, rule string, input map[
 	if strings.HasPrefix(rule, "warn") {
 		rr.Severity = finding.Warn
 	}
-	if p.Timeout > 0 {
+	if p.timeout > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, p.Timeout)
+		ctx, cancel = context.WithTimeout(ctx, p.timeout)
 		defer cancel()
 	}
 	buf := topdown.NewBufferTracer()

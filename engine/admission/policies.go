@@ -57,9 +57,26 @@ type Policies struct {
 	// Revision identifies the policy set (a hash of every module), so that
 	// every decision can say which policies made it.
 	Revision string
-	// Timeout bounds one evaluation, so that a policy that loops is stopped.
-	Timeout time.Duration
+	// timeout bounds one evaluation, so that a policy that loops is
+	// stopped. A set is shared by every request and run that uses it (the
+	// Gate hands the one in force to all), so it never changes after
+	// Compile: WithTimeout gives a copy instead.
+	timeout time.Duration
 }
+
+// WithTimeout returns the set with another time limit per evaluation; the
+// set itself is left as it is, since others may be evaluating with it.
+func (p *Policies) WithTimeout(d time.Duration) *Policies {
+	if d <= 0 || d == p.timeout {
+		return p
+	}
+	c := *p
+	c.timeout = d
+	return &c
+}
+
+// Timeout is the time limit of one evaluation.
+func (p *Policies) Timeout() time.Duration { return p.timeout }
 
 type preprocessor struct {
 	name          string
@@ -181,7 +198,7 @@ func Compile(ctx context.Context, platform []Module, config map[string]any) (*Po
 	}
 	var collect strings.Builder
 	fmt.Fprintf(&collect, "package %s\n\n", collectPackage)
-	p := &Policies{preprocessors: map[string]*preprocessor{}, rules: map[string][]string{}, Timeout: DefaultTimeout}
+	p := &Policies{preprocessors: map[string]*preprocessor{}, rules: map[string][]string{}, timeout: DefaultTimeout}
 	for _, pkg := range sortedKeys(gov) {
 		p.rulesets = append(p.rulesets, pkg)
 		p.rules[pkg] = sortedKeys(gov[pkg])

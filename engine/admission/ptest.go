@@ -18,7 +18,7 @@ type TestOptions struct {
 	Run string
 	// Coverage records which lines of the policies the tests reach.
 	Coverage bool
-	// Timeout bounds each test, as Policies.Timeout bounds an evaluation.
+	// Timeout bounds each test, as Policies.Timeout() bounds an evaluation.
 	Timeout time.Duration
 	// Config is policy-data, given to the platform's tests as
 	// data.laiki.config as the engine gives it to the policies.
