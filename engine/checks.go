@@ -146,7 +146,7 @@ func (r *Result) judgeWith(ctx context.Context, res *Resource, govern bool) []fi
 	d := res.Doc
 	pps := r.PreProcessorsFor(d)
 	for _, pp := range pps {
-		if r.InError(pp) {
+		if pp.Broken || r.InError(pp) {
 			return []finding.Finding{{Severity: finding.Error, Location: d.Location(), Policy: finding.CheckBinding,
 				Message: fmt.Sprintf("held back: pre-processor %s/%s (%s:%d) that applies to it is in error", pp.Namespace, pp.Name, pp.File, pp.Line),
 				Related: []finding.Location{pp.Location()}}}

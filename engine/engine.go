@@ -396,11 +396,13 @@ func (r *Result) indexPreProcessors(ctx context.Context, usable func(*document.D
 			r.duplicates(ds, fmt.Sprintf("pre-processor %s", key))
 		}
 	}
-	// A platform pre-processor in error stays listed: the resources it would
-	// change are held back rather than deployed without the platform's
-	// settings. One from a team source never counts.
+	// A platform pre-processor in error stays listed, whatever its error (a
+	// misspelt pre-processor-name, a broken file): the resources of its
+	// target-namespace (and target-name) are held back rather than deployed
+	// without the platform's settings. One from a team source never counts,
+	// or a team could hold back every app of a namespace.
 	for _, d := range r.Documents {
-		if d.Kind == document.PreProcessor && d.Source.Role == source.RolePlatform && !d.Broken && r.Policies.HasPreProcessor(d.Type) {
+		if d.Kind == document.PreProcessor && d.Source.Role == source.RolePlatform && d.Namespace != "" {
 			r.PreProcessors = append(r.PreProcessors, d)
 		}
 	}
@@ -414,7 +416,9 @@ func (r *Result) indexPreProcessors(ctx context.Context, usable func(*document.D
 func (r *Result) PreProcessorsFor(d *document.Document) []*document.Document {
 	var wide, narrow []*document.Document
 	for _, pp := range r.PreProcessors {
-		if pp.Namespace != d.TargetNamespace || !r.Policies.AppliesTo(pp.Type, d.Type) {
+		// One in error may hold any type: which types it would change is
+		// not known.
+		if pp.Namespace != d.TargetNamespace || (!r.Policies.AppliesTo(pp.Type, d.Type) && !r.InError(pp)) {
 			continue
 		}
 		switch pp.TargetName {
