@@ -15,7 +15,7 @@ func newCheck() *cobra.Command {
 	var in inputs
 	var output string
 	c := &cobra.Command{
-		Use:   "check [--config FILE | PATH...]",
+		Use:   "check [--config FILE | [--platform DIR]... PATH...]",
 		Short: "Check documents against the platform's rules, for pull requests",
 		Long: `Check reads every source, runs the pre-processors and governance rules on
 every resource, and reports what would be rejected, at file and line.
@@ -24,10 +24,24 @@ Exit codes: 0 nothing rejected; 1 a resource rejected or a document in
 error; 2 Laiki could not run (bad flags, unreadable sources file, a policy
 that does not compile).
 
-Given paths instead of --config, each path is a local source with role
-platform, for trying files out on your own machine.`,
+To try a team's files on your own machine as its pull request is checked,
+give the platform's directory with --platform and the apps as paths: each
+--platform path is a platform source, every other path a team source, held
+to the team rules (access control, the security baseline) and allowed every
+resource type in the namespaces the platform declares targets and
+pre-processors in. A laiki.yaml at the root of a --platform directory is not
+required; when there is one, its policy-data tunes the rules as it does for
+the platform (its sources are not read). --platform does not go with
+--config.
+
+Given paths without --platform, each path is a platform source:
+platform sources are not held to the team rules, so an app can pass here
+and be denied in its pull request. The text output names each path's role,
+and says so when every path was read as a platform source.`,
 		Example: `  laiki check --config laiki.yaml
-  laiki check ./platform ./apps
+  laiki check --platform ./platform ./apps                 # the apps as their pull request is checked
+  laiki check --platform ../platform-repo/platform apps/my-app.yaml
+  laiki check ./platform ./apps                            # every path a platform source
   laiki check --config laiki.yaml -o sarif > laiki.sarif`,
 		RunE: func(c *cobra.Command, args []string) error {
 			if !slices.Contains(report.Formats, output) {

@@ -7,11 +7,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 
 	"github.com/laiki-platform/laiki/engine"
+	"github.com/laiki-platform/laiki/engine/document"
 	"github.com/laiki-platform/laiki/engine/finding"
+	"github.com/laiki-platform/laiki/engine/source"
 )
 
 // Formats lists the output formats.
@@ -35,7 +38,12 @@ func Write(w io.Writer, format string, r *engine.Result) error {
 }
 
 // Text writes `file:line:col: severity: message [policy]`, grouped by file,
-// then a summary line.
+// then, for a run from paths given on the command line, the role each path
+// had (writeSources), then a summary line. What users wrote (file names,
+// messages quoting their values, policy and source names) goes through
+// SafeText and SafeLocation: every line starts with a file name or with
+// Laiki's own words, never with a CI command or a terminal's escape
+// sequence.
 func Text(w io.Writer, r *engine.Result) error {
 	var b strings.Builder
 	file := "\x00"
@@ -44,24 +52,58 @@ func Text(w io.Writer, r *engine.Result) error {
 			b.WriteByte('\n')
 		}
 		file = f.File
-		where := f.Location.String()
+		where := SafeLocation(f.Location)
 		if where == "" {
 			where = "laiki"
 		}
-		fmt.Fprintf(&b, "%s: %s: %s", where, f.Severity, f.Message)
+		fmt.Fprintf(&b, "%s: %s: %s", where, SafeText(string(f.Severity)), SafeText(f.Message))
 		if f.Policy != "" {
-			fmt.Fprintf(&b, " [%s]", f.Policy)
+			fmt.Fprintf(&b, " [%s]", SafeText(f.Policy))
 		}
 		b.WriteByte('\n')
 	}
 	if len(r.Findings) > 0 {
 		b.WriteByte('\n')
 	}
+	writeSources(&b, r)
 	s := r.Summary()
 	fmt.Fprintf(&b, "%d documents: %d resources accepted, %d rejected; %d denials, %d warnings, %d errors\n",
 		s.Documents, s.Accepted, s.Rejected, s.Denials, s.Warnings, s.Errors)
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// allPlatformHint is the line Text adds when a run from plain paths read
+// every path as a platform source and judged resources from them.
+const allPlatformHint = "all paths were read as platform sources: the team rules (access control, the security baseline's limits on team apps) were not applied; " +
+	"use --platform DIR for the platform and give the apps as paths to check them as a pull request would"
+
+// writeSources says, for a run from paths given on the command line (not
+// laiki.yaml), which role each path had: a platform path is not held to
+// the team rules, and someone trying their app should know that. When every
+// path was a platform source and resources were judged, a hint says how to
+// check them as a pull request would.
+func writeSources(b *strings.Builder, r *engine.Result) {
+	if len(r.Sources) == 0 {
+		return
+	}
+	var parts []string
+	allPlatform := true
+	for _, l := range r.Sources {
+		if !l.Source.FromPath {
+			return
+		}
+		allPlatform = allPlatform && l.Source.Role == source.RolePlatform
+		part := fmt.Sprintf("%s (%s, role %s", SafeText(l.Source.Name), SafeText(l.Source.Describe()), SafeText(l.Source.Role))
+		if l.Source.PolicyDataFrom != "" {
+			part += ", policy-data from " + SafeText(l.Source.PolicyDataFrom)
+		}
+		parts = append(parts, part+")")
+	}
+	fmt.Fprintf(b, "sources: %s\n", strings.Join(parts, ", "))
+	if allPlatform && slices.ContainsFunc(r.Documents, func(d *document.Document) bool { return d.Kind == document.Resource }) {
+		b.WriteString(allPlatformHint + "\n")
+	}
 }
 
 // JSONReport is the shape of `-o json`.

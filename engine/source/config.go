@@ -52,6 +52,13 @@ type Source struct {
 
 	// Line and Column of the entry in laiki.yaml, for findings about the source.
 	Line, Column int `yaml:"-"`
+	// FromPath marks a source made from a path on the command line
+	// (PathsConfig, PlatformPathsConfig) rather than read from laiki.yaml:
+	// the text report then says which role each path had.
+	FromPath bool `yaml:"-"`
+	// PolicyDataFrom names the laiki.yaml whose policy-data a run from
+	// paths took from this source's directory (--platform), for the report.
+	PolicyDataFrom string `yaml:"-"`
 }
 
 // GitSpec names a Git repository, a ref (branch, tag or commit) and an
@@ -283,10 +290,22 @@ func (c *Config) SourceFor(user string, groups []string) (*Source, error) {
 
 // PathsConfig makes a configuration of plain paths, each a local source with
 // role platform: for a developer checking files on their own machine.
+// Platform sources are not held to the team rules (the security baseline,
+// access control): use PlatformPathsConfig to check apps as a pull request
+// is checked.
 func PathsConfig(paths []string) *Config {
+	return PlatformPathsConfig(paths, nil, nil)
+}
+
+// PlatformPathsConfig makes a configuration of paths as a team's pull
+// request is checked: each of platform a local source with role platform,
+// each of apps a local source with role team, allowed every resource type
+// and the namespaces given (those the platform declares targets and
+// pre-processors in). Names come from the paths, made unique.
+func PlatformPathsConfig(platform, apps, namespaces []string) *Config {
 	cfg := &Config{}
 	names := map[string]bool{}
-	for _, p := range paths {
+	add := func(p, role string) {
 		name := strings.ToLower(strings.Trim(sourceNameChars.ReplaceAllString(filepath.ToSlash(filepath.Clean(p)), "-"), "-._"))
 		if name == "" {
 			name = "source"
@@ -295,7 +314,17 @@ func PathsConfig(paths []string) *Config {
 			name = fmt.Sprintf("%s-%d", base, i)
 		}
 		names[name] = true
-		cfg.Sources = append(cfg.Sources, &Source{Name: name, Role: RolePlatform, Path: p})
+		s := &Source{Name: name, Role: role, Path: p, FromPath: true}
+		if role == RoleTeam {
+			s.Allow = &Allow{TargetNamespaces: slices.Clone(namespaces)}
+		}
+		cfg.Sources = append(cfg.Sources, s)
+	}
+	for _, p := range platform {
+		add(p, RolePlatform)
+	}
+	for _, p := range apps {
+		add(p, RoleTeam)
 	}
 	return cfg
 }

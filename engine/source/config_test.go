@@ -90,12 +90,47 @@ func TestPathsConfig(t *testing.T) {
 	cfg := PathsConfig([]string{"./platform", "apps", "platform/"})
 	var names []string
 	for _, s := range cfg.Sources {
-		if s.Role != RolePlatform {
-			t.Errorf("%s: role %s", s.Name, s.Role)
+		if s.Role != RolePlatform || !s.FromPath || s.Allow != nil {
+			t.Errorf("%s: role %s, from path %v, allow %v", s.Name, s.Role, s.FromPath, s.Allow)
 		}
 		names = append(names, s.Name)
 	}
 	if strings.Join(names, ",") != "platform,apps,platform-2" {
 		t.Errorf("names = %v", names)
+	}
+}
+
+// --platform: the platform's paths as platform sources, the others as team
+// sources allowed every resource type in the platform's namespaces, as a
+// pull request is checked.
+func TestPlatformPathsConfig(t *testing.T) {
+	namespaces := []string{"ShinyProxy", "data"}
+	cfg := PlatformPathsConfig([]string{"./platform", "lib/platform"}, []string{"apps", "../team/apps", "platform"}, namespaces)
+	namespaces[0] = "changed" // the sources keep their own copy
+	var got []string
+	for _, s := range cfg.Sources {
+		if !s.FromPath {
+			t.Errorf("%s: FromPath not set", s.Name)
+		}
+		switch s.Role {
+		case RolePlatform:
+			if s.Allow != nil {
+				t.Errorf("%s: a platform source with allow %+v", s.Name, s.Allow)
+			}
+		case RoleTeam:
+			if s.Allow == nil || strings.Join(s.Allow.TargetNamespaces, ",") != "ShinyProxy,data" || len(s.Allow.ResourceTypes) != 0 {
+				t.Errorf("%s: allow %+v", s.Name, s.Allow)
+			}
+			if len(s.allowedTypes()) < 2 {
+				t.Errorf("%s: a team source from a path may declare every resource type, got %v", s.Name, s.allowedTypes())
+			}
+		default:
+			t.Errorf("%s: role %q", s.Name, s.Role)
+		}
+		got = append(got, s.Name+"="+s.Role+"@"+s.Path)
+	}
+	want := "platform=platform@./platform,lib-platform=platform@lib/platform,apps=team@apps,team-apps=team@../team/apps,platform-2=team@platform"
+	if strings.Join(got, ",") != want {
+		t.Errorf("sources\n got %s\nwant %s", strings.Join(got, ","), want)
 	}
 }
