@@ -303,6 +303,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	// The set may be in force for others too (the Gate's): this run's time
 	// limit goes on a copy.
 	res.Policies = policies.WithTimeout(opts.PolicyTimeout)
+	res.add(nil, policies.Warnings...)
 
 	usable := func(d *document.Document) bool { return !d.Broken && !res.InError(d) }
 	res.indexTargets(usable)

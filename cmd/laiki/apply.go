@@ -110,7 +110,7 @@ func printOutcome(w io.Writer, run *reconcile.Run, dryRun bool) {
 		default:
 			counts[ch.Op]++
 		}
-		fmt.Fprintf(w, "%s %s\n", word, ch)
+		fmt.Fprintf(w, "%s %s\n", word, report.SafeText(fmt.Sprint(ch)))
 		if ch.Diff != "" {
 			fmt.Fprint(w, ch.Diff)
 		}
@@ -120,13 +120,13 @@ func printOutcome(w io.Writer, run *reconcile.Run, dryRun bool) {
 		if dryRun && x.Op != reconcile.ExtUnchanged && x.Err == nil {
 			word = "would be " + x.Op
 		}
-		fmt.Fprintf(w, "%s %s\n", word, x)
+		fmt.Fprintf(w, "%s %s\n", word, report.SafeText(fmt.Sprint(x)))
 		if x.Err != nil {
 			counts["failed"]++
 		}
 	}
 	for _, h := range run.Held {
-		fmt.Fprintf(w, "kept %s at its last accepted version (the new one is rejected)\n", h.Key())
+		fmt.Fprintf(w, "kept %s at its last accepted version (the new one is rejected)\n", report.SafeText(h.Key()))
 	}
 	verb := "applied"
 	if dryRun {

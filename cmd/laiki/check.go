@@ -14,6 +14,7 @@ import (
 func newCheck() *cobra.Command {
 	var in inputs
 	var output string
+	var verbose bool
 	c := &cobra.Command{
 		Use:   "check [--config FILE | [--platform DIR]... PATH...]",
 		Short: "Check documents against the platform's rules, for pull requests",
@@ -51,6 +52,11 @@ and says so when every path was read as a platform source.`,
 			if err != nil {
 				return err
 			}
+			if verbose && res.Policies != nil {
+				// On standard error: the report on standard output stays
+				// as the format has it.
+				fmt.Fprintf(os.Stderr, "policies %s: %s\n", res.Policies.Revision, res.Policies.Inventory)
+			}
 			if err := report.Write(os.Stdout, output, res); err != nil {
 				return cannot(err)
 			}
@@ -62,5 +68,6 @@ and says so when every path was read as a platform source.`,
 	}
 	in.register(c)
 	c.Flags().StringVarP(&output, "output", "o", "text", "output format: "+strings.Join(report.Formats, ", "))
+	c.Flags().BoolVarP(&verbose, "verbose", "v", false, "say on standard error which policies were evaluated (governance rule sets, rules, pre-processors) and their revision")
 	return c
 }

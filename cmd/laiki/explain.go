@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/laiki-platform/laiki/engine/report"
 	"github.com/laiki-platform/laiki/engine/workflow"
 )
 
@@ -53,14 +54,15 @@ the workflow that set it.`,
 					if !e.Accepted {
 						verdict = "rejected"
 					}
-					fmt.Printf("%s (%s:%d): %s\n", e.Resource, e.File, e.Line, verdict)
+					// Values a team wrote are escaped: nothing of theirs starts a line.
+					fmt.Printf("%s (%s:%d): %s\n", report.SafeText(e.Resource), report.SafeText(e.File), e.Line, verdict)
 					for _, f := range e.Findings {
-						fmt.Printf("  %s: %s: %s [%s]\n", f.Location, f.Severity, f.Message, f.Policy)
+						fmt.Printf("  %s: %s: %s [%s]\n", report.SafeLocation(f.Location), f.Severity, report.SafeText(f.Message), report.SafeText(f.Policy))
 					}
 					w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 					for _, o := range e.Fields {
 						v, _ := encodeInline(o.Value)
-						fmt.Fprintf(w, "  %s: %s\t%s\n", o.Field, v, o.From)
+						fmt.Fprintf(w, "  %s: %s\t%s\n", report.SafeText(fmt.Sprint(o.Field)), report.SafeText(v), report.SafeText(fmt.Sprint(o.From)))
 					}
 					_ = w.Flush()
 				}

@@ -18,6 +18,7 @@ import (
 	"github.com/laiki-platform/laiki/engine/admission"
 	"github.com/laiki-platform/laiki/engine/document"
 	"github.com/laiki-platform/laiki/engine/finding"
+	"github.com/laiki-platform/laiki/engine/report"
 	"github.com/laiki-platform/laiki/engine/source"
 )
 
@@ -69,9 +70,10 @@ under --threshold), 1 the policies or tests do not compile.`,
 			}
 			if format == "json" {
 				err = encode(os.Stdout, "json", struct {
-					Results  []*tester.Result `json:"results"`
-					Coverage *cover.Report    `json:"coverage,omitempty"`
-				}{report.Results, report.Coverage})
+					Results  []*tester.Result    `json:"results"`
+					Coverage *cover.Report       `json:"coverage,omitempty"`
+					Policies admission.Inventory `json:"policies"`
+				}{report.Results, report.Coverage, report.Inventory})
 			} else {
 				err = printTests(os.Stdout, report, verbose)
 			}
@@ -140,6 +142,7 @@ func printTests(w io.Writer, report *admission.TestReport, verbose bool) error {
 	if err := (tester.PrettyReporter{Output: w, Verbose: verbose, FailureLine: true, LocalVars: true}).Report(ch); err != nil {
 		return err
 	}
+	fmt.Fprintf(w, "policies: %s\n", report.Inventory)
 	if report.Coverage == nil {
 		return nil
 	}
@@ -241,6 +244,8 @@ type evaluation struct {
 	Accepted bool                   `json:"accepted"`
 	Findings []finding.Finding      `json:"findings"`
 	Policies *admission.Explanation `json:"policies,omitempty"`
+	// Inventory of the policy set that decided: what it evaluates.
+	Inventory *admission.Inventory `json:"evaluated,omitempty"`
 }
 
 func evaluate(c *cobra.Command, res *engine.Result, file, sourceName, mode string) ([]evaluation, error) {
@@ -302,7 +307,15 @@ func explainResource(c *cobra.Command, res *engine.Result, r *engine.Resource, f
 	if r.Target == nil || r.Doc.Broken {
 		return e // never reached the policies: the findings say why
 	}
-	ex, err := res.Policies.Explain(c.Context(), r.Doc, res.PreProcessorsFor(r.Doc), mode)
+	pps := res.PreProcessorsFor(r.Doc)
+	for _, pp := range pps {
+		if pp.Broken || res.InError(pp) {
+			return e // held back: the findings say by which
+		}
+	}
+	inv := res.Policies.Inventory
+	e.Inventory = &inv
+	ex, err := res.Policies.Explain(c.Context(), r.Doc, pps, mode)
 	if err != nil {
 		e.Findings = append(e.Findings, finding.Finding{Severity: finding.Error, Location: r.Doc.Location(), Message: err.Error()})
 		return e
@@ -366,23 +379,27 @@ func printEvaluations(w io.Writer, evals []evaluation, showInput bool) {
 		if e.Policies != nil {
 			rev = fmt.Sprintf(" by policies %s", e.Policies.Revision)
 		}
-		fmt.Fprintf(w, "%s (%s:%d): %s%s\n", e.Resource, e.File, e.Line, verdict, rev)
+		// Values a team wrote are escaped: nothing of theirs starts a line.
+		fmt.Fprintf(w, "%s (%s:%d): %s%s\n", report.SafeText(e.Resource), report.SafeText(e.File), e.Line, verdict, rev)
 		if e.Policies == nil {
 			for _, f := range e.Findings {
-				fmt.Fprintf(w, "  %s: %s: %s [%s]\n", f.Location, f.Severity, f.Message, f.Policy)
+				fmt.Fprintf(w, "  %s: %s: %s [%s]\n", report.SafeLocation(f.Location), f.Severity, report.SafeText(f.Message), report.SafeText(f.Policy))
 			}
 			continue
 		}
+		if e.Inventory != nil {
+			fmt.Fprintf(w, "  policies: %s\n", e.Inventory)
+		}
 		for _, s := range e.Policies.Steps {
-			fmt.Fprintf(w, "  pre-processor %s (%s)\n", s.PreProcessor, s.Document)
+			fmt.Fprintf(w, "  pre-processor %s (%s)\n", report.SafeText(s.PreProcessor), report.SafeLocation(s.Document))
 			if len(s.Changes) == 0 && len(s.Findings) == 0 {
 				fmt.Fprintln(w, "    changed nothing")
 			}
 			for _, ch := range s.Changes {
-				fmt.Fprintf(w, "    %s: set by %s\n", strings.Join(ch.Field, "."), ch.Rule)
+				fmt.Fprintf(w, "    %s: set by %s\n", report.SafeText(strings.Join(ch.Field, ".")), report.SafeText(ch.Rule))
 			}
 			for _, f := range s.Findings {
-				fmt.Fprintf(w, "    %s: %s: %s\n", f.Location, f.Severity, f.Message)
+				fmt.Fprintf(w, "    %s: %s: %s\n", report.SafeLocation(f.Location), f.Severity, report.SafeText(f.Message))
 			}
 		}
 		for _, r := range e.Policies.Rules {
@@ -391,11 +408,11 @@ func printEvaluations(w io.Writer, evals []evaluation, showInput bool) {
 				fmt.Fprintf(w, "  %-5s %s: did not fire\n", r.Severity, name)
 			}
 			for _, f := range r.Firings {
-				fmt.Fprintf(w, "  %-5s %s fired at %s: %s\n", strings.ToUpper(string(r.Severity)), name, f.Location, describeValue(f.Value))
+				fmt.Fprintf(w, "  %-5s %s fired at %s: %s\n", strings.ToUpper(string(r.Severity)), name, report.SafeLocation(f.Location), report.SafeText(describeValue(f.Value)))
 			}
 			if r.Trace != "" {
 				for _, line := range strings.Split(strings.TrimRight(r.Trace, "\n"), "\n") {
-					fmt.Fprintf(w, "      %s\n", line)
+					fmt.Fprintf(w, "      %s\n", report.SafeText(line))
 				}
 			}
 		}
@@ -406,11 +423,11 @@ func printEvaluations(w io.Writer, evals []evaluation, showInput bool) {
 			}
 		}
 		for _, f := range other {
-			fmt.Fprintf(w, "  %s: %s: %s [%s]\n", f.Location, f.Severity, f.Message, f.Policy)
+			fmt.Fprintf(w, "  %s: %s: %s [%s]\n", report.SafeLocation(f.Location), f.Severity, report.SafeText(f.Message), report.SafeText(f.Policy))
 		}
 		if showInput {
 			b, _ := json.MarshalIndent(e.Policies.Input, "  ", "  ")
-			fmt.Fprintf(w, "  input:\n  %s\n", b)
+			fmt.Fprintf(w, "  input:\n  %s\n", report.SafeText(string(b)))
 		}
 	}
 }

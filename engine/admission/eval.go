@@ -48,8 +48,14 @@ func (p *Policies) CheckParameters(ctx context.Context, pp *document.Document) [
 func (p *Policies) PreProcess(ctx context.Context, d *document.Document, pps []*document.Document) (spec any, fs []finding.Finding, changes []Change) {
 	spec = d.Spec
 	for _, pp := range pps {
-		proc := p.preprocessors[pp.Type]
+		proc, ok := p.preprocessors[pp.Type]
 		policy := PreProcessorPackage + "." + pp.Type
+		if !ok {
+			// The engine holds such a resource back before it gets here.
+			fs = append(fs, finding.Finding{Severity: finding.Error, Location: d.Location(), Policy: policy, Source: d.Source.Name,
+				Message: fmt.Sprintf("no pre-processor policy %s", pp.Type), Related: []finding.Location{pp.Location()}})
+			return spec, fs, changes
+		}
 		input := d.Input(spec)
 		input["parameters"] = pp.Spec
 		rs, err := p.eval(ctx, proc.eval, input)

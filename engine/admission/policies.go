@@ -22,6 +22,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/storage"
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
 
+	"github.com/laiki-platform/laiki/engine/finding"
 	"github.com/laiki-platform/laiki/policies"
 )
 
@@ -54,6 +55,11 @@ type Policies struct {
 	// a time with a tracer.
 	compiler *ast.Compiler
 	store    storage.Store
+	// Inventory lists what the set evaluates.
+	Inventory Inventory
+	// Warnings about the platform's policies that do not stop them (a rule
+	// named like a governance rule that is not one), each at its line.
+	Warnings []finding.Finding
 	// Revision identifies the policy set (a hash of every module), so that
 	// every decision can say which policies made it.
 	Revision string
@@ -157,6 +163,13 @@ func Compile(ctx context.Context, platform []Module, config map[string]any) (*Po
 	if err != nil {
 		return nil, err
 	}
+	platformFiles := map[string]bool{}
+	for _, m := range platform {
+		platformFiles[m.File] = true
+	}
+	if errs := unevaluated(parsed, platformFiles); len(errs) > 0 {
+		return nil, &CompileError{Errors: errs}
+	}
 	hash := sha256.New()
 	for _, m := range all {
 		fmt.Fprintf(hash, "%s\x00%d\x00", m.File, len(m.Text))
@@ -168,37 +181,11 @@ func Compile(ctx context.Context, platform []Module, config map[string]any) (*Po
 
 	// What rules exist decides the collector module: governance rules are
 	// gathered by one generated query, each pre-processor by one of its own.
-	type ppInfo struct{ rules map[string]bool }
-	pps := map[string]*ppInfo{}
-	gov := map[string]map[string]bool{}
-	for _, mod := range parsed {
-		pkg := packageName(mod)
-		switch {
-		case strings.HasPrefix(pkg, PreProcessorPackage+"."):
-			name := strings.TrimPrefix(pkg, PreProcessorPackage+".")
-			if strings.Contains(name, ".") {
-				continue // helpers below a pre-processor's package
-			}
-			if pps[name] == nil {
-				pps[name] = &ppInfo{rules: map[string]bool{}}
-			}
-			for _, r := range mod.Rules {
-				pps[name].rules[r.Head.Name.String()] = true
-			}
-		case pkg == GovernancePackage || strings.HasPrefix(pkg, GovernancePackage+"."):
-			for _, r := range mod.Rules {
-				if n := r.Head.Name.String(); ruleName.MatchString(n) {
-					if gov[pkg] == nil {
-						gov[pkg] = map[string]bool{}
-					}
-					gov[pkg][n] = true
-				}
-			}
-		}
-	}
+	pps, gov := classify(parsed)
 	var collect strings.Builder
 	fmt.Fprintf(&collect, "package %s\n\n", collectPackage)
-	p := &Policies{preprocessors: map[string]*preprocessor{}, rules: map[string][]string{}, timeout: DefaultTimeout}
+	p := &Policies{preprocessors: map[string]*preprocessor{}, rules: map[string][]string{}, timeout: DefaultTimeout,
+		Warnings: nearMisses(parsed, platformFiles)}
 	for _, pkg := range sortedKeys(gov) {
 		p.rulesets = append(p.rulesets, pkg)
 		p.rules[pkg] = sortedKeys(gov[pkg])
@@ -208,13 +195,13 @@ func Compile(ctx context.Context, platform []Module, config map[string]any) (*Po
 	}
 	ppNames := sortedKeys(pps)
 	for i, name := range ppNames {
-		info := pps[name]
-		if !info.rules["spec"] {
+		rules := pps[name]
+		if !rules["spec"] {
 			return nil, &CompileError{Errors: ast.Errors{ast.NewError(ast.CompileErr, nil,
 				"pre-processor %s.%s has no `spec` rule: a pre-processor must give the resource's new laiki-spec", PreProcessorPackage, name)}}
 		}
 		for _, rule := range []string{"spec", "warn", "changes"} {
-			if info.rules[rule] {
+			if rules[rule] {
 				fmt.Fprintf(&collect, "pp_%d[%q] := %s\n", i, rule, ref(PreProcessorPackage+"."+name, rule))
 			}
 		}
@@ -246,14 +233,14 @@ func Compile(ctx context.Context, platform []Module, config map[string]any) (*Po
 		if pp.eval, err = prepare(fmt.Sprintf("data.%s.pp_%d", collectPackage, i)); err != nil {
 			return nil, err
 		}
-		if pps[name].rules["parameter_errors"] {
+		if pps[name]["parameter_errors"] {
 			q, err := prepare(ref(PreProcessorPackage+"."+name, "parameter_errors"))
 			if err != nil {
 				return nil, err
 			}
 			pp.params = &q
 		}
-		if pps[name].rules["resource_types"] {
+		if pps[name]["resource_types"] {
 			q, err := prepare(ref(PreProcessorPackage+"."+name, "resource_types"))
 			if err != nil {
 				return nil, err
@@ -274,7 +261,71 @@ func Compile(ctx context.Context, platform []Module, config map[string]any) (*Po
 		p.preprocessors[name] = pp
 	}
 	p.Revision = hex.EncodeToString(hash.Sum(nil))[:16]
+	p.Inventory = inventoryOf(pps, gov)
 	return p, nil
+}
+
+// classify finds the pre-processors (the rules of each, by name) and the
+// governance rules (by package) of a set of modules.
+func classify(parsed map[string]*ast.Module) (pps, gov map[string]map[string]bool) {
+	pps, gov = map[string]map[string]bool{}, map[string]map[string]bool{}
+	for _, mod := range parsed {
+		pkg := packageName(mod)
+		switch {
+		case strings.HasPrefix(pkg, PreProcessorPackage+"."):
+			name := strings.TrimPrefix(pkg, PreProcessorPackage+".")
+			if strings.Contains(name, ".") {
+				continue // helpers below a pre-processor's package
+			}
+			if pps[name] == nil {
+				pps[name] = map[string]bool{}
+			}
+			for _, r := range mod.Rules {
+				pps[name][r.Head.Name.String()] = true
+			}
+		case pkg == GovernancePackage || strings.HasPrefix(pkg, GovernancePackage+"."):
+			for _, r := range mod.Rules {
+				if n := r.Head.Name.String(); ruleName.MatchString(n) {
+					if gov[pkg] == nil {
+						gov[pkg] = map[string]bool{}
+					}
+					gov[pkg][n] = true
+				}
+			}
+		}
+	}
+	return pps, gov
+}
+
+// Inventory says what a policy set evaluates, so that a platform owner can
+// see that every policy they wrote is counted.
+type Inventory struct {
+	// Rulesets are the governance packages with deny, warn or violation rules.
+	Rulesets []string `json:"rulesets"`
+	// Rules counts their rules (deny and deny_x are two).
+	Rules int `json:"rules"`
+	// PreProcessors are the pre-processor policies, by name.
+	PreProcessors []string `json:"preprocessors"`
+}
+
+func inventoryOf(pps, gov map[string]map[string]bool) Inventory {
+	inv := Inventory{Rulesets: sortedKeys(gov), PreProcessors: sortedKeys(pps)}
+	for _, rules := range gov {
+		inv.Rules += len(rules)
+	}
+	return inv
+}
+
+// String: "4 governance rule sets (6 rules) and 1 pre-processor evaluated".
+func (i Inventory) String() string {
+	plural := func(n int, one, many string) string {
+		if n == 1 {
+			return fmt.Sprintf("%d %s", n, one)
+		}
+		return fmt.Sprintf("%d %s", n, many)
+	}
+	return fmt.Sprintf("%s (%s) and %s evaluated", plural(len(i.Rulesets), "governance rule set", "governance rule sets"),
+		plural(i.Rules, "rule", "rules"), plural(len(i.PreProcessors), "pre-processor", "pre-processors"))
 }
 
 // IsTest reports whether a Rego file holds tests (for `laiki policy test`

@@ -33,6 +33,8 @@ type TestReport struct {
 	Results []*tester.Result
 	// Coverage of the policy files (not the tests); nil unless asked for.
 	Coverage *cover.Report
+	// Inventory of the policies under test: what the engine evaluates.
+	Inventory Inventory
 }
 
 // Failed counts the tests that failed or stopped on an error.
@@ -72,6 +74,19 @@ func Test(ctx context.Context, platform, tests []Module, opts TestOptions) (*Tes
 		}
 	}
 	all := append(append([]Module(nil), builtinPolicies...), platform...)
+	// A policy the engine would never evaluate fails here as it does there.
+	parsed, err := parse(all)
+	if err != nil {
+		return nil, err
+	}
+	files := map[string]bool{}
+	for _, m := range platform {
+		files[m.File] = true
+	}
+	if errs := unevaluated(parsed, files); len(errs) > 0 {
+		return nil, &CompileError{Errors: errs}
+	}
+	report.Inventory = inventoryOf(classify(parsed))
 	if len(tests) > 0 || len(platform) > 0 {
 		if err := testPass(ctx, all, tests, platform, opts.Config, opts, report); err != nil {
 			return nil, err

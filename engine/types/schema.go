@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/laiki-platform/laiki/engine/finding"
+	"github.com/laiki-platform/laiki/engine/internal/near"
 )
 
 // ValueType is the expected shape of a spec value.
@@ -215,7 +216,7 @@ func describe(v any) string {
 func suggest(k string, known map[string]Field) string {
 	best, bestD := "", 3
 	for cand := range known {
-		if d := distance(k, cand); d < bestD || (d == bestD && best != "" && cand < best) {
+		if d := near.Distance(k, cand); d < bestD || (d == bestD && best != "" && cand < best) {
 			best, bestD = cand, d
 		}
 	}
@@ -223,27 +224,6 @@ func suggest(k string, known map[string]Field) string {
 		return ""
 	}
 	return fmt.Sprintf(" (did you mean %s?)", best)
-}
-
-// distance is the Levenshtein distance, enough to catch typos.
-func distance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -110,3 +110,45 @@ func TestSchema(t *testing.T) {
 		t.Errorf("unknown type: exit %d %s", r.code, r.stderr)
 	}
 }
+
+// A platform policy the engine would never evaluate (conftest's package
+// main, a misspelt package) is refused out loud by check, policy test and
+// policy eval; each says how many policies it evaluated.
+func TestUnevaluatedPolicyRefusedOutLoud(t *testing.T) {
+	dir := t.TempDir()
+	platform := filepath.Join(repo, "examples", "platform")
+	write(t, dir, map[string]string{
+		"laiki.yaml":      "sources:\n  - {name: platform, path: " + platform + ", role: platform}\n  - {name: rules, path: rules, role: platform}\n  - {name: team, path: apps, allow: {target-namespaces: [ShinyProxy]}}\n",
+		"rules/tags.rego": tagsRule,
+		"apps/ok.yaml":    app("ok"),
+	})
+	r := laikiRun(t, dir, nil, "check", "--config", "laiki.yaml", "-v")
+	if r.code != 0 || !strings.Contains(r.stderr, "2 governance rule sets (3 rules) and 1 pre-processor evaluated") {
+		t.Errorf("check -v must count the policies: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	for name, text := range map[string]string{
+		"conftest's main": "package main\n\ndeny contains \"no\" if true\n",
+		"a typo":          "package laiki.goverance.registry\n\ndeny contains \"no\" if true\n",
+	} {
+		write(t, dir, map[string]string{"rules/extra.rego": text})
+		for _, args := range [][]string{{"check", "--config", "laiki.yaml"}, {"policy", "test", "--config", "laiki.yaml"}, {"policy", "eval", "--config", "laiki.yaml", "apps/ok.yaml"}} {
+			r := laikiRun(t, dir, nil, args...)
+			want := 2
+			if args[0] == "policy" && args[1] == "test" {
+				want = 1 // as opa test: does not compile
+			}
+			if r.code != want || !strings.Contains(r.stderr, "rules/extra.rego:1:1: package") || !strings.Contains(r.stderr, "would never be evaluated") {
+				t.Errorf("%s, laiki %s: exit %d, want %d and the package line\n%s%s", name, strings.Join(args, " "), r.code, want, r.stdout, r.stderr)
+			}
+		}
+	}
+	os.Remove(filepath.Join(dir, "rules", "extra.rego"))
+	r = laikiRun(t, dir, nil, "policy", "test", "--config", "laiki.yaml")
+	if r.code != 0 || !strings.Contains(r.stdout, "policies: 2 governance rule sets (3 rules) and 1 pre-processor evaluated") {
+		t.Errorf("policy test must count the policies: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = laikiRun(t, dir, nil, "policy", "eval", "--config", "laiki.yaml", "apps/ok.yaml")
+	if r.code != 0 || !strings.Contains(r.stdout, "policies: 2 governance rule sets (3 rules) and 1 pre-processor evaluated") {
+		t.Errorf("policy eval must count the policies: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
