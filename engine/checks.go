@@ -9,6 +9,7 @@ import (
 	"github.com/laiki-platform/laiki/engine/admission"
 	"github.com/laiki-platform/laiki/engine/document"
 	"github.com/laiki-platform/laiki/engine/finding"
+	"github.com/laiki-platform/laiki/engine/source"
 	"github.com/laiki-platform/laiki/engine/types"
 )
 
@@ -30,7 +31,7 @@ func checkTarget(d *document.Document) []finding.Finding {
 	if finding.AnyBlocking(fs) {
 		return fs
 	}
-	fs = append(fs, schemaFindings(d, d.Spec, tt.Schema, false)...)
+	fs = append(fs, schemaFindings(d, d.Spec, tt.Schema, false, nil)...)
 	if tt.Check != nil {
 		fs = append(fs, problemFindings(d, tt.Check(d.Spec))...)
 	}
@@ -112,7 +113,8 @@ func (r *Result) bind(d *document.Document) (*Resource, []finding.Finding) {
 	default:
 		res.Target = t
 	}
-	fs = append(fs, schemaFindings(d, d.Spec, rt.Schema, true)...)
+	fs = append(fs, canonicalKeys(d, rt.Schema)...)
+	fs = append(fs, schemaFindings(d, d.Spec, rt.Schema, true, r.unknownBy(rt.Schema, func(string) string { return d.Source.Role }))...)
 	if m, ok := d.Spec.(map[string]any); ok {
 		res.ID, _ = m[rt.IdentityKey].(string)
 	}
@@ -160,11 +162,19 @@ func (r *Result) judgeWith(ctx context.Context, res *Resource, govern bool) []fi
 	// The spec after pre-processors must still be a valid one: a platform
 	// default of the wrong type is caught here, against the pre-processor.
 	// What the check before them said already is not said twice.
+	// A key the resource does not have as written is the platform's.
+	written, _ := d.Spec.(map[string]any)
+	roleOf := func(key string) string {
+		if _, ok := written[key]; ok {
+			return d.Source.Role
+		}
+		return source.RolePlatform
+	}
 	said := map[string]bool{}
-	for _, f := range schemaFindings(d, d.Spec, res.Type.Schema, true) {
+	for _, f := range schemaFindings(d, d.Spec, res.Type.Schema, true, r.unknownBy(res.Type.Schema, roleOf)) {
 		said[f.Field+"\x00"+f.Message] = true
 	}
-	for _, f := range schemaFindings(d, spec, res.Type.Schema, false) {
+	for _, f := range schemaFindings(d, spec, res.Type.Schema, false, r.unknownBy(res.Type.Schema, roleOf)) {
 		if !said[f.Field+"\x00"+f.Message] {
 			fs = append(fs, f)
 		}
@@ -180,18 +190,36 @@ func (r *Result) judgeWith(ctx context.Context, res *Resource, govern bool) []fi
 }
 
 // schemaFindings checks a spec; partial leaves out required keys (a
-// pre-processor may still set them).
-func schemaFindings(d *document.Document, spec any, s *types.Schema, partial bool) []finding.Finding {
+// pre-processor may still set them); unknown, when set, decides how an
+// unknown top-level key is reported (and whether at all).
+func schemaFindings(d *document.Document, spec any, s *types.Schema, partial bool, unknown func(key string, sev finding.Severity) (finding.Severity, bool)) []finding.Finding {
 	if s == nil {
 		return nil
 	}
 	var ps []types.Problem
 	for _, p := range s.Check(spec) {
-		if !(partial && p.Missing) {
-			ps = append(ps, p)
+		if partial && p.Missing {
+			continue
 		}
+		if p.Unknown && len(p.Path) == 1 && unknown != nil {
+			sev, report := unknown(p.Path[0], p.Severity)
+			if !report {
+				continue
+			}
+			p.Severity = sev
+		}
+		ps = append(ps, p)
 	}
 	return problemFindings(d, ps)
+}
+
+// unknownBy gives schemaFindings the rule for unknown keys of a bound spec,
+// by who wrote the key (roleOf); nil for other specs.
+func (r *Result) unknownBy(s *types.Schema, roleOf func(key string) string) func(string, finding.Severity) (finding.Severity, bool) {
+	if !s.Bound {
+		return nil
+	}
+	return func(key string, sev finding.Severity) (finding.Severity, bool) { return r.keys.unknownKey(roleOf(key), key, sev) }
 }
 
 func problemFindings(d *document.Document, ps []types.Problem) []finding.Finding {

@@ -93,6 +93,7 @@ type Result struct {
 	// (refused, with why); nil without a Gate.
 	Reload *admission.Reload
 
+	keys    keyRules // policy-data.baseline's rules for the keys of team resources
 	byDoc   map[*document.Document][]finding.Finding
 	mu      sync.RWMutex
 	targets map[string]*document.Document // valid targets by namespace/name
@@ -261,7 +262,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	if opts.Load.MaxFileBytes == 0 {
 		opts.Load.MaxFileBytes = int64(opts.Limits.MaxFileBytes)
 	}
-	res := &Result{byDoc: map[*document.Document][]finding.Finding{}}
+	res := &Result{byDoc: map[*document.Document][]finding.Finding{}, keys: keyRulesOf(opts.Config.PolicyData)}
 	load := opts.Loader
 	if load == nil {
 		load = source.Load

@@ -231,7 +231,7 @@ func TestSchema(t *testing.T) {
 	has(t, res, finding.Error, "bad.yaml", 9, "must be true or false")
 	has(t, res, finding.Error, "bad.yaml", 11, "container-env.A must be a plain value")
 	has(t, res, finding.Error, "bad.yaml", 12, "container-cmd[1] must be a string")
-	has(t, res, finding.Warn, "bad.yaml", 13, "did you mean container-image?")
+	has(t, res, finding.Error, "bad.yaml", 13, "did you mean container-image?") // from a team, an unknown key is an error
 	if resource(t, res, "bad").Accepted || !resource(t, res, "ok").Accepted {
 		t.Error("bad must be rejected and ok accepted")
 	}

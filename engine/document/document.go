@@ -167,6 +167,34 @@ func (d *Document) PosOf(path ...string) finding.Location {
 	return loc
 }
 
+// RenameSpecKey renames a key of a map inside laiki-spec (path leads to
+// the map, from the spec's top) in the document's YAML tree, so that the
+// findings and renders that follow the tree find it under its new name.
+// The spec's values are the caller's to change.
+func (d *Document) RenameSpecKey(path []string, from, to string) {
+	n := deref(d.specNode)
+	for _, seg := range path {
+		if n == nil || n.Kind != yaml.MappingNode {
+			return
+		}
+		var next *yaml.Node
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == seg {
+				next = n.Content[i+1]
+			}
+		}
+		n = deref(next)
+	}
+	if n == nil || n.Kind != yaml.MappingNode {
+		return
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if k := n.Content[i]; k.Value == from && k.Tag != "!!merge" {
+			k.Value = to
+		}
+	}
+}
+
 func deref(n *yaml.Node) *yaml.Node {
 	for n != nil && n.Kind == yaml.AliasNode {
 		n = n.Alias

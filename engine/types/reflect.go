@@ -6,6 +6,7 @@ import (
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/laiki-platform/laiki/engine/finding"
 )
@@ -13,6 +14,7 @@ import (
 var (
 	quantityType = reflect.TypeOf(resource.Quantity{})
 	jsonType     = reflect.TypeOf(apiextensionsv1.JSON{})
+	intOrString  = reflect.TypeOf(intstr.IntOrString{})
 )
 
 // FromGoType reads a spec schema from the Go type of a Laiki kind (package
@@ -20,7 +22,8 @@ var (
 // checks come from one definition. JSON names give the keys; Go types give
 // the value types; the struct tag `laiki` adds what Go cannot say:
 // required, string-or-list, map, list, strict (unknown keys of that object
-// are errors), object-only (a field of the object form, not of laiki-spec).
+// are errors), object-only (a field of the object form, not of laiki-spec),
+// expression (a Spring expression, "#{...}", is a value of it too).
 // unknown says how unknown keys at the top are reported ("" accepts them).
 func FromGoType(what string, t reflect.Type, unknown finding.Severity) *Schema {
 	f := fieldOf(t, nil)
@@ -32,7 +35,7 @@ func fieldOf(t reflect.Type, tags map[string]bool) Field {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
-	f := Field{Required: tags["required"]}
+	f := Field{Required: tags["required"], Expression: tags["expression"]}
 	switch {
 	case tags["string-or-list"]:
 		f.Type = StringOrList
@@ -42,6 +45,9 @@ func fieldOf(t reflect.Type, tags map[string]bool) Field {
 		f.Type = List
 	case t == quantityType:
 		f.Type = Quantity
+	case t == intOrString:
+		f.Type = Int // the string half is for expressions
+		f.Expression = true
 	case t == jsonType:
 		f.Type = Any
 	case t.Kind() == reflect.String:

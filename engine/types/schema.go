@@ -5,6 +5,7 @@ import (
 	"math"
 	"sort"
 	"strings"
+	"sync"
 
 	"k8s.io/apimachinery/pkg/api/resource"
 
@@ -46,6 +47,14 @@ type Field struct {
 	// Check, when set, returns a message for a value of the right type that
 	// is still wrong (a bad repository name, say).
 	Check func(v any) string
+	// Expression: the component evaluates the value as a Spring expression
+	// (ShinyProxy's SpelField), so a string holding "#{" is a value of it
+	// whatever its Type. Whether a team may write one is the baseline's
+	// decision, not the schema's.
+	Expression bool
+	// Ignored, when set, says why the component does not read the key
+	// (and what to write instead); the key is a warning.
+	Ignored string
 }
 
 // Schema is the top-level Field of a spec, always an Object. What names the
@@ -53,6 +62,14 @@ type Field struct {
 type Schema struct {
 	What string
 	Field
+	// Bound marks a spec its component binds with relaxed names (a
+	// ShinyProxy app): its keys are read in their canonical spelling
+	// (Canonicalize), and an unknown top-level key is an error for a team
+	// unless the platform allows it (the engine decides, by source).
+	Bound bool
+
+	once  sync.Once
+	canon map[string]map[string]string
 }
 
 // Problem is a schema finding at a path inside the spec.
@@ -63,6 +80,8 @@ type Problem struct {
 	// Missing marks a required key that is absent: a pre-processor may still
 	// set it, so the check before pre-processors leaves it out.
 	Missing bool
+	// Unknown marks a key the schema does not know.
+	Unknown bool
 }
 
 // Check validates a spec (nil, or plain values from the document package).
@@ -89,6 +108,13 @@ func (f Field) check(what string, path []string, v any, ps *[]Problem) {
 		} else {
 			return // an explicit null means unset
 		}
+	}
+	if str, isStr := v.(string); isStr && f.Expression && strings.Contains(str, "#{") {
+		return
+	}
+	if f.Ignored != "" {
+		add(finding.Warn, "%s: %s", name, f.Ignored)
+		return
 	}
 	ok := true
 	switch f.Type {
@@ -170,7 +196,7 @@ func (f Field) check(what string, path []string, v any, ps *[]Problem) {
 			sub, known := f.Fields[k]
 			if !known {
 				if f.Unknown != "" {
-					*ps = append(*ps, Problem{Path: append(append([]string(nil), path...), k), Severity: f.Unknown,
+					*ps = append(*ps, Problem{Path: append(append([]string(nil), path...), k), Severity: f.Unknown, Unknown: true,
 						Message: fmt.Sprintf("unknown key %s for a %s%s", strings.Join(append(append([]string(nil), path...), k), "."), what, suggest(k, f.Fields))})
 				}
 				continue
