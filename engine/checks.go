@@ -219,7 +219,9 @@ func (r *Result) unknownBy(s *types.Schema, roleOf func(key string) string) func
 	if !s.Bound {
 		return nil
 	}
-	return func(key string, sev finding.Severity) (finding.Severity, bool) { return r.keys.unknownKey(roleOf(key), key, sev) }
+	return func(key string, sev finding.Severity) (finding.Severity, bool) {
+		return r.keys.unknownKey(roleOf(key), key, sev)
+	}
 }
 
 func problemFindings(d *document.Document, ps []types.Problem) []finding.Finding {

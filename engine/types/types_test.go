@@ -133,7 +133,7 @@ func TestCanonicalize(t *testing.T) {
 		"ID": "a", "containerPrivileged": true, "container_volumes": []any{"/:/host"}, "Kubernetes-Pod-Patches": "x",
 		"CONTAINER-IMAGE": "img", "container-env": map[string]any{"containerPrivileged": "data", "My_Var": "1"},
 		"crane-data-repository": map[string]any{"mountReadOnly": false, "read_access": map[string]any{"Groups": []any{"g"}}},
-		"container-env.X": "y", "container-volumes[0]": "/:/h", "logoURL": "u",
+		"container-env.X":       "y", "container-volumes[0]": "/:/h", "logoURL": "u",
 	}
 	rs, ps := app.Schema.Canonicalize(spec)
 	if len(ps) != 0 {
