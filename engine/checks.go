@@ -183,7 +183,7 @@ func (r *Result) judgeWith(ctx context.Context, res *Resource, govern bool) []fi
 		return fs
 	}
 	if govern {
-		fs = append(fs, r.Policies.Govern(ctx, d, spec)...)
+		fs = append(fs, r.Policies.Govern(ctx, d, spec, pps)...)
 	}
 	res.Accepted = !finding.AnyBlocking(fs)
 	return fs

@@ -1,10 +1,13 @@
 package engine_test
 
 import (
+	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/laiki-platform/laiki/engine"
+	"github.com/laiki-platform/laiki/engine/types"
 )
 
 // Every way a team source could reach platform power, each on its own, each
@@ -155,4 +158,112 @@ func TestHostileNames(t *testing.T) {
 			t.Errorf("%s accepted", r.Doc.File)
 		}
 	}
+}
+
+// spellings are other ways to write a key that ShinyProxy (Spring's relaxed
+// binding) reads as the key: camelCase, snake_case, odd case.
+func spellings(key string) []string {
+	parts := strings.Split(key, "-")
+	camel, odd := parts[0], ""
+	for _, p := range parts[1:] {
+		camel += strings.ToUpper(p[:1]) + p[1:]
+	}
+	for i, p := range parts {
+		if i > 0 {
+			odd += "-"
+		}
+		odd += strings.ToUpper(p[:1]) + p[1:]
+	}
+	return []string{camel, strings.ReplaceAll(key, "-", "_"), odd, strings.ToUpper(key)}
+}
+
+// Every platform-only key, container-privileged and host-path volumes, in
+// every spelling ShinyProxy binds, is refused from a team and still works
+// from the platform; and a Spring expression or property placeholder in
+// every string-valued key of a team's app is refused, and works from the
+// platform.
+func TestEscalationBySpellingAndExpression(t *testing.T) {
+	keys := map[string]string{ // key: a value that needs the platform
+		"container-privileged": "true", "container-volumes": "[\"/:/host\"]",
+		"kubernetes-pod-patches": "\"- {op: add, path: /spec/hostNetwork, value: true}\"", "kubernetes-additional-manifests": "[x]",
+		"kubernetes-additional-persistent-manifests": "[x]", "kubernetes-authorized-pod-patches": "[{patches: x}]",
+		"kubernetes-authorized-additional-manifests": "[{manifests: [x]}]", "kubernetes-authorized-additional-persistent-manifests": "[{manifests: [x]}]",
+		"docker-ipc": "host", "docker-device-requests": "[{driver: nvidia}]", "docker-runtime": "runc", "docker-group-add": "[root]",
+		"docker-user": "root", "container-network": "host", "container-network-connections": "[host]",
+	}
+	files := map[string]string{"laiki.yaml": teamConfig, "team-b/.keep": "", "platform/sp.yaml": shinyproxy}
+	type tcase struct{ id, key, want string }
+	var cases []tcase
+	n := 0
+	for _, key := range sortedKeys(keys) {
+		for _, spelt := range spellings(key) {
+			n++
+			id := "k" + itoa(n)
+			files["team-a/"+id+".yaml"] = app(id, "  "+spelt+": "+keys[key]+"\n")
+			files["platform/"+id+".yaml"] = app("p"+id, "  "+spelt+": "+keys[key]+"\n")
+			cases = append(cases, tcase{id, spelt, key})
+		}
+	}
+	// Expressions, in every key whose value is or holds a string.
+	app0, _ := types.Resource("ShinyProxyApp")
+	for _, key := range sortedKeys(app0.Schema.Fields) {
+		f := app0.Schema.Fields[key]
+		var value string
+		switch {
+		case key == "id" || f.Ignored != "":
+			continue
+		case f.Type == types.String || f.Type == types.StringOrList || f.Expression:
+			value = "\"#{T(java.lang.Runtime).getRuntime().exec('id')}\""
+		case f.Type == types.StringList:
+			value = "[\"${AWS_SECRET_ACCESS_KEY}\"]"
+		case f.Type == types.StringMap || f.Type == types.Map:
+			value = "{A: \"#{1}\"}"
+		case f.Type == types.List:
+			value = "[{a: \"${X}\"}]"
+		case f.Type == types.Object:
+			value = "{read-access: {expression: \"#{true}\"}}"
+		default:
+			continue // numbers and booleans hold no string
+		}
+		n++
+		id := "e" + itoa(n)
+		if key == "container-image" {
+			files["team-a/"+id+".yaml"] = strings.Replace(app(id), "  container-image: registry.example.com/team/"+id+":1\n", "  container-image: "+value+"\n", 1)
+			files["platform/"+id+".yaml"] = strings.Replace(app("p"+id), "  container-image: registry.example.com/team/p"+id+":1\n", "  container-image: "+value+"\n", 1)
+		} else {
+			files["team-a/"+id+".yaml"] = app(id, "  "+key+": "+value+"\n")
+			files["platform/"+id+".yaml"] = app("p"+id, "  "+key+": "+value+"\n")
+		}
+		cases = append(cases, tcase{id, key, "which ShinyProxy's server evaluates"})
+	}
+	res := run(t, tree(t, files))
+	for _, c := range cases {
+		team, platform := resource(t, res, c.id), resource(t, res, "p"+c.id)
+		refused := false
+		for _, f := range res.FindingsFor(team.Doc) {
+			if f.Severity.Blocking() && (strings.Contains(f.Message, c.want) || strings.Contains(f.Message, "privileged") || strings.Contains(f.Message, "mounts a directory")) {
+				refused = true
+			}
+		}
+		if team.Accepted || !refused {
+			t.Errorf("%s from a team: accepted %v, want a refusal about %s:\n%s", c.key, team.Accepted, c.want, dump(res.FindingsFor(team.Doc)))
+		}
+		if !platform.Accepted {
+			t.Errorf("%s from the platform must still work:\n%s", c.key, dump(res.FindingsFor(platform.Doc)))
+		}
+	}
+	if !t.Failed() {
+		t.Logf("%d spellings and expressions refused from a team", len(cases))
+	}
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }

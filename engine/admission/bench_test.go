@@ -45,6 +45,6 @@ func BenchmarkGovern(b *testing.B) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
-		p.Govern(ctx, app, app.Spec)
+		p.Govern(ctx, app, app.Spec, nil)
 	}
 }

@@ -90,10 +90,29 @@ func (p *Policies) PreProcess(ctx context.Context, d *document.Document, pps []*
 	return spec, fs, changes
 }
 
-// Govern runs every governance rule on a resource (after its pre-processors)
-// and returns the denials and warnings.
-func (p *Policies) Govern(ctx context.Context, d *document.Document, spec any) []finding.Finding {
-	rs, err := p.eval(ctx, p.governance, d.Input(spec))
+// KeyPreProcessors is the input key that lists the pre-processors that ran
+// on a resource, for governance: what the platform wrote is told apart
+// from what the team wrote.
+const KeyPreProcessors = "laiki-preprocessors"
+
+// GovernanceInput is what governance rules see: the resource after its
+// pre-processors (laiki-metadata, laiki-spec, laiki-source), and the
+// pre-processors that ran, in order, each with its name,
+// pre-processor-name and parameters.
+func GovernanceInput(d *document.Document, spec any, pps []*document.Document) map[string]any {
+	in := d.Input(spec)
+	list := make([]any, 0, len(pps))
+	for _, pp := range pps {
+		list = append(list, map[string]any{"name": pp.Name, "pre-processor-name": pp.Type, "parameters": pp.Spec})
+	}
+	in[KeyPreProcessors] = list
+	return in
+}
+
+// Govern runs every governance rule on a resource after the pre-processors
+// pps, and returns the denials and warnings.
+func (p *Policies) Govern(ctx context.Context, d *document.Document, spec any, pps []*document.Document) []finding.Finding {
+	rs, err := p.eval(ctx, p.governance, GovernanceInput(d, spec, pps))
 	if err != nil {
 		return []finding.Finding{evalError(d, GovernancePackage, err)}
 	}

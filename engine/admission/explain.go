@@ -77,7 +77,7 @@ func (p *Policies) Explain(ctx context.Context, d *document.Document, pps []*doc
 		}
 		spec = next
 	}
-	ex.Input = d.Input(spec)
+	ex.Input = GovernanceInput(d, spec, pps)
 	for _, pkg := range p.rulesets {
 		for _, rule := range p.rules[pkg] {
 			rr, err := p.explainRule(ctx, pkg, rule, ex.Input, mode)

@@ -33,7 +33,7 @@ func FuzzPreProcess(f *testing.F) {
 		_ = p.CheckParameters(ctx, pp.Documents[0])
 		out, _, _ := p.PreProcess(ctx, app.Documents[0], pp.Documents)
 		plain(t, out)
-		_ = p.Govern(ctx, app.Documents[0], out)
+		_ = p.Govern(ctx, app.Documents[0], out, nil)
 	})
 }
 

@@ -7,12 +7,14 @@
 #     enabled: false            # turn it off
 #     allowed-keys: [...]       # platform-only keys that teams may use after all
 #     allowed-registries: [...] # when set, images must come from these
+#     allowed-expressions: [...] # keys where teams may write #{...} or ${...}
 package laiki.governance.baseline
 
 defaults := {
 	"enabled": true,
 	"allowed-keys": [],
 	"allowed-registries": [],
+	"allowed-expressions": [],
 	# Keys that give an app power over the node or the cluster.
 	"platform-keys": [
 		"kubernetes-pod-patches",
@@ -50,6 +52,12 @@ team_app if {
 }
 
 allowed(key) if key in config["allowed-keys"]
+
+# Any resource a team declares.
+team_resource if {
+	config.enabled
+	input["laiki-source"].role != "platform"
+}
 
 deny contains {"msg": msg, "field": ["laiki-spec", "container-privileged"]} if {
 	team_app
@@ -114,6 +122,7 @@ deny contains {"msg": msg, "field": ["laiki-spec", "container-image"]} if {
 	image != null
 	not valid_image(image)
 	not upper_case_image(image)
+	not spring_expression(image) # the platform's, chosen when the app starts
 	msg := sprintf("container-image: %v is not a valid image reference (e.g. registry.example.com/team/app:1.0)", [image])
 }
 
@@ -135,4 +144,40 @@ deny contains {"msg": msg, "field": ["laiki-spec", "container-image"]} if {
 from_allowed_registry(ref) if {
 	some registry in config["allowed-registries"]
 	startswith(ref, concat("", [trim_suffix(registry, "/"), "/"]))
+}
+
+# Spring expressions and property placeholders. ShinyProxy evaluates #{...}
+# in most app settings as a Spring expression with the full evaluation
+# context, where T(java.lang.Runtime) is reachable: code run inside the
+# ShinyProxy server, which holds the platform's secrets, or an image chosen
+# at run time past the registry rule. Spring resolves ${...} in every
+# setting when ShinyProxy starts, from the server's environment and
+# properties: a way to copy the server's secrets into an app. A string a
+# team writes may hold neither, in any resource and at any depth, unless
+# the platform allows expressions for the key; a string the platform wrote
+# in a pre-processor that applies (a default of its own) is the platform's.
+deny contains {"msg": msg, "field": array.concat(["laiki-spec"], path)} if {
+	team_resource
+	walk(spec, [path, value])
+	is_string(value)
+	some kind, marker in markers
+	contains(value, marker)
+	not expression_allowed(path)
+	not platform_value(value)
+	msg := sprintf("%s: %q holds a %s (%s...}), which ShinyProxy's server evaluates: only the platform may write one (policy-data.baseline.allowed-expressions)", [concat(".", [sprintf("%v", [p]) | some p in path]), value, kind, marker])
+}
+
+markers := {"Spring expression": "#{", "property placeholder": "${"}
+
+spring_expression(value) if {
+	is_string(value)
+	some marker in markers
+	contains(value, marker)
+}
+
+expression_allowed(path) if path[0] in config["allowed-expressions"]
+
+platform_value(value) if {
+	some pp in input["laiki-preprocessors"]
+	walk(pp.parameters, [_, value])
 }

@@ -261,3 +261,57 @@ test_other_resource_types_not_judged_as_apps if {
 test_spec_not_a_map_denies_nothing if {
 	count(baseline.deny) == 0 with input as object.union(doc({}, "team"), {"laiki-spec": "not a map"})
 }
+
+# Spring expressions and property placeholders
+
+test_expressions_denied_for_teams_in_every_string if {
+	every spec in [
+		{"container-env": {"X": "#{T(java.lang.Runtime).getRuntime().exec('id')}"}},
+		{"container-image": "#{'registry.evil.com/x:1'}"},
+		{"container-cmd": ["R", "#{1+1}"]},
+		{"labels": {"a": "${AWS_SECRET_ACCESS_KEY}"}},
+		{"max-instances": "#{9999}"},
+		{"access-expression": "#{true}"},
+		{"parameters": {"definitions": [{"id": "x", "default-value": "${HOME}"}]}},
+	] {
+		d := denied(spec)
+		some f in d
+		contains(f.msg, "which ShinyProxy's server evaluates")
+	}
+}
+
+test_expression_field_is_where_it_is_written if {
+	d := denied({"container-cmd": ["R", "#{1+1}"]})
+	fields(d) == {["laiki-spec", "container-cmd", 1]}
+	d2 := denied({"container-env": {"X": "${SECRET}"}})
+	fields(d2) == {["laiki-spec", "container-env", "X"]}
+	some f in d2
+	contains(f.msg, "property placeholder")
+}
+
+test_expressions_of_the_platform_allowed if {
+	count(baseline.deny) == 0 with input as doc({"container-env": {"U": "#{proxy.userId}"}}, "platform")
+	count(baseline.deny) == 0 with input as doc({"container-image": "#{'r.example.com/' + userId + ':1'}"}, "platform")
+}
+
+test_expressions_allowed_for_named_keys if {
+	count(denied_with({"access-expression": "#{groups.contains('a')}"}, "team", {"allowed-expressions": ["access-expression"]})) == 0
+	count(denied_with({"container-env": {"X": "#{1}"}}, "team", {"allowed-expressions": ["access-expression"]})) == 1
+}
+
+test_expressions_a_platform_pre_processor_wrote_allowed if {
+	pp := [{"name": "defaults", "pre-processor-name": "P", "parameters": {"fallback": {"container-env": {"U": "#{proxy.userId}"}}}}]
+	inp := object.union(doc({"container-env": {"U": "#{proxy.userId}"}}, "team"), {"laiki-preprocessors": pp})
+	count(baseline.deny) == 0 with input as inp
+	inp2 := object.union(doc({"container-env": {"U": "#{proxy.userId}", "V": "#{1}"}}, "team"), {"laiki-preprocessors": pp})
+	count(baseline.deny) == 1 with input as inp2
+}
+
+test_expressions_in_any_team_resource if {
+	ecr := {
+		"laiki-metadata": {"resource-type": "AwsEcrRepository", "target-name": "sp", "target-namespace": "ns"},
+		"laiki-spec": {"name": "#{x}"},
+		"laiki-source": {"name": "s", "role": "team"},
+	}
+	count(baseline.deny) == 1 with input as ecr
+}
