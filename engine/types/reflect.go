@@ -23,7 +23,8 @@ var (
 // the value types; the struct tag `laiki` adds what Go cannot say:
 // required, string-or-list, map, list, strict (unknown keys of that object
 // are errors), object-only (a field of the object form, not of laiki-spec),
-// expression (a Spring expression, "#{...}", is a value of it too).
+// expression (a Spring expression, "#{...}", is a value of it too),
+// quantity (a Kubernetes quantity, whatever the Go type).
 // unknown says how unknown keys at the top are reported ("" accepts them).
 func FromGoType(what string, t reflect.Type, unknown finding.Severity) *Schema {
 	f := fieldOf(t, nil)
@@ -43,6 +44,11 @@ func fieldOf(t reflect.Type, tags map[string]bool) Field {
 		f.Type = Map
 	case tags["list"]:
 		f.Type = List
+	case tags["quantity"]:
+		// A Kubernetes quantity, held as int-or-string in the object form
+		// when it may be an expression: the API server's quantity pattern
+		// would refuse "#{...}".
+		f.Type = Quantity
 	case t == quantityType:
 		f.Type = Quantity
 	case t == intOrString:

@@ -1,14 +1,13 @@
 package v1alpha1
 
 import (
-	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
 // Struct tags `laiki:"..."` tell the engine's spec check what a Go type
 // cannot say (see types.FromGoType): required, string-or-list, map, list,
-// strict, object-only.
+// strict, object-only, quantity, expression.
 
 // ShinyProxyAppSpec is one ShinyProxy app (an entry of proxy.specs), plus
 // Laiki's own keys. The keys are those ShinyProxy 3.2 binds for an app in
@@ -57,19 +56,19 @@ type ShinyProxyAppSpec struct {
 	AdditionalPortMappings []PortMapping `json:"additional-port-mappings,omitempty"`
 
 	// ContainerImage to run (required by ShinyProxy; a pre-processor may set it).
-	ContainerImage              string             `json:"container-image,omitempty" laiki:"required"`
-	ContainerCmd                []string           `json:"container-cmd,omitempty"`
-	ContainerEnv                map[string]string  `json:"container-env,omitempty"`
-	ContainerEnvFile            string             `json:"container-env-file,omitempty"`
-	ContainerNetwork            string             `json:"container-network,omitempty"`
-	ContainerNetworkConnections []string           `json:"container-network-connections,omitempty"`
-	ContainerDNS                []string           `json:"container-dns,omitempty"`
-	ContainerVolumes            []string           `json:"container-volumes,omitempty"`
-	ContainerMemoryRequest      *resource.Quantity `json:"container-memory-request,omitempty" laiki:"expression"`
-	ContainerMemoryLimit        *resource.Quantity `json:"container-memory-limit,omitempty" laiki:"expression"`
-	ContainerCPURequest         *resource.Quantity `json:"container-cpu-request,omitempty" laiki:"expression"`
-	ContainerCPULimit           *resource.Quantity `json:"container-cpu-limit,omitempty" laiki:"expression"`
-	ContainerPrivileged         *bool              `json:"container-privileged,omitempty"`
+	ContainerImage              string              `json:"container-image,omitempty" laiki:"required"`
+	ContainerCmd                []string            `json:"container-cmd,omitempty"`
+	ContainerEnv                map[string]string   `json:"container-env,omitempty"`
+	ContainerEnvFile            string              `json:"container-env-file,omitempty"`
+	ContainerNetwork            string              `json:"container-network,omitempty"`
+	ContainerNetworkConnections []string            `json:"container-network-connections,omitempty"`
+	ContainerDNS                []string            `json:"container-dns,omitempty"`
+	ContainerVolumes            []string            `json:"container-volumes,omitempty"`
+	ContainerMemoryRequest      *intstr.IntOrString `json:"container-memory-request,omitempty" laiki:"quantity,expression"`
+	ContainerMemoryLimit        *intstr.IntOrString `json:"container-memory-limit,omitempty" laiki:"quantity,expression"`
+	ContainerCPURequest         *intstr.IntOrString `json:"container-cpu-request,omitempty" laiki:"quantity,expression"`
+	ContainerCPULimit           *intstr.IntOrString `json:"container-cpu-limit,omitempty" laiki:"quantity,expression"`
+	ContainerPrivileged         *bool               `json:"container-privileged,omitempty"`
 	// Labels of the app's container (ShinyProxy's key; container-labels is not read).
 	Labels       map[string]string `json:"labels,omitempty"`
 	ResourceName string            `json:"resource-name,omitempty"`

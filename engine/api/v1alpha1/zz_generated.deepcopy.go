@@ -697,23 +697,23 @@ func (in *ShinyProxyAppSpec) DeepCopyInto(out *ShinyProxyAppSpec) {
 	}
 	if in.ContainerMemoryRequest != nil {
 		in, out := &in.ContainerMemoryRequest, &out.ContainerMemoryRequest
-		x := (*in).DeepCopy()
-		*out = &x
+		*out = new(intstr.IntOrString)
+		**out = **in
 	}
 	if in.ContainerMemoryLimit != nil {
 		in, out := &in.ContainerMemoryLimit, &out.ContainerMemoryLimit
-		x := (*in).DeepCopy()
-		*out = &x
+		*out = new(intstr.IntOrString)
+		**out = **in
 	}
 	if in.ContainerCPURequest != nil {
 		in, out := &in.ContainerCPURequest, &out.ContainerCPURequest
-		x := (*in).DeepCopy()
-		*out = &x
+		*out = new(intstr.IntOrString)
+		**out = **in
 	}
 	if in.ContainerCPULimit != nil {
 		in, out := &in.ContainerCPULimit, &out.ContainerCPULimit
-		x := (*in).DeepCopy()
-		*out = &x
+		*out = new(intstr.IntOrString)
+		**out = **in
 	}
 	if in.ContainerPrivileged != nil {
 		in, out := &in.ContainerPrivileged, &out.ContainerPrivileged
