@@ -58,6 +58,7 @@ fuzz-short:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./engine/document/
 	$(GO) test -run '^$$' -fuzz '^FuzzPreProcess$$' -fuzztime $(FUZZTIME) ./engine/admission/
 	$(GO) test -run '^$$' -fuzz '^FuzzMerge$$' -fuzztime $(FUZZTIME) ./engine/workflow/
+	$(GO) test -run '^$$' -fuzz '^FuzzRenderedIsJudged$$' -fuzztime $(FUZZTIME) ./engine/workflow/
 
 # A small, static, non-root image of the binary, and its variant with a
 # shell for CI jobs (needs Docker).

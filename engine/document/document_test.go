@@ -1,6 +1,7 @@
 package document
 
 import (
+	"fmt"
 	"runtime"
 	"strings"
 	"testing"
@@ -184,4 +185,30 @@ func TestLimits(t *testing.T) {
 
 	big := Parse(src, "big.yaml", make([]byte, DefaultLimits.MaxFileBytes+1), DefaultLimits)
 	wantFinding(t, big.Findings, finding.Error, 0, "more than")
+}
+
+// Merge keys a hostile file could use to stop Laiki: a mapping that merges
+// itself, and merges of merges that double at every level. Each is an
+// error at its line, found in bounded time.
+func TestMergeKeyBombs(t *testing.T) {
+	bomb := "laiki-metadata: {target-type: ShinyProxy, name: sp, namespace: ns}\nlaiki-spec:\n  l0: &l0 {a: 1, b: 2, c: 3, d: 4, e: 5, f: 6, g: 7, h: 8}\n"
+	for i := 1; i <= 40; i++ {
+		bomb += fmt.Sprintf("  l%d: &l%d {<<: [*l%d, *l%d, *l%d, *l%d], k%d: 1}\n", i, i, i-1, i-1, i-1, i-1, i)
+	}
+	for name, tc := range map[string]struct{ text, want string }{
+		"itself":             {"laiki-metadata: {target-type: ShinyProxy, name: sp, namespace: ns}\nlaiki-spec:\n  base: &b {<<: *b, title: T}\n", "brings in a mapping that holds it"},
+		"itself, in a list":  {"laiki-metadata: {target-type: ShinyProxy, name: sp, namespace: ns}\nlaiki-spec:\n  base: &b {x: 1, in: {<<: [*b]}}\n", "nesting deeper than"},
+		"merges that double": {bomb, "too many values"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			r := Parse(SourceRef{Name: "s", Role: "platform"}, "f.yaml", []byte(tc.text), DefaultLimits)
+			if len(r.Documents) != 1 || !r.Documents[0].Broken {
+				t.Fatalf("want one broken document: %+v", r)
+			}
+			fs := r.ByDocument[r.Documents[0]]
+			if len(fs) == 0 || !strings.Contains(fs[0].Message, tc.want) || fs[0].Line < 3 {
+				t.Errorf("want an error containing %q at its line, got %+v", tc.want, fs)
+			}
+		})
+	}
 }

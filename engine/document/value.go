@@ -84,8 +84,7 @@ func (c *converter) value(n *yaml.Node, depth int) (any, error) {
 		return out, nil
 	case yaml.MappingNode:
 		out := make(map[string]any, len(n.Content)/2)
-		seen := make(map[string]*yaml.Node, len(n.Content)/2)
-		if err := c.mapping(n, out, seen, depth, false); err != nil {
+		if err := c.mapping(n, out, depth); err != nil {
 			return nil, err
 		}
 		return out, nil
@@ -93,56 +92,115 @@ func (c *converter) value(n *yaml.Node, depth int) (any, error) {
 	return nil, nodeErr(n, "unsupported YAML node")
 }
 
-// mapping fills out from a mapping node. Keys written in the mapping itself
-// win over keys brought in by a merge key (<<), as YAML specifies.
-func (c *converter) mapping(n *yaml.Node, out map[string]any, seen map[string]*yaml.Node, depth int, merged bool) error {
-	var merges []*yaml.Node
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], n.Content[i+1]
-		if k.Kind == yaml.ScalarNode && k.Tag == "!!merge" {
-			merges = append(merges, v)
-			continue
-		}
-		key, err := keyString(k)
+// mapping fills out from a mapping node: its pairs as Pairs gives them.
+func (c *converter) mapping(n *yaml.Node, out map[string]any, depth int) error {
+	budget := c.limits.MaxValueNodes - c.nodes
+	pairs, err := mergedPairs(n, &budget, nil)
+	if err != nil {
+		return err
+	}
+	c.nodes = c.limits.MaxValueNodes - budget
+	for _, p := range pairs {
+		key, err := keyString(p.Key)
 		if err != nil {
 			return err
 		}
-		if prev, dup := seen[key]; dup && !merged {
-			return nodeErr(k, "key %q is already defined at line %d", key, prev.Line)
-		}
-		if _, dup := seen[key]; dup && merged {
-			continue
-		}
-		seen[key] = k
-		val, err := c.value(v, depth+1)
+		val, err := c.value(p.Value, depth+1)
 		if err != nil {
 			return err
 		}
 		out[key] = val
 	}
-	for _, m := range merges {
-		for m.Kind == yaml.AliasNode {
-			m = m.Alias
+	return nil
+}
+
+// Pair is one key and its value of a mapping.
+type Pair struct{ Key, Value *yaml.Node }
+
+// Pairs gives the keys and values a mapping node means, merge keys (<<, of
+// one mapping or a list of them) resolved as YAML specifies: a key written
+// in the mapping itself wins over a merged one, and of the merged mappings
+// the first that has a key gives it. Merged keys take the place of the
+// merge key. A key written twice in the mapping is an error. This is the
+// one reading of merge keys: the engine's values (what policies judge) and
+// the workflows' trees (what is rendered) both come from it.
+func Pairs(n *yaml.Node) ([]Pair, error) {
+	budget := DefaultLimits.MaxValueNodes
+	return mergedPairs(n, &budget, nil)
+}
+
+// mergedPairs is Pairs within a budget of pairs, so that merge keys of
+// merge keys cannot blow up (each merge spends the pairs it brings), and
+// refusing a mapping that merges itself (stack: the mappings being merged).
+func mergedPairs(n *yaml.Node, budget *int, stack []*yaml.Node) ([]Pair, error) {
+	n = deref(n)
+	if n == nil || n.Kind != yaml.MappingNode {
+		return nil, nil
+	}
+	own := make(map[string]*yaml.Node, len(n.Content)/2)
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k := n.Content[i]
+		if isMerge(k) {
+			continue
 		}
+		key, err := keyString(k)
+		if err != nil {
+			return nil, err
+		}
+		if prev, dup := own[key]; dup {
+			return nil, nodeErr(k, "key %q is already defined at line %d", key, prev.Line)
+		}
+		own[key] = k
+	}
+	out := make([]Pair, 0, len(n.Content)/2)
+	taken := make(map[string]bool, len(own))
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if !isMerge(k) {
+			key, _ := keyString(k)
+			taken[key] = true
+			out = append(out, Pair{k, v})
+			continue
+		}
+		m := deref(v)
 		srcs := []*yaml.Node{m}
 		if m.Kind == yaml.SequenceNode {
 			srcs = m.Content
 		}
-		for _, s := range srcs {
-			for s.Kind == yaml.AliasNode {
-				s = s.Alias
+		for _, src := range srcs {
+			src = deref(src)
+			if src.Kind != yaml.MappingNode {
+				return nil, nodeErr(src, "a merge key (<<) needs a mapping or a list of mappings")
 			}
-			if s.Kind != yaml.MappingNode {
-				return nodeErr(s, "a merge key (<<) needs a mapping or a list of mappings")
+			for _, s := range append(stack, n) {
+				if s == src {
+					return nil, nodeErr(k, "a merge key (<<) brings in a mapping that holds it")
+				}
 			}
-			c.nodes += len(s.Content)
-			if err := c.mapping(s, out, seen, depth, true); err != nil {
-				return err
+			if *budget -= len(src.Content) / 2; *budget < 0 {
+				return nil, nodeErr(k, "merge keys (<<) expand to too many values (merges of merges?)")
+			}
+			merged, err := mergedPairs(src, budget, append(stack, n))
+			if err != nil {
+				return nil, err
+			}
+			for _, p := range merged {
+				key, err := keyString(p.Key)
+				if err != nil {
+					return nil, err
+				}
+				if _, mine := own[key]; mine || taken[key] {
+					continue
+				}
+				taken[key] = true
+				out = append(out, p)
 			}
 		}
 	}
-	return nil
+	return out, nil
 }
+
+func isMerge(k *yaml.Node) bool { return k.Kind == yaml.ScalarNode && k.Tag == "!!merge" }
 
 func keyString(k *yaml.Node) (string, error) {
 	for k.Kind == yaml.AliasNode {

@@ -8,6 +8,8 @@ import (
 	"strconv"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/laiki-platform/laiki/engine/document"
 )
 
 // Desired state is kept as YAML trees rather than Go maps so that the
@@ -184,8 +186,11 @@ func remove(m *yaml.Node, key string) *yaml.Node {
 	return nil
 }
 
-// clone copies a tree deeply, resolving aliases, and drops positions and
-// comments so that rendered output does not depend on how input was laid out.
+// clone copies a tree deeply, resolving aliases and merge keys as the
+// engine read them (document.Pairs: what the policies judged is what is
+// rendered, and the output is read by tools that may not know merge keys),
+// and drops positions and comments so that rendered output does not depend
+// on how input was laid out.
 func clone(n *yaml.Node) *yaml.Node {
 	if n == nil {
 		return nil
@@ -200,24 +205,16 @@ func clone(n *yaml.Node) *yaml.Node {
 		return clone(n.Content[0])
 	}
 	c := &yaml.Node{Kind: n.Kind, Tag: n.ShortTag(), Value: n.Value, Style: n.Style &^ (yaml.FlowStyle)}
-	for i := 0; i < len(n.Content); i++ {
-		if n.Kind == yaml.MappingNode && n.Content[i].Tag == "!!merge" && i%2 == 0 {
-			// Expand merge keys: the output is read by tools that may not know them.
-			src := n.Content[i+1]
-			for src.Kind == yaml.AliasNode {
-				src = src.Alias
-			}
-			if src.Kind == yaml.MappingNode {
-				for j := 0; j+1 < len(src.Content); j += 2 {
-					if get(c, src.Content[j].Value) == nil && get(n, src.Content[j].Value) == nil {
-						c.Content = append(c.Content, clone(src.Content[j]), clone(src.Content[j+1]))
-					}
-				}
-			}
-			i++
-			continue
+	if n.Kind == yaml.MappingNode {
+		// The engine has read this tree already, so it has no error here.
+		pairs, _ := document.Pairs(n)
+		for _, p := range pairs {
+			c.Content = append(c.Content, clone(p.Key), clone(p.Value))
 		}
-		c.Content = append(c.Content, clone(n.Content[i]))
+		return c
+	}
+	for _, e := range n.Content {
+		c.Content = append(c.Content, clone(e))
 	}
 	return c
 }
