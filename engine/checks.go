@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/laiki-platform/laiki/engine/admission"
@@ -159,6 +160,22 @@ func (r *Result) judgeWith(ctx context.Context, res *Resource, govern bool) []fi
 	if finding.AnyBlocking(fs) {
 		return fs
 	}
+	// What a pre-processor gives is read in canonical keys too; a key it
+	// spells otherwise is its to fix.
+	if res.Type.Schema.Bound && len(pps) > 0 {
+		renames, problems := res.Type.Schema.Canonicalize(spec)
+		for _, rn := range renames {
+			// Blamed by the key as the pre-processor spelt it.
+			f := blame(finding.Finding{Severity: finding.Warn, Policy: finding.CheckSchema,
+				Field:   strings.Join(append(append([]string{document.KeySpec}, rn.Path...), rn.From), "."),
+				Message: fmt.Sprintf("%s is read as %s (ShinyProxy binds every spelling of a key to it); write %s", strings.Join(append(rn.Path, rn.From), "."), rn.To, rn.To)}, d, changes)
+			f.Field = strings.Join(append(append([]string{document.KeySpec}, rn.Path...), rn.To), ".")
+			fs = append(fs, f)
+		}
+		for _, f := range problemFindings(d, problems) {
+			fs = append(fs, blame(f, d, changes))
+		}
+	}
 	// The spec after pre-processors must still be a valid one: a platform
 	// default of the wrong type is caught here, against the pre-processor.
 	// What the check before them said already is not said twice.
@@ -176,7 +193,7 @@ func (r *Result) judgeWith(ctx context.Context, res *Resource, govern bool) []fi
 	}
 	for _, f := range schemaFindings(d, spec, res.Type.Schema, false, r.unknownBy(res.Type.Schema, roleOf)) {
 		if !said[f.Field+"\x00"+f.Message] {
-			fs = append(fs, f)
+			fs = append(fs, blame(f, d, changes))
 		}
 	}
 	if finding.AnyBlocking(fs) {
@@ -232,4 +249,36 @@ func problemFindings(d *document.Document, ps []types.Problem) []finding.Finding
 			Message: p.Message, Field: strings.Join(path, ".")})
 	}
 	return fs
+}
+
+// blame puts a finding about a field a pre-processor set where that
+// pre-processor sets it (its file and line, its source), naming the
+// resource as related: the platform's mistake is not the team's to fix.
+// A finding about anything else is left where it is.
+func blame(f finding.Finding, d *document.Document, changes []admission.Change) finding.Finding {
+	path := strings.Split(f.Field, ".")
+	var by *admission.Change
+	for i := range changes {
+		c := &changes[i]
+		if len(c.Field) > 1 && len(c.Field) <= len(path) && slices.Equal(c.Field, path[:len(c.Field)]) {
+			by = c // the last one to set it
+		}
+	}
+	if by == nil {
+		if f.Location.File == "" {
+			f.Location = d.PosOf(path...)
+		}
+		return f
+	}
+	pp := by.PreProcessor
+	f.Location = pp.PosOf(document.KeySpec)
+	rule := ""
+	if by.Rule != "" {
+		f.Location = pp.PosOf(append([]string{document.KeySpec, by.Rule}, path[1:]...)...)
+		rule = ", " + by.Rule
+	}
+	f.Source = pp.Source.Name
+	f.Related = append(f.Related, d.PosOf(path...))
+	f.Message = fmt.Sprintf("%s (set by pre-processor %s/%s%s)", f.Message, pp.Namespace, pp.Name, rule)
+	return f
 }

@@ -88,3 +88,37 @@ func TestTeamPreProcessorHoldsBackNothing(t *testing.T) {
 		t.Errorf("a team's pre-processor must not hold back another team's app:\n%s", dump(res.Findings))
 	}
 }
+
+// A finding about a key a pre-processor set is the platform's to fix: it is
+// at the pre-processor's file and line (the rule that set the key), names
+// the platform's source, and names the resource's line as related; what the
+// team wrote stays the team's.
+func TestBlameOnThePreProcessor(t *testing.T) {
+	custom := "package laiki.preprocessors.AddKey\n\nspec := object.union(input[\"laiki-spec\"], {\"brand-new-key\": 1, \"displayName\": \"X\"})\n"
+	res := run(t, tree(t, map[string]string{
+		"laiki.yaml":       teamConfig,
+		"team-b/.keep":     "",
+		"platform/sp.yaml": shinyproxy,
+		"platform/defaults.yaml": strings.Replace(defaults, "    container-memory-limit: 512Mi\n",
+			"    container-memory-limit: lots\n", 1),
+		"platform/add.yaml": "laiki-metadata:\n  pre-processor-name: AddKey\n  name: zz-add\n  target-namespace: apps\nlaiki-spec: {}\n",
+		"platform/add.rego": custom,
+		"team-a/a.yaml":     app("a", "  brandNewTeamKey: 1\n"),
+		"team-a/b.yaml":     app("b", "  container-memory-limit: 1Gi\n"),
+		"team-a/c.yaml":     app("c"),
+	}))
+	f := has(t, res, finding.Error, "platform/defaults.yaml", 8, `"lots" is not a Kubernetes quantity`)
+	if f.Source != "platform" || !strings.Contains(f.Message, "set by pre-processor apps/defaults, fallback") || len(f.Related) == 0 || !strings.HasSuffix(f.Related[0].File, "team-a/c.yaml") {
+		t.Errorf("blame: %+v", f)
+	}
+	f = has(t, res, finding.Warn, "platform/add.yaml", 5, "unknown key brand-new-key")
+	if f.Source != "platform" || !strings.Contains(f.Message, "pre-processor apps/zz-add") {
+		t.Errorf("blame: %+v", f)
+	}
+	has(t, res, finding.Warn, "platform/add.yaml", 5, "displayName is read as display-name")
+	has(t, res, finding.Error, "team-a/a.yaml", 8, "unknown key brandNewTeamKey")
+	// b wrote its own limit: the fallback did not set it, nothing to blame.
+	if !resource(t, res, "b").Accepted {
+		t.Errorf("b: %s", dump(res.FindingsFor(resource(t, res, "b").Doc)))
+	}
+}

@@ -396,7 +396,11 @@ func printEvaluations(w io.Writer, evals []evaluation, showInput bool) {
 				fmt.Fprintln(w, "    changed nothing")
 			}
 			for _, ch := range s.Changes {
-				fmt.Fprintf(w, "    %s: set by %s\n", report.SafeText(strings.Join(ch.Field, ".")), report.SafeText(ch.Rule))
+				how := "changed"
+				if ch.Rule != "" {
+					how = "set by " + ch.Rule
+				}
+				fmt.Fprintf(w, "    %s: %s\n", report.SafeText(strings.Join(ch.Field, ".")), report.SafeText(how))
 			}
 			for _, f := range s.Findings {
 				fmt.Fprintf(w, "    %s: %s: %s\n", report.SafeLocation(f.Location), f.Severity, report.SafeText(f.Message))

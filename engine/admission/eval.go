@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"strconv"
 	"strings"
 
@@ -56,6 +57,7 @@ func (p *Policies) PreProcess(ctx context.Context, d *document.Document, pps []*
 				Message: fmt.Sprintf("no pre-processor policy %s", pp.Type), Related: []finding.Location{pp.Location()}})
 			return spec, fs, changes
 		}
+		before := spec
 		input := d.Input(spec)
 		input["parameters"] = pp.Spec
 		rs, err := p.eval(ctx, proc.eval, input)
@@ -81,11 +83,20 @@ func (p *Policies) PreProcess(ctx context.Context, d *document.Document, pps []*
 			fs = append(fs, finding.Finding{Severity: finding.Warn, Location: fieldLocation(d, field), Message: msg, Policy: policy,
 				Source: d.Source.Name, Field: strings.Join(field, "."), Related: []finding.Location{pp.Location()}})
 		}
+		reported := map[string]bool{}
 		for _, c := range asList(out["changes"]) {
 			m, _ := c.(map[string]any)
 			rule, _ := m["rule"].(string)
-			changes = append(changes, Change{Field: fieldPath(m["field"]), PreProcessor: pp, Rule: rule})
+			ch := Change{Field: fieldPath(m["field"]), PreProcessor: pp, Rule: rule}
+			if len(ch.Field) > 1 {
+				reported[ch.Field[1]] = true
+			}
+			changes = append(changes, ch)
 		}
+		// A pre-processor that does not say what it changed still changed
+		// it: each top-level key it set or added is its, so that a finding
+		// about that key names it rather than the resource's author.
+		changes = append(changes, unreported(before, spec, pp, reported)...)
 	}
 	return spec, fs, changes
 }
@@ -107,6 +118,20 @@ func GovernanceInput(d *document.Document, spec any, pps []*document.Document) m
 	}
 	in[KeyPreProcessors] = list
 	return in
+}
+
+// unreported lists the top-level keys of after that a pre-processor added or
+// changed from before, less those it reported.
+func unreported(before, after any, pp *document.Document, reported map[string]bool) []Change {
+	prev, _ := before.(map[string]any)
+	next, _ := after.(map[string]any)
+	var out []Change
+	for _, k := range sortedKeys(next) {
+		if old, had := prev[k]; !reported[k] && (!had || !reflect.DeepEqual(old, next[k])) {
+			out = append(out, Change{Field: []string{document.KeySpec, k}, PreProcessor: pp})
+		}
+	}
+	return out
 }
 
 // Govern runs every governance rule on a resource after the pre-processors

@@ -123,8 +123,11 @@ func origin(r *engine.Resource, path []string, v *yaml.Node) Origin {
 		if covers(ch.Field, full) {
 			if _, after := lookup(r.Spec, path); after {
 				o.By = "pre-processor"
-				o.From = fmt.Sprintf("%s %s/%s (%s:%d), %s", ch.PreProcessor.Type, ch.PreProcessor.Namespace, ch.PreProcessor.Name,
-					ch.PreProcessor.File, ch.PreProcessor.Line, ch.Rule)
+				o.From = fmt.Sprintf("%s %s/%s (%s:%d)", ch.PreProcessor.Type, ch.PreProcessor.Namespace, ch.PreProcessor.Name,
+					ch.PreProcessor.File, ch.PreProcessor.Line)
+				if ch.Rule != "" {
+					o.From += ", " + ch.Rule
+				}
 				return o
 			}
 		}
