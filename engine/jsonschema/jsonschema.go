@@ -155,6 +155,16 @@ func fromSchema(s *types.Schema) Schema {
 }
 
 func field(f types.Field) Schema {
+	switch {
+	case f.Ignored != "":
+		// Not read by the component: flagged, as the engine warns.
+		return Schema{"deprecated": true, "description": f.Ignored}
+	case f.Expression && f.Type != types.String:
+		// A Spring expression is a value of it too.
+		plain := f
+		plain.Expression = false
+		return Schema{"anyOf": []any{field(plain), Schema{"type": "string", "pattern": "#\\{"}}}
+	}
 	switch f.Type {
 	case types.String:
 		return Schema{"type": "string"}

@@ -134,3 +134,25 @@ func TestMisspeltKeysRejected(t *testing.T) {
 		}
 	}
 }
+
+// A field ShinyProxy evaluates as a Spring expression takes "#{...}" in the
+// editor as in the engine; one it does not evaluate does not.
+func TestExpressionFields(t *testing.T) {
+	all, err := jsonschema.All()
+	if err != nil {
+		t.Fatal(err)
+	}
+	schema := compile(t, all)
+	for text, valid := range map[string]bool{
+		"laiki-metadata: {resource-type: ShinyProxyApp, target-name: sp, target-namespace: ns}\nlaiki-spec: {id: a, container-image: r/a:1, max-instances: '#{2}', container-memory-limit: '#{1}'}\n": true,
+		"laiki-metadata: {resource-type: ShinyProxyApp, target-name: sp, target-namespace: ns}\nlaiki-spec: {id: a, container-image: r/a:1, port: '#{2}'}\n":                                          false,
+	} {
+		f := filepath.Join(t.TempDir(), "doc.yaml")
+		if err := os.WriteFile(f, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := schema.Validate(documents(t, f)[0]); (err == nil) != valid {
+			t.Errorf("valid %v, got %v:\n%s", valid, err, text)
+		}
+	}
+}
