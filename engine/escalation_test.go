@@ -1,7 +1,8 @@
 package engine_test
 
 import (
-	"sort"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -195,7 +196,7 @@ func TestEscalationBySpellingAndExpression(t *testing.T) {
 	type tcase struct{ id, key, want string }
 	var cases []tcase
 	n := 0
-	for _, key := range sortedKeys(keys) {
+	for _, key := range slices.Sorted(maps.Keys(keys)) {
 		for _, spelt := range spellings(key) {
 			n++
 			id := "k" + itoa(n)
@@ -206,7 +207,7 @@ func TestEscalationBySpellingAndExpression(t *testing.T) {
 	}
 	// Expressions, in every key whose value is or holds a string.
 	app0, _ := types.Resource("ShinyProxyApp")
-	for _, key := range sortedKeys(app0.Schema.Fields) {
+	for _, key := range slices.Sorted(maps.Keys(app0.Schema.Fields)) {
 		f := app0.Schema.Fields[key]
 		var value string
 		switch {
@@ -258,12 +259,3 @@ func TestEscalationBySpellingAndExpression(t *testing.T) {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}

@@ -159,16 +159,9 @@ func Compile(ctx context.Context, platform []Module, config map[string]any) (*Po
 	all := append(builtin, platform...)
 	sort.SliceStable(all[len(builtin):], func(i, j int) bool { return all[len(builtin)+i].File < all[len(builtin)+j].File })
 
-	parsed, err := parse(all)
+	parsed, platformFiles, err := parseEvaluated(all, platform)
 	if err != nil {
 		return nil, err
-	}
-	platformFiles := map[string]bool{}
-	for _, m := range platform {
-		platformFiles[m.File] = true
-	}
-	if errs := unevaluated(parsed, platformFiles); len(errs) > 0 {
-		return nil, &CompileError{Errors: errs}
 	}
 	hash := sha256.New()
 	for _, m := range all {

@@ -19,6 +19,23 @@ import (
 // `denny` in a governance package would never report: the first is an error
 // at its package line, the second a warning at the rule.
 
+// parseEvaluated parses all modules, and refuses the set when one of the
+// platform's would never be evaluated; it gives the platform's files too.
+func parseEvaluated(all, platform []Module) (map[string]*ast.Module, map[string]bool, error) {
+	parsed, err := parse(all)
+	if err != nil {
+		return nil, nil, err
+	}
+	files := map[string]bool{}
+	for _, m := range platform {
+		files[m.File] = true
+	}
+	if errs := unevaluated(parsed, files); len(errs) > 0 {
+		return nil, nil, &CompileError{Errors: errs}
+	}
+	return parsed, files, nil
+}
+
 // unevaluated returns an error for each platform module that no evaluated
 // package refers to, directly or through other modules.
 func unevaluated(parsed map[string]*ast.Module, platform map[string]bool) ast.Errors {
