@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/laiki-platform/laiki/engine"
-	"github.com/laiki-platform/laiki/engine/types"
+	"github.com/laiki-platform/laiki/test/attack"
 )
 
 // Every way a team source could reach platform power, each on its own, each
@@ -161,43 +161,19 @@ func TestHostileNames(t *testing.T) {
 	}
 }
 
-// spellings are other ways to write a key that ShinyProxy (Spring's relaxed
-// binding) reads as the key: camelCase, snake_case, odd case.
-func spellings(key string) []string {
-	parts := strings.Split(key, "-")
-	camel, odd := parts[0], ""
-	for _, p := range parts[1:] {
-		camel += strings.ToUpper(p[:1]) + p[1:]
-	}
-	for i, p := range parts {
-		if i > 0 {
-			odd += "-"
-		}
-		odd += strings.ToUpper(p[:1]) + p[1:]
-	}
-	return []string{camel, strings.ReplaceAll(key, "-", "_"), odd, strings.ToUpper(key)}
-}
-
 // Every platform-only key, container-privileged and host-path volumes, in
 // every spelling ShinyProxy binds, is refused from a team and still works
 // from the platform; and a Spring expression or property placeholder in
 // every string-valued key of a team's app is refused, and works from the
 // platform.
 func TestEscalationBySpellingAndExpression(t *testing.T) {
-	keys := map[string]string{ // key: a value that needs the platform
-		"container-privileged": "true", "container-volumes": "[\"/:/host\"]",
-		"kubernetes-pod-patches": "\"- {op: add, path: /spec/hostNetwork, value: true}\"", "kubernetes-additional-manifests": "[x]",
-		"kubernetes-additional-persistent-manifests": "[x]", "kubernetes-authorized-pod-patches": "[{patches: x}]",
-		"kubernetes-authorized-additional-manifests": "[{manifests: [x]}]", "kubernetes-authorized-additional-persistent-manifests": "[{manifests: [x]}]",
-		"docker-ipc": "host", "docker-device-requests": "[{driver: nvidia}]", "docker-runtime": "runc", "docker-group-add": "[root]",
-		"docker-user": "root", "container-network": "host", "container-network-connections": "[host]",
-	}
+	keys := attack.PlatformKeys
 	files := map[string]string{"laiki.yaml": teamConfig, "team-b/.keep": "", "platform/sp.yaml": shinyproxy}
 	type tcase struct{ id, key, want string }
 	var cases []tcase
 	n := 0
 	for _, key := range slices.Sorted(maps.Keys(keys)) {
-		for _, spelt := range spellings(key) {
+		for _, spelt := range attack.Spellings(key) {
 			n++
 			id := "k" + itoa(n)
 			files["team-a/"+id+".yaml"] = app(id, "  "+spelt+": "+keys[key]+"\n")
@@ -206,26 +182,8 @@ func TestEscalationBySpellingAndExpression(t *testing.T) {
 		}
 	}
 	// Expressions, in every key whose value is or holds a string.
-	app0, _ := types.Resource("ShinyProxyApp")
-	for _, key := range slices.Sorted(maps.Keys(app0.Schema.Fields)) {
-		f := app0.Schema.Fields[key]
-		var value string
-		switch {
-		case key == "id" || f.Ignored != "":
-			continue
-		case f.Type == types.String || f.Type == types.StringOrList || f.Expression:
-			value = "\"#{T(java.lang.Runtime).getRuntime().exec('id')}\""
-		case f.Type == types.StringList:
-			value = "[\"${AWS_SECRET_ACCESS_KEY}\"]"
-		case f.Type == types.StringMap || f.Type == types.Map:
-			value = "{A: \"#{1}\"}"
-		case f.Type == types.List:
-			value = "[{a: \"${X}\"}]"
-		case f.Type == types.Object:
-			value = "{read-access: {expression: \"#{true}\"}}"
-		default:
-			continue // numbers and booleans hold no string
-		}
+	for _, e := range attack.Expressions() {
+		key, value := e.Key, e.Value
 		n++
 		id := "e" + itoa(n)
 		if key == "container-image" {
@@ -235,7 +193,7 @@ func TestEscalationBySpellingAndExpression(t *testing.T) {
 			files["team-a/"+id+".yaml"] = app(id, "  "+key+": "+value+"\n")
 			files["platform/"+id+".yaml"] = app("p"+id, "  "+key+": "+value+"\n")
 		}
-		cases = append(cases, tcase{id, key, "which ShinyProxy's server evaluates"})
+		cases = append(cases, tcase{id, key, attack.ExpressionRefused})
 	}
 	res := run(t, tree(t, files))
 	for _, c := range cases {

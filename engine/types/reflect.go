@@ -24,7 +24,8 @@ var (
 // required, string-or-list, map, list, strict (unknown keys of that object
 // are errors), object-only (a field of the object form, not of laiki-spec),
 // expression (a Spring expression, "#{...}", is a value of it too),
-// quantity (a Kubernetes quantity, whatever the Go type).
+// quantity (a Kubernetes quantity, whatever the Go type), boolean (true or
+// false, whatever the Go type).
 // unknown says how unknown keys at the top are reported ("" accepts them).
 func FromGoType(what string, t reflect.Type, unknown finding.Severity) *Schema {
 	f := fieldOf(t, nil)
@@ -44,6 +45,10 @@ func fieldOf(t reflect.Type, tags map[string]bool) Field {
 		f.Type = Map
 	case tags["list"]:
 		f.Type = List
+	case tags["boolean"]:
+		// true or false, held as any JSON value in the object form when it
+		// may be an expression.
+		f.Type = Bool
 	case tags["quantity"]:
 		// A Kubernetes quantity, held as int-or-string in the object form
 		// when it may be an expression: the API server's quantity pattern

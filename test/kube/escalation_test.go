@@ -13,6 +13,7 @@ import (
 
 	"github.com/laiki-platform/laiki/engine/cluster"
 	"github.com/laiki-platform/laiki/engine/kube"
+	"github.com/laiki-platform/laiki/test/attack"
 )
 
 func admin(t *testing.T) client.Client {
@@ -72,23 +73,6 @@ func TestEscalationThroughWebhook(t *testing.T) {
 	}
 }
 
-// spellings are other ways to write a key that ShinyProxy (Spring's relaxed
-// binding) reads as the key: camelCase, snake_case, odd case, upper case.
-func spellings(key string) []string {
-	parts := strings.Split(key, "-")
-	camel, odd := parts[0], ""
-	for _, p := range parts[1:] {
-		camel += strings.ToUpper(p[:1]) + p[1:]
-	}
-	for i, p := range parts {
-		if i > 0 {
-			odd += "-"
-		}
-		odd += strings.ToUpper(p[:1]) + p[1:]
-	}
-	return []string{camel, strings.ReplaceAll(key, "-", "_"), odd, strings.ToUpper(key)}
-}
-
 // Through kubectl as through a pull request: every platform-only key and
 // host-path volumes in every spelling ShinyProxy binds, and a Spring
 // expression or property placeholder in every string-valued key, are
@@ -98,40 +82,41 @@ func TestEscalationBySpellingThroughWebhook(t *testing.T) {
 	ctx := context.Background()
 	team, _ := as(t, "alice", "team-a")
 	platform, _ := as(t, "pat", "platform-admins")
-	keys := map[string]string{
-		"container-volumes": "[\"/:/host\"]", "kubernetes-pod-patches": "\"- {op: add, path: /spec/hostNetwork, value: true}\"",
-		"kubernetes-additional-manifests": "[x]", "kubernetes-additional-persistent-manifests": "[x]",
-		"kubernetes-authorized-pod-patches": "[{patches: x}]", "kubernetes-authorized-additional-manifests": "[{manifests: [x]}]",
-		"kubernetes-authorized-additional-persistent-manifests": "[{manifests: [x]}]", "docker-ipc": "host",
-		"docker-device-requests": "[{driver: nvidia}]", "docker-runtime": "runc", "docker-group-add": "[root]", "docker-user": "root",
-		"container-network": "host", "container-network-connections": "[host]",
-	}
 	type tcase struct{ id, extra, want string }
 	var cases []tcase
 	n := 0
-	for key, value := range keys {
-		for _, spelt := range spellings(key) {
+	for key, value := range attack.PlatformKeys {
+		if key == "container-privileged" {
+			continue // the platform's override takes it away: below
+		}
+		for _, spelt := range attack.Spellings(key) {
 			n++
 			cases = append(cases, tcase{fmt.Sprintf("k%d", n), "  " + spelt + ": " + value + "\n", "platform"})
 		}
 	}
-	for _, kv := range [][2]string{
-		{"container-env", "{X: \"#{T(java.lang.Runtime).getRuntime().exec('id')}\"}"}, {"containerEnv", "{X: \"${AWS_SECRET_ACCESS_KEY}\"}"},
-		{"container-cmd", "[R, \"#{1}\"]"}, {"labels", "{a: \"#{1}\"}"}, {"max-instances", "\"#{999}\""}, {"display-name", "\"#{1}\""},
-		{"access-expression", "\"#{true}\""}, {"container-volumes", "[\"#{'/'}:/host\"]"}, {"http-headers", "{A: \"${X}\"}"},
-		{"container-memory-limit", "\"#{'64Gi'}\""}, {"custom-app-details", "[{name: a, value: \"#{1}\"}]"},
-	} {
+	for _, e := range attack.Expressions() {
 		n++
-		cases = append(cases, tcase{fmt.Sprintf("e%d", n), "  " + kv[0] + ": " + kv[1] + "\n", "which ShinyProxy's server evaluates"})
+		if e.Key == "container-image" {
+			cases = append(cases, tcase{fmt.Sprintf("e%d", n), "", attack.ExpressionRefused}) // see image below
+			continue
+		}
+		cases = append(cases, tcase{fmt.Sprintf("e%d", n), "  " + e.Key + ": " + e.Value + "\n", attack.ExpressionRefused})
+	}
+	// The app's text, with its image replaced by an expression when extra is empty.
+	text := func(id, extra string) string {
+		if extra == "" {
+			return strings.Replace(app(id, ""), "registry.example.com/team/"+id+":1", "\"#{'registry.evil.com/x:1'}\"", 1)
+		}
+		return app(id, extra)
 	}
 	for _, c := range cases {
-		err := team.Create(ctx, object(t, app(c.id, c.extra)))
+		err := team.Create(ctx, object(t, text(c.id, c.extra)))
 		if err == nil || !strings.Contains(err.Error(), c.want) && !strings.Contains(err.Error(), "mounts a directory") {
 			t.Errorf("team: %s: want a refusal containing %q, got %v", strings.TrimSpace(c.extra), c.want, err)
 		}
-		create(t, platform, object(t, strings.Replace(app("p"+c.id, c.extra), "resource-type", "resource-type", 1)))
+		create(t, platform, object(t, text("p"+c.id, c.extra)))
 	}
-	for i, spelt := range spellings("container-privileged") {
+	for i, spelt := range attack.Spellings("container-privileged") {
 		obj := object(t, app(fmt.Sprintf("priv%d", i), "  "+spelt+": true\n"))
 		create(t, team, obj)
 		spec := get(t, team, obj)

@@ -7,7 +7,7 @@ import (
 
 // Struct tags `laiki:"..."` tell the engine's spec check what a Go type
 // cannot say (see types.FromGoType): required, string-or-list, map, list,
-// strict, object-only, quantity, expression.
+// strict, object-only, quantity, boolean, expression.
 
 // ShinyProxyAppSpec is one ShinyProxy app (an entry of proxy.specs), plus
 // Laiki's own keys. The keys are those ShinyProxy 3.2 binds for an app in
@@ -115,7 +115,7 @@ type ShinyProxyAppSpec struct {
 	EcsEphemeralStorageSize           *intstr.IntOrString `json:"ecs-ephemeral-storage-size,omitempty" laiki:"expression"`
 	EcsEfsVolumes                     []Any               `json:"ecs-efs-volumes,omitempty"`
 	EcsManagedSecrets                 []Any               `json:"ecs-managed-secrets,omitempty"`
-	EcsEnableExecuteCommand           *bool               `json:"ecs-enable-execute-command,omitempty" laiki:"expression"`
+	EcsEnableExecuteCommand           *Any                `json:"ecs-enable-execute-command,omitempty" laiki:"boolean,expression"`
 	EcsRepositoryCredentialsParameter string              `json:"ecs-repository-credentials-parameter,omitempty"`
 
 	// ProxySharingSpecExtension.

@@ -837,8 +837,8 @@ func (in *ShinyProxyAppSpec) DeepCopyInto(out *ShinyProxyAppSpec) {
 	}
 	if in.EcsEnableExecuteCommand != nil {
 		in, out := &in.EcsEnableExecuteCommand, &out.EcsEnableExecuteCommand
-		*out = new(bool)
-		**out = **in
+		*out = new(Any)
+		(*in).DeepCopyInto(*out)
 	}
 	if in.MinimumSeatsAvailable != nil {
 		in, out := &in.MinimumSeatsAvailable, &out.MinimumSeatsAvailable
