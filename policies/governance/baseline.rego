@@ -30,6 +30,17 @@ defaults := {
 		"docker-user",
 		"container-network",
 		"container-network-connections",
+		# Reads a file of the ShinyProxy server into the app's environment
+		# (AbstractContainerBackend loads it as properties): the server's
+		# configuration and secrets.
+		"container-env-file",
+		# Secrets, roles and file systems of the platform's accounts.
+		"docker-swarm-secrets",
+		"ecs-task-role",
+		"ecs-execution-role",
+		"ecs-managed-secrets",
+		"ecs-efs-volumes",
+		"ecs-repository-credentials-parameter",
 	],
 }
 

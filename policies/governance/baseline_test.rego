@@ -52,7 +52,7 @@ test_privileged_allowed_for_platform if {
 # platform-only keys
 
 test_every_platform_key_denied_for_teams if {
-	count(baseline.defaults["platform-keys"]) == 13
+	count(baseline.defaults["platform-keys"]) == 20
 	every key in baseline.defaults["platform-keys"] {
 		d := denied({key: "x"})
 		fields(d) == {["laiki-spec", key]}

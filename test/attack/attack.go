@@ -20,6 +20,10 @@ var PlatformKeys = map[string]string{
 	"kubernetes-authorized-additional-manifests": "[{manifests: [x]}]", "kubernetes-authorized-additional-persistent-manifests": "[{manifests: [x]}]",
 	"docker-ipc": "host", "docker-device-requests": "[{driver: nvidia}]", "docker-runtime": "runc", "docker-group-add": "[root]",
 	"docker-user": "root", "container-network": "host", "container-network-connections": "[host]",
+	"container-env-file": "/etc/shinyproxy/application.yml", "docker-swarm-secrets": "[{name: platform-db}]",
+	"ecs-task-role": "arn:aws:iam::1:role/platform", "ecs-execution-role": "arn:aws:iam::1:role/platform",
+	"ecs-managed-secrets": "[{name: X, value-from: \"arn:aws:secretsmanager:x\"}]", "ecs-efs-volumes": "[{name: a, file-system-id: fs-1}]",
+	"ecs-repository-credentials-parameter": "arn:aws:ssm:x",
 }
 
 // Spellings are other ways to write a key that ShinyProxy (Spring's relaxed
