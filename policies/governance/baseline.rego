@@ -79,8 +79,9 @@ deny contains {"msg": msg, "field": ["laiki-spec", "container-privileged"]} if {
 
 deny contains {"msg": msg, "field": ["laiki-spec", key]} if {
 	team_app
-	some key in config["platform-keys"]
-	spec[key] != null
+	some key, value in spec # an app has fewer keys than the list
+	value != null
+	key in config["platform-keys"]
 	not allowed(key)
 	msg := sprintf("%s is a platform-level setting: ask the platform team to set it for you", [key])
 }
@@ -169,6 +170,7 @@ from_allowed_registry(ref) if {
 # in a pre-processor that applies (a default of its own) is the platform's.
 deny contains {"msg": msg, "field": array.concat(["laiki-spec"], path)} if {
 	team_resource
+	any_marker # the walk only where it finds something: most specs hold none
 	walk(spec, [path, value])
 	is_string(value)
 	some kind, marker in markers
@@ -179,6 +181,14 @@ deny contains {"msg": msg, "field": array.concat(["laiki-spec"], path)} if {
 }
 
 markers := {"Spring expression": "#{", "property placeholder": "${"}
+
+# One look at the whole spec, as JSON text (a marker in a key, which is
+# not evaluated, only costs the walk).
+any_marker if {
+	text := json.marshal(spec)
+	some marker in markers
+	contains(text, marker)
+}
 
 spring_expression(value) if {
 	is_string(value)
