@@ -227,7 +227,7 @@ func ParseConfig(file string, data []byte) (*Config, error) {
 				}
 			}
 			if hasUserInfo(s.Git.URL) {
-				problem(s.Line, "source %q: the git URL carries credentials; name them with git.auth (token-env, token-file) instead of writing them into laiki.yaml", s.Name)
+				problem(s.Line, "source %q: the git URL carries credentials (a password or token in it, or a query string or fragment); name them with git.auth (token-env, token-file, ssh-key-env, ssh-key-file) instead of writing them into laiki.yaml", s.Name)
 			}
 		}
 		if s.Role == RolePlatform && s.Allow != nil {

@@ -49,6 +49,10 @@ func TestParseConfigErrors(t *testing.T) {
 		"team needs allow":  "sources:\n  - {name: a, path: x}\n",
 		"unknown type":      "sources:\n  - {name: a, path: x, allow: {resource-types: [Nope], target-namespaces: [n]}}\n",
 		"creds in url":      "sources:\n  - {name: a, git: {url: 'https://user:secret@git.example.com/x.git'}, role: platform}\n",
+		"creds in scp url":  "sources:\n  - {name: a, git: {url: 'oauth2:secret@git.example.com:team/apps.git'}, role: platform}\n",
+		"creds in ssh url":  "sources:\n  - {name: a, git: {url: 'ssh://git:secret@git.example.com/team/apps.git'}, role: platform}\n",
+		"creds in query":    "sources:\n  - {name: a, git: {url: 'https://git.example.com/x.git?private_token=secret'}, role: platform}\n",
+		"creds in fragment": "sources:\n  - {name: a, git: {url: 'https://git.example.com/x.git#secret'}, role: platform}\n",
 		"allow on platform": "sources:\n  - {name: a, path: x, role: platform, allow: {target-namespaces: [n]}}\n",
 		"dir escapes":       "sources:\n  - {name: a, git: {url: file:///x, dir: ../..}, role: platform}\n",
 	}
@@ -75,14 +79,23 @@ func TestRedact(t *testing.T) {
 		"https://host/x.git":          "https://host/x.git",
 		"ssh://git@host/x.git":        "ssh://git@host/x.git",
 		"file:///srv/x":               "file:///srv/x",
+		"oauth2:tok@host:team/x.git":  "***@host:team/x.git",
+		"git@host:team/x.git":         "git@host:team/x.git",
+		"https://host/x.git?t=tok":    "https://host/x.git?***",
+		"https://host/x.git#tok":      "https://host/x.git#***",
 	} {
 		if got := Redact(in); got != want {
 			t.Errorf("Redact(%q) = %q, want %q", in, got, want)
 		}
 	}
-	msg := redactAll(`Get "https://user:tok@host/x.git/info/refs": 401`)
-	if strings.Contains(msg, "tok") {
-		t.Errorf("redactAll left the token: %s", msg)
+	for _, msg := range []string{
+		redactAll(`Get "https://user:tok@host/x.git/info/refs": 401`),
+		redactAll(`Get "https://host/x.git/info/refs?service=git-upload-pack&private_token=tok": 401`),
+		redactAll(`ssh: handshake failed for oauth2:tok@host:team/x.git`),
+	} {
+		if strings.Contains(msg, "tok") {
+			t.Errorf("redactAll left the token: %s", msg)
+		}
 	}
 }
 

@@ -136,14 +136,14 @@ func fetch(ctx context.Context, dir string, spec *GitSpec, auth transport.AuthMe
 		if repo, err = git.PlainInit(dir, true); err != nil {
 			return nil, err
 		}
-		if _, err := repo.CreateRemote(&config.RemoteConfig{Name: "origin", URLs: []string{spec.URL}}); err != nil {
-			return nil, err
-		}
 	}
-	remote, err := repo.Remote("origin")
-	if err != nil {
-		return nil, err
+	// The remote is never written to the cache's config: a URL is not
+	// stored anywhere Laiki does not need it (a cache an earlier version
+	// made has it: it goes).
+	if _, err := repo.Remote("origin"); err == nil {
+		_ = repo.DeleteRemote("origin")
 	}
+	remote := git.NewRemote(repo.Storer, &config.RemoteConfig{Name: "origin", URLs: []string{spec.URL}})
 	refs, err := remote.ListContext(ctx, &git.ListOptions{Auth: auth})
 	if err != nil {
 		return nil, &remoteError{err}
@@ -307,15 +307,32 @@ func gitAuth(spec *GitSpec, getenv func(string) string) (transport.AuthMethod, e
 
 // hasUserInfo reports whether a URL carries a password or token.
 func hasUserInfo(raw string) bool {
+	if m := scpURL.FindStringSubmatch(raw); m != nil && !strings.Contains(raw, "://") {
+		return strings.Contains(m[1], ":") // oauth2:TOKEN@host:path; git@host:path is a user name
+	}
 	u, err := url.Parse(raw)
-	if err != nil || u.User == nil {
+	if err != nil {
+		return false
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		return true // ?private_token=...: Git needs neither
+	}
+	if u.User == nil {
 		return false
 	}
 	_, hasPass := u.User.Password()
 	return hasPass || (u.Scheme == "http" || u.Scheme == "https")
 }
 
-var urlCreds = regexp.MustCompile(`([a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]+@`)
+var (
+	urlCreds = regexp.MustCompile(`([a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]+@`)
+	// scpURL is Git's scp-like syntax, [user@]host:path.
+	scpURL = regexp.MustCompile(`^([^@/\s]+)@([^:/\s]+):`)
+	// scpCreds finds user:password@host: in a text.
+	scpCreds = regexp.MustCompile(`(^|[\s"'(=])[^\s@"'/:(=]+:[^\s@"'/]+@([A-Za-z0-9.-]+:)`)
+	// urlQuery finds the query or fragment of a URL in a text.
+	urlQuery = regexp.MustCompile(`([a-zA-Z][a-zA-Z0-9+.-]*://[^\s"'?#]*)([?#])[^\s"']*`)
+)
 
 // Redact removes credentials from a URL before it is shown.
 func Redact(raw string) string { return redactAll(raw) }
@@ -323,6 +340,8 @@ func Redact(raw string) string { return redactAll(raw) }
 // redactAll removes anything that looks like credentials in a URL from a
 // text (error messages from transports quote the URL).
 func redactAll(s string) string {
+	s = scpCreds.ReplaceAllString(s, "${1}***@${2}")
+	s = urlQuery.ReplaceAllString(s, "${1}${2}***")
 	return urlCreds.ReplaceAllStringFunc(s, func(m string) string {
 		if strings.HasPrefix(m, "ssh://") {
 			if i := strings.Index(m, "://"); i >= 0 && !strings.Contains(m[i+3:], ":") {

@@ -519,3 +519,36 @@ func TestGitSymlinks(t *testing.T) {
 		})
 	}
 }
+
+// A token written into a Git URL in any of Git's forms (scp-like
+// user:token@host:path, ssh://user:token@, a query string, a fragment) is
+// refused at its line in laiki.yaml and never repeated; the cache never
+// stores a remote's URL.
+func TestTokenInGitURLRefused(t *testing.T) {
+	const token = "tok-9f8e7d6c5b4a"
+	for _, url := range []string{
+		"'oauth2:" + token + "@git.example.com:team/apps.git'",
+		"'ssh://git:" + token + "@git.example.com/team/apps.git'",
+		"'https://git.example.com/team/apps.git?private_token=" + token + "'",
+		"'https://git.example.com/team/apps.git#" + token + "'",
+	} {
+		dir := config(t, team("team-a", "{url: "+url+", ref: main}"))
+		r := check(t, dir, t.TempDir(), "text")
+		if r.code != 2 || !strings.Contains(r.stderr, "laiki.yaml:5") || !strings.Contains(r.stderr, "carries credentials") {
+			t.Errorf("%s: exit %d, want 2 and the line\n%s%s", url, r.code, r.stdout, r.stderr)
+		}
+		if strings.Contains(r.stdout+r.stderr, token) {
+			t.Errorf("%s: the token is shown:\n%s%s", url, r.stdout, r.stderr)
+		}
+	}
+	// A fetched repository's cache holds no URL.
+	root := t.TempDir()
+	gitRepo(t, root, "team", exampleFiles(t, "apps"))
+	marker := "team.git"
+	dir := config(t, team("team-a", "{url: file://"+filepath.Join(root, marker)+", ref: main}"))
+	cache := t.TempDir()
+	if r := check(t, dir, cache, "json"); r.code != 0 {
+		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	grepTree(t, cache, root)
+}
