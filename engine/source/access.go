@@ -38,6 +38,10 @@ func (s *Source) Admit(d *document.Document) []finding.Finding {
 		return deny(document.KeyMetadata+"."+document.MetaTargetNamespace, "team source %s may not bind resources to namespace %s (allowed: %s)",
 			s.Name, d.TargetNamespace, strings.Join(s.Allow.TargetNamespaces, ", "))
 	}
+	if !s.Allow.AllowsTarget(d.TargetNamespace, d.TargetName) {
+		return deny(document.KeyMetadata+"."+document.MetaTargetName, "team source %s may not bind resources to target %s/%s (allowed: %s)",
+			s.Name, d.TargetNamespace, d.TargetName, strings.Join(s.Allow.Targets, ", "))
+	}
 	return nil
 }
 

@@ -104,6 +104,18 @@ type Subjects struct {
 type Allow struct {
 	ResourceTypes    []string `yaml:"resource-types"`
 	TargetNamespaces []string `yaml:"target-namespaces"`
+	// Targets narrows the allowed namespaces to named targets (a name, or
+	// namespace/name): teams that share a namespace need not share its
+	// targets. Empty: every target of the allowed namespaces.
+	Targets []string `yaml:"targets"`
+}
+
+// AllowsTarget reports whether a team source may bind to a target.
+func (a *Allow) AllowsTarget(namespace, name string) bool {
+	if a == nil || len(a.Targets) == 0 {
+		return true
+	}
+	return slices.Contains(a.Targets, name) || slices.Contains(a.Targets, namespace+"/"+name)
 }
 
 type fileConfig struct {
