@@ -286,6 +286,13 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 			}
 		}
 	}
+	// Objects from the cluster are judged as their owning source's: its
+	// access rules hold for them too (they may have changed since).
+	for _, d := range opts.Documents {
+		if src := opts.Config.Named(d.Source.Name); src != nil {
+			res.add(d, src.Admit(d)...)
+		}
+	}
 	res.Documents = append(res.Documents, opts.Documents...)
 	var policies *admission.Policies
 	var err error

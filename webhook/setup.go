@@ -57,19 +57,22 @@ func (everyReplica) NeedLeaderElection() bool          { return false }
 
 // Configurations returns the mutating and validating webhook configurations
 // for a webhook served by a Service (namespace/name) whose CA is caBundle:
-// every Laiki kind, on create and update, with no side effects, so that
-// server-side dry-run takes the same path.
+// every Laiki kind, on create and update (and, to validate, delete), with no
+// side effects, so that server-side dry-run takes the same path.
 func Configurations(namespace, service string, caBundle []byte) (*admissionregistrationv1.MutatingWebhookConfiguration, *admissionregistrationv1.ValidatingWebhookConfiguration) {
 	fail := admissionregistrationv1.Fail
 	none := admissionregistrationv1.SideEffectClassNone
 	equivalent := admissionregistrationv1.Equivalent
 	timeout := int32(10)
-	rules := []admissionregistrationv1.RuleWithOperations{{
-		Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create, admissionregistrationv1.Update},
-		Rule: admissionregistrationv1.Rule{
-			APIGroups: []string{v1alpha1.GroupVersion.Group}, APIVersions: []string{v1alpha1.GroupVersion.Version}, Resources: []string{"*"},
-		},
-	}}
+	rules := func(ops ...admissionregistrationv1.OperationType) []admissionregistrationv1.RuleWithOperations {
+		return []admissionregistrationv1.RuleWithOperations{{
+			Operations: ops,
+			Rule: admissionregistrationv1.Rule{
+				APIGroups: []string{v1alpha1.GroupVersion.Group}, APIVersions: []string{v1alpha1.GroupVersion.Version}, Resources: []string{"*"},
+			},
+		}}
+	}
+	create, update, del := admissionregistrationv1.Create, admissionregistrationv1.Update, admissionregistrationv1.Delete
 	client := func(path string) admissionregistrationv1.WebhookClientConfig {
 		p := path
 		return admissionregistrationv1.WebhookClientConfig{
@@ -81,7 +84,7 @@ func Configurations(namespace, service string, caBundle []byte) (*admissionregis
 		TypeMeta:   metav1.TypeMeta{APIVersion: "admissionregistration.k8s.io/v1", Kind: "MutatingWebhookConfiguration"},
 		ObjectMeta: metav1.ObjectMeta{Name: "laiki"},
 		Webhooks: []admissionregistrationv1.MutatingWebhook{{
-			Name: "mutate.laiki.io", ClientConfig: client(MutatePath), Rules: rules, FailurePolicy: &fail, SideEffects: &none,
+			Name: "mutate.laiki.io", ClientConfig: client(MutatePath), Rules: rules(create, update), FailurePolicy: &fail, SideEffects: &none,
 			MatchPolicy: &equivalent, TimeoutSeconds: &timeout, AdmissionReviewVersions: []string{"v1"},
 		}},
 	}
@@ -89,7 +92,8 @@ func Configurations(namespace, service string, caBundle []byte) (*admissionregis
 		TypeMeta:   metav1.TypeMeta{APIVersion: "admissionregistration.k8s.io/v1", Kind: "ValidatingWebhookConfiguration"},
 		ObjectMeta: metav1.ObjectMeta{Name: "laiki"},
 		Webhooks: []admissionregistrationv1.ValidatingWebhook{{
-			Name: "validate.laiki.io", ClientConfig: client(ValidatePath), Rules: rules, FailurePolicy: &fail, SideEffects: &none,
+			// Deletes too: a team may not delete another team's objects.
+			Name: "validate.laiki.io", ClientConfig: client(ValidatePath), Rules: rules(create, update, del), FailurePolicy: &fail, SideEffects: &none,
 			MatchPolicy: &equivalent, TimeoutSeconds: &timeout, AdmissionReviewVersions: []string{"v1"},
 		}},
 	}

@@ -102,7 +102,7 @@ func (a *Admission) State(ctx context.Context) (*engine.Result, error) {
 	var docs []*document.Document
 	if a.Reader != nil {
 		var err error
-		if docs, _, err = cluster.Documents(ctx, a.Reader); err != nil {
+		if docs, _, err = cluster.Documents(ctx, a.Reader, a.Config); err != nil {
 			a.dirty.Store(true)
 			return nil, err
 		}
@@ -142,7 +142,17 @@ func (a *Admission) decide(ctx context.Context, req admission.Request, govern bo
 	if err != nil {
 		return obj, nil, denied(err.Error()), nil
 	}
-	d, fs, err := cluster.ObjectDocument(obj, src.Ref())
+	owner, err := a.owner(req, src)
+	if err != nil {
+		return obj, nil, denied(err.Error()), nil
+	}
+	// The owner is Laiki's to say: whatever the object claims, it is the
+	// creator's source, and never changes.
+	if got := u.GetAnnotations()[kube.AnnotationSource]; got != "" && got != owner.Name && govern {
+		return obj, nil, denied(fmt.Sprintf("annotation %s is Laiki's: this object belongs to source %s, not %s", kube.AnnotationSource, owner.Name, got)), nil
+	}
+	setOwner(obj, owner.Name)
+	d, fs, err := cluster.ObjectDocument(obj, owner.Ref())
 	if err != nil {
 		return obj, nil, denied(err.Error()), nil
 	}
@@ -152,13 +162,54 @@ func (a *Admission) decide(ctx context.Context, req admission.Request, govern bo
 	}
 	var v engine.Verdict
 	if govern {
-		v = state.Admit(ctx, d, src)
+		v = state.Admit(ctx, d, owner)
 	} else {
-		v = state.AdmitForMutation(ctx, d, src)
+		v = state.AdmitForMutation(ctx, d, owner)
 	}
 	v.Findings = append(fs, v.Findings...)
 	v.Allowed = v.Allowed && !finding.AnyBlocking(fs)
 	return obj, d, v, nil
+}
+
+// owner is the source an object of a request belongs to: on create, the
+// requester's; on update and delete, the one its laiki.io/source names,
+// which only its own source or a platform source may change or delete (an
+// object written before Laiki stamped owners takes the requester's).
+func (a *Admission) owner(req admission.Request, requester *source.Source) (*source.Source, error) {
+	if req.Operation == admissionv1.Create || len(req.OldObject.Raw) == 0 {
+		return requester, nil
+	}
+	var old unstructured.Unstructured
+	if err := json.Unmarshal(req.OldObject.Raw, &old.Object); err != nil {
+		return nil, fmt.Errorf("the object as stored is not JSON: %w", err)
+	}
+	name := old.GetAnnotations()[kube.AnnotationSource]
+	if name == "" || name == requester.Name {
+		return requester, nil
+	}
+	if requester.Role != source.RolePlatform {
+		return nil, fmt.Errorf("%s %s/%s belongs to source %s: source %s may not %s it", old.GetKind(), old.GetNamespace(), old.GetName(),
+			name, requester.Name, strings.ToLower(string(req.Operation)))
+	}
+	if s := a.Config.Named(name); s != nil {
+		return s, nil // the platform acts on a team's object: judged as the team's
+	}
+	return &source.Source{Name: name, Role: source.RoleTeam}, nil
+}
+
+// setOwner writes the owning source into an object's annotations.
+func setOwner(obj map[string]any, name string) {
+	meta, _ := obj["metadata"].(map[string]any)
+	if meta == nil {
+		meta = map[string]any{}
+		obj["metadata"] = meta
+	}
+	ann, _ := meta["annotations"].(map[string]any)
+	if ann == nil {
+		ann = map[string]any{}
+		meta["annotations"] = ann
+	}
+	ann[kube.AnnotationSource] = name
 }
 
 // namesAgree refuses an object whose laiki.io annotations claim a Laiki name
@@ -225,21 +276,19 @@ func (m Mutator) Handle(ctx context.Context, req admission.Request) admission.Re
 			warnings = append(warnings, Message(f))
 		}
 	}
-	// Only a resource whose pre-processors ran has a new spec.
-	if d == nil || v.Resource == nil || v.Resource.PreProcessors == nil {
-		return admission.Allowed("").WithWarnings(warnings...)
-	}
-	changed := *d
-	changed.Spec = v.Resource.Spec
-	newObj, err := kube.ToObject(&changed)
-	if err != nil {
-		return admission.Allowed("").WithWarnings(warnings...)
-	}
+	// obj carries its owner now; only a resource whose pre-processors ran
+	// has a new spec.
 	mutated := make(map[string]any, len(obj))
 	for k, val := range obj {
 		mutated[k] = val
 	}
-	mutated["spec"] = newObj["spec"]
+	if d != nil && v.Resource != nil && v.Resource.PreProcessors != nil {
+		changed := *d
+		changed.Spec = v.Resource.Spec
+		if newObj, err := kube.ToObject(&changed); err == nil {
+			mutated["spec"] = newObj["spec"]
+		}
+	}
 	raw, err := json.Marshal(mutated)
 	if err != nil {
 		return admission.Errored(http.StatusInternalServerError, err)
@@ -252,6 +301,9 @@ type Validator struct{ *Admission }
 
 // Handle implements admission.Handler.
 func (val Validator) Handle(ctx context.Context, req admission.Request) admission.Response {
+	if req.Operation == admissionv1.Delete {
+		return val.deletion(req)
+	}
 	if req.Operation != admissionv1.Create && req.Operation != admissionv1.Update {
 		return admission.Allowed("")
 	}
@@ -260,6 +312,20 @@ func (val Validator) Handle(ctx context.Context, req admission.Request) admissio
 		return admission.Errored(http.StatusInternalServerError, err)
 	}
 	return verdict(v, func(f finding.Finding) bool { return !isPreProcessorFinding(f) })
+}
+
+// deletion lets a source delete its own objects, a platform source any; a
+// user of another source may not. A user of no source (the namespace and
+// garbage collectors, an administrator) is RBAC's to judge.
+func (val Validator) deletion(req admission.Request) admission.Response {
+	src, err := val.Config.SourceFor(req.UserInfo.Username, req.UserInfo.Groups)
+	if err != nil {
+		return admission.Allowed("")
+	}
+	if _, err := val.owner(req, src); err != nil {
+		return admission.Denied(err.Error())
+	}
+	return admission.Allowed("")
 }
 
 // verdict answers with the blocking findings as the reason of a refusal, and

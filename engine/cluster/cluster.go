@@ -24,9 +24,40 @@ import (
 )
 
 // Source is the name under which objects read from the cluster take part
-// in a run. They were admitted by the webhook when they were written, so
-// they come with the platform role.
+// in a run when they name no source of their own (laiki.io/source, which
+// the webhook sets to the creator's source).
 const Source = "kubernetes"
+
+// Owner gives the source an object read from the cluster is judged as: the
+// source its laiki.io/source annotation names, with that source's role (a
+// source laiki.yaml no longer has is a team's: it has no platform power).
+// An object without one was written before Laiki stamped owners: a target
+// or pre-processor only the platform could have written (the webhook
+// refuses them from teams), a resource anyone could, so it is judged as a
+// team's.
+func Owner(cfg *source.Config, obj *unstructured.Unstructured) document.SourceRef {
+	if name := obj.GetAnnotations()[kube.AnnotationSource]; name != "" {
+		if cfg != nil {
+			if s := cfg.Named(name); s != nil {
+				return s.Ref()
+			}
+		}
+		return document.SourceRef{Name: name, Role: source.RoleTeam}
+	}
+	if _, resource := resourceKinds()[obj.GetKind()]; resource {
+		return document.SourceRef{Name: Source, Role: source.RoleTeam}
+	}
+	return document.SourceRef{Name: Source, Role: source.RolePlatform}
+}
+
+func resourceKinds() map[string]bool {
+	out := map[string]bool{}
+	for _, n := range types.ResourceNames() {
+		r, _ := types.Resource(n)
+		out[r.Kind] = true
+	}
+	return out
+}
 
 // Kinds lists the Laiki kinds: pre-processors, then every registered target
 // and resource type.
@@ -49,13 +80,12 @@ func GVK(kind string) schema.GroupVersionKind {
 }
 
 // Documents lists every Laiki object (none of a kind whose CRD is not
-// installed) and reads each as a document of the source Source; objects
+// installed) and reads each as a document of its Owner; objects
 // maps each document back to its object (for its generation and status). An object that does not read as one Laiki
 // document is left out: the webhook refuses such objects, so only one
 // written while the webhook was down can be one.
-func Documents(ctx context.Context, r client.Reader) (docs []*document.Document, objects map[*document.Document]*unstructured.Unstructured, err error) {
+func Documents(ctx context.Context, r client.Reader, cfg *source.Config) (docs []*document.Document, objects map[*document.Document]*unstructured.Unstructured, err error) {
 	objects = map[*document.Document]*unstructured.Unstructured{}
-	src := document.SourceRef{Name: Source, Role: source.RolePlatform}
 	for _, kind := range Kinds() {
 		list := &unstructured.UnstructuredList{}
 		list.SetGroupVersionKind(GVK(kind + "List"))
@@ -68,7 +98,7 @@ func Documents(ctx context.Context, r client.Reader) (docs []*document.Document,
 		}
 		for i := range list.Items {
 			item := &list.Items[i]
-			d, _, err := ObjectDocument(item.Object, src)
+			d, _, err := ObjectDocument(item.Object, Owner(cfg, item))
 			if err == nil && d != nil {
 				docs = append(docs, d)
 				objects[d] = item

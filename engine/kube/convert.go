@@ -17,6 +17,11 @@ import (
 const (
 	AnnotationName      = "laiki.io/name"
 	AnnotationNamespace = "laiki.io/namespace"
+	// AnnotationSource names the source that owns an object made with
+	// kubectl: the admission webhook sets it to the creator's source and
+	// keeps it on every update, and the reconcile loop judges the object
+	// as that source's.
+	AnnotationSource = "laiki.io/source"
 )
 
 // PreProcessorKind is the kind of every pre-processor object.

@@ -300,6 +300,16 @@ func (c *Config) SourceFor(user string, groups []string) (*Source, error) {
 	return nil, fmt.Errorf("user %s is a subject of sources %s: Laiki cannot tell which one acts", user, strings.Join(names, " and "))
 }
 
+// Named returns the source of that name, or nil.
+func (c *Config) Named(name string) *Source {
+	for _, s := range c.Sources {
+		if s.Name == name {
+			return s
+		}
+	}
+	return nil
+}
+
 // PathsConfig makes a configuration of plain paths, each a local source with
 // role platform: for a developer checking files on their own machine.
 // Platform sources are not held to the team rules (the security baseline,

@@ -52,6 +52,12 @@ const laikiYAML = `sources:
       resource-types: [ShinyProxyApp, AwsEcrRepository]
       target-namespaces: [ShinyProxy]
     subjects: {groups: [team-a]}
+  - name: team-b
+    path: %[2]s/team-b
+    allow:
+      resource-types: [ShinyProxyApp, AwsEcrRepository]
+      target-namespaces: [ShinyProxy]
+    subjects: {groups: [team-b]}
 `
 
 func TestMain(m *testing.M) {
@@ -70,6 +76,9 @@ func run(m *testing.M) (int, error) {
 	}
 	defer os.RemoveAll(platformDir)
 	if err := os.CopyFS(platformDir, os.DirFS(filepath.Join(repo, "examples", "platform"))); err != nil {
+		return 1, err
+	}
+	if err := os.MkdirAll(filepath.Join(teamDir, "team-b"), 0o755); err != nil {
 		return 1, err
 	}
 	config, err = source.ParseConfig(filepath.Join(teamDir, "laiki.yaml"), []byte(fmt.Sprintf(laikiYAML, platformDir, teamDir)))
@@ -127,7 +136,7 @@ func run(m *testing.M) (int, error) {
 		Rules: []rbacv1.PolicyRule{{APIGroups: []string{"laiki.io"}, Resources: []string{"*"}, Verbs: []string{"*"}}}}
 	binding := &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "laiki-everything"},
 		RoleRef: rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: role.Name}}
-	for _, g := range []string{"team-a", "platform-admins", "nobody"} {
+	for _, g := range []string{"team-a", "team-b", "platform-admins", "nobody"} {
 		binding.Subjects = append(binding.Subjects, rbacv1.Subject{Kind: "Group", APIGroup: "rbac.authorization.k8s.io", Name: g})
 	}
 	if err := admin.Create(ctx, role); err != nil {
