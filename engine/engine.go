@@ -49,6 +49,13 @@ type Options struct {
 	// loop), spares evaluating the policies again for resources that did
 	// not change; nil judges every resource.
 	Decisions *Decisions
+	// Owners says which source owns each name a resource claims, as the
+	// platform last accepted it (the reconcile loop's memory): Key() of a
+	// resource, and CraneClaim of a Crane repository name. A later claim
+	// from another source is refused at its own line and never changes the
+	// owner's resource. Nil (laiki check) knows no owner: two sources that
+	// claim one name are both refused.
+	Owners map[string]string
 	// Gate, where policies change while Laiki runs (operator, webhook),
 	// runs a new policy set's tests and keeps the set in force when the new
 	// one fails; without it a policy that does not compile stops the run.
@@ -92,6 +99,8 @@ type Result struct {
 	// Reload says which policy set decided and what became of the one read
 	// (refused, with why); nil without a Gate.
 	Reload *admission.Reload
+	// Owners is Options.Owners: who owns each claimed name.
+	Owners map[string]string
 
 	keys    keyRules // policy-data.baseline's rules for the keys of team resources
 	byDoc   map[*document.Document][]finding.Finding
@@ -186,6 +195,11 @@ func (r *Result) Hold(last map[string]*Resource) []*Resource {
 	var held []*Resource
 	done := map[string]bool{}
 	for _, res := range r.Resources {
+		if res.Accepted && res.ID != "" {
+			done[res.Key()] = true // the owner's claim stands: nothing to hold for another's
+		}
+	}
+	for _, res := range r.Resources {
 		if res.Accepted || res.ID == "" || done[res.Key()] {
 			continue
 		}
@@ -262,7 +276,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	if opts.Load.MaxFileBytes == 0 {
 		opts.Load.MaxFileBytes = int64(opts.Limits.MaxFileBytes)
 	}
-	res := &Result{byDoc: map[*document.Document][]finding.Finding{}, keys: keyRulesOf(opts.Config.PolicyData)}
+	res := &Result{byDoc: map[*document.Document][]finding.Finding{}, keys: keyRulesOf(opts.Config.PolicyData), Owners: opts.Owners}
 	load := opts.Loader
 	if load == nil {
 		load = source.Load
@@ -463,15 +477,40 @@ func (r *Result) bindResources(usable func(*document.Document) bool) {
 		}
 	}
 	for _, key := range sortedKeys(ids) {
-		if rs := ids[key]; len(rs) > 1 {
-			ds := make([]*document.Document, len(rs))
-			for i, x := range rs {
-				ds[i] = x.Doc
+		rs := ids[key]
+		if len(rs) < 2 {
+			continue
+		}
+		what := fmt.Sprintf("%s %s of a %s in target %s/%s", rs[0].Type.IdentityKey, rs[0].ID, rs[0].Doc.Type, rs[0].Doc.TargetNamespace, rs[0].Doc.TargetName)
+		// The owner's claim stands; another source's is refused at its own
+		// line. Within one source, a duplicate is one (and what ran stays).
+		var mine, others []*document.Document
+		owner := r.Owners[key]
+		for _, x := range rs {
+			if owner != "" && x.Doc.Source.Name == owner {
+				mine = append(mine, x.Doc)
+			} else {
+				others = append(others, x.Doc)
 			}
-			r.duplicates(ds, fmt.Sprintf("%s %s of a %s in target %s/%s", rs[0].Type.IdentityKey, rs[0].ID, rs[0].Doc.Type, rs[0].Doc.TargetNamespace, rs[0].Doc.TargetName))
+		}
+		if len(mine) == 0 {
+			r.duplicates(others, what)
+			continue
+		}
+		for _, d := range others {
+			r.add(d, finding.Finding{Severity: finding.Error, Location: d.PosOf(document.KeySpec, rs[0].Type.IdentityKey), Policy: finding.CheckIdentity,
+				Related: []finding.Location{mine[0].Location()}, Field: document.KeySpec + "." + rs[0].Type.IdentityKey,
+				Message: fmt.Sprintf("%s belongs to source %s (%s:%d), which declared it first: choose another %s", what, owner, mine[0].File, mine[0].Line, rs[0].Type.IdentityKey)})
+		}
+		if len(mine) > 1 {
+			r.duplicates(mine, what)
 		}
 	}
 }
+
+// CraneClaim is the Owners key of a Crane repository name in a namespace
+// (every Crane target an app can reach is in its namespace).
+func CraneClaim(namespace, name string) string { return "Crane " + namespace + "/" + name }
 
 // admit runs pre-processors and governance on every resource still standing,
 // in parallel.

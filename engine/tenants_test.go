@@ -1,10 +1,16 @@
 package engine_test
 
 import (
+	"context"
+	"encoding/json"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/laiki-platform/laiki/engine"
 	"github.com/laiki-platform/laiki/engine/finding"
+	"github.com/laiki-platform/laiki/engine/source"
+	"github.com/laiki-platform/laiki/engine/workflow"
 )
 
 // Two ShinyProxy targets in one namespace, one per team: allow.targets
@@ -28,4 +34,98 @@ func TestAllowTargets(t *testing.T) {
 	if !resource(t, res, "own").Accepted {
 		t.Errorf("own:\n%s", dump(res.Findings))
 	}
+}
+
+// A name belongs to the source that declared it first (the reconcile
+// loop's memory, Options.Owners): another source's claim is refused at its
+// own line, naming the owner, and the owner's resource stays accepted; a
+// duplicate inside one source is one; without an owner, both are refused.
+func TestNamesBelongToTheirFirstSource(t *testing.T) {
+	files := map[string]string{
+		"laiki.yaml":        teamConfig,
+		"platform/sp.yaml":  shinyproxy,
+		"team-a/zeta.yaml":  app("zeta"),
+		"team-b/zeta.yaml":  app("zeta", "  display-name: stolen\n"),
+		"team-a/twin.yaml":  app("twin"),
+		"team-a/twin2.yaml": app("twin"),
+	}
+	dir := tree(t, files)
+	cfg, err := source.LoadConfig(filepath.Join(dir, "laiki.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	owners := map[string]string{"ShinyProxyApp apps/sp/zeta": "team-a", "ShinyProxyApp apps/sp/twin": "team-a"}
+	res, err := engine.Run(context.Background(), engine.Options{Config: cfg, Owners: owners})
+	if err != nil {
+		t.Fatal(err)
+	}
+	has(t, res, finding.Error, "team-b/zeta.yaml", 6, "id zeta of a ShinyProxyApp in target apps/sp belongs to source team-a")
+	byFile := func(f string) *engine.Resource {
+		for _, r := range res.Resources {
+			if strings.HasSuffix(r.Doc.File, f) {
+				return r
+			}
+		}
+		t.Fatalf("no %s", f)
+		return nil
+	}
+	if !byFile("team-a/zeta.yaml").Accepted || byFile("team-b/zeta.yaml").Accepted {
+		t.Errorf("the owner's app stays, the other's is refused:\n%s", dump(res.Findings))
+	}
+	if len(res.FindingsFor(byFile("team-a/zeta.yaml").Doc)) != 0 {
+		t.Errorf("nothing is said against the owner: %s", dump(res.FindingsFor(byFile("team-a/zeta.yaml").Doc)))
+	}
+	if byFile("team-a/twin.yaml").Accepted || byFile("team-a/twin2.yaml").Accepted {
+		t.Error("a duplicate inside one source is one")
+	}
+	// Without an owner (laiki check), both claims are refused.
+	res = run(t, dir)
+	if byFile := res.Resources; len(byFile) == 0 {
+		t.Fatal("no resources")
+	}
+	for _, r := range res.Resources {
+		if r.ID == "zeta" && r.Accepted {
+			t.Errorf("%s: with no owner known, a contested id is refused", r.Doc.File)
+		}
+	}
+}
+
+// Team B cannot take team A's Crane data repository by naming it: the
+// repository goes to the app whose id it is named after (or, with the
+// reconcile loop's memory, to the source that had it first), whatever the
+// ids sort like; team B's app is left out with an error, and Crane's
+// configuration keeps team A's access.
+func TestCraneRepositoryNotTakenByName(t *testing.T) {
+	crane := "laiki-metadata:\n  target-type: Crane\n  name: crane\n  namespace: apps\nlaiki-spec:\n  app:\n    storage-location: /srv/crane/\n" +
+		"  laiki-storage:\n    kubernetes:\n      persistent-volume-claim: crane-data\n"
+	res := run(t, tree(t, map[string]string{
+		"laiki.yaml":          teamConfig,
+		"platform/sp.yaml":    shinyproxy,
+		"platform/crane.yaml": crane,
+		"team-a/zeta.yaml":    app("zeta", "  crane-data-repository:\n    mount-read-only: true\n    read-access: {groups: [team-a]}\n"),
+		"team-b/aaa.yaml": app("aaa", "  crane-data-repository:\n    name: zeta\n    mount-read-only: false\n",
+			"    read-access: {groups: [team-b]}\n    write-access: {groups: [team-b]}\n"),
+	}))
+	desired := workflowRender(res)
+	has(t, res, finding.Error, "team-b/aaa.yaml", 8, "Crane repository zeta already belongs to ShinyProxyApp apps/sp/zeta")
+	if !resource(t, res, "zeta").Accepted || resource(t, res, "aaa").Accepted {
+		t.Errorf("zeta keeps its repository, aaa is refused:\n%s", dump(res.Findings))
+	}
+	if !strings.Contains(desired, "team-a") || strings.Contains(desired, "team-b") {
+		t.Errorf("Crane's configuration must grant team-a only:\n%s", desired)
+	}
+}
+
+// workflowRender renders a run (its workflow findings join the run's) and
+// gives the Crane configuration as JSON.
+func workflowRender(res *engine.Result) string {
+	desired := workflow.RenderAndJudge(res)
+	var out []string
+	for _, tg := range desired.Targets {
+		if tg.TargetType == "Crane" {
+			b, _ := json.Marshal(tg.Config)
+			out = append(out, string(b))
+		}
+	}
+	return strings.Join(out, "\n")
 }

@@ -139,12 +139,29 @@ func (r *Reconciler) Reconcile(ctx context.Context) (*Run, error) {
 		return loaded
 	}
 	if r.Cluster != nil {
-		docs, objects, err := cluster.Documents(ctx, r.Cluster)
+		docs, objects, err := cluster.Documents(ctx, r.Cluster, r.Config)
 		if err != nil {
 			return run, err
 		}
 		opts.Documents, run.Objects = docs, objects
 	}
+	// What was accepted before (kept in the cluster, so it outlives a
+	// restart) says who owns each name: read before the run judges claims.
+	if !r.memoryRead {
+		mem, err := r.loadAccepted(ctx)
+		var apiErr apierrors.APIStatus
+		if errors.As(err, &apiErr) {
+			return run, fmt.Errorf("reading the last accepted versions (ConfigMap %s): %w", AcceptedConfigMap, err)
+		}
+		if err != nil {
+			r.Log.Error(err, "the last accepted versions do not read back; nothing is held from before this start")
+		}
+		if r.lastAccepted == nil {
+			r.lastAccepted = mem
+		}
+		r.memoryRead = true
+	}
+	opts.Owners = owners(r.lastAccepted)
 	res, err := engine.Run(ctx, opts)
 	if err != nil {
 		return run, err
@@ -159,20 +176,6 @@ func (r *Reconciler) Reconcile(ctx context.Context) (*Run, error) {
 		err := fmt.Errorf("%w: %s; nothing applied until it is, so that no running app is removed", ErrSourceNeverRead, strings.Join(never, ", "))
 		r.writeStatus(ctx, run, err)
 		return run, err
-	}
-	if !r.memoryRead {
-		mem, err := r.loadAccepted(ctx)
-		var apiErr apierrors.APIStatus
-		if errors.As(err, &apiErr) {
-			return run, fmt.Errorf("reading the last accepted versions (ConfigMap %s): %w", AcceptedConfigMap, err)
-		}
-		if err != nil {
-			r.Log.Error(err, "the last accepted versions do not read back; nothing is held from before this start")
-		}
-		if r.lastAccepted == nil {
-			r.lastAccepted = mem
-		}
-		r.memoryRead = true
 	}
 	run.Held = res.Hold(r.lastAccepted)
 	run.Audit = audit(res, run.Held)
@@ -301,6 +304,24 @@ func audit(res *engine.Result, held []*engine.Resource) []Violation {
 			}
 		}
 		out = append(out, v)
+	}
+	return out
+}
+
+// owners gives, for every name the accepted resources claim (their key,
+// and a Crane repository's name), the source that claims it.
+func owners(accepted map[string]*engine.Resource) map[string]string {
+	out := make(map[string]string, len(accepted))
+	for key, x := range accepted {
+		out[key] = x.Doc.Source.Name
+		spec, _ := x.Spec.(map[string]any)
+		if block, ok := spec["crane-data-repository"].(map[string]any); ok {
+			name, _ := block["name"].(string)
+			if name == "" {
+				name = x.ID
+			}
+			out[engine.CraneClaim(x.Doc.TargetNamespace, name)] = x.Doc.Source.Name
+		}
 	}
 	return out
 }

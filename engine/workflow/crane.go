@@ -82,10 +82,16 @@ func craneRepoFor(c *Context, app *engine.Resource) (*craneRepo, *finding.Findin
 	return &craneRepo{app: app, crane: crane, name: name, readOnly: ro, spec: block}, nil
 }
 
-// craneOwner returns the app that owns a repository name in a Crane target.
+// craneOwner returns the app that owns a repository name in a Crane target:
+// the claim of the source that owns the name (engine.Result.Owners: the
+// source whose app the platform accepted with it first), else the app whose
+// own id is the name (the name it gets by default), else the first app
+// that asks for it by id. So a team cannot take another team's repository
+// by naming it, whatever its ids sort like.
 func (c *Context) craneOwner(crane *document.Document, name string) *engine.Resource {
 	if c.craneOwners == nil {
 		c.craneOwners = map[string]*engine.Resource{}
+		rank := map[string]int{}
 		for _, r := range c.accepted { // sorted by id, then target
 			spec, _ := r.Spec.(map[string]any)
 			block, ok := spec["crane-data-repository"].(map[string]any)
@@ -99,8 +105,15 @@ func (c *Context) craneOwner(crane *document.Document, name string) *engine.Reso
 			// The owner is keyed by namespace: every Crane target an app
 			// could reach is in its namespace.
 			key := r.Doc.TargetNamespace + "\x00" + n
-			if _, taken := c.craneOwners[key]; !taken {
-				c.craneOwners[key] = r
+			score := 1
+			switch {
+			case c.Result.Owners[engine.CraneClaim(r.Doc.TargetNamespace, n)] == r.Doc.Source.Name:
+				score = 3
+			case r.ID == n:
+				score = 2
+			}
+			if score > rank[key] {
+				c.craneOwners[key], rank[key] = r, score
 			}
 		}
 	}
