@@ -432,8 +432,8 @@ func (e *Ecr) retire(ctx context.Context, s ecrScope, wanted map[string]bool, dr
 	var out []ExternalChange
 	for i, r := range repos {
 		name := aws.ToString(r.RepositoryName)
-		if wanted[name] {
-			continue
+		if wanted[name] || declared(ctx)[tags[i][TagResource]] {
+			continue // wanted, or its resource is still there (rejected now, or contested): not gone
 		}
 		ch := ExternalChange{Type: "AwsEcrRepository", Name: name, Op: ExtOrphaned}
 		orphan := func(why string) {

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/laiki-platform/laiki/engine"
 	"github.com/laiki-platform/laiki/engine/workflow"
 )
 
@@ -89,7 +90,34 @@ func RegisterExternal(typ string, f NewRegistry) {
 // desired resources of its type (none is a valid answer: it still retires
 // what it made). The registries are made once per Reconciler and kept, so
 // that they may keep clients and what they learnt between runs.
-func (r *Reconciler) externals(ctx context.Context, desired []workflow.External) []ExternalChange {
+// declaredKey carries, to the registries, the keys of the resources the
+// sources still declare though they are rejected now: their repositories are
+// not "no longer wanted" (a contested or broken file is not a removed one),
+// so they are neither orphaned nor deleted.
+type declaredKey struct{}
+
+func declared(ctx context.Context) map[string]bool {
+	m, _ := ctx.Value(declaredKey{}).(map[string]bool)
+	return m
+}
+
+// stillDeclared lists the keys of the resources of a run that are rejected
+// (not removed).
+func stillDeclared(res *engine.Result) map[string]bool {
+	out := map[string]bool{}
+	if res == nil {
+		return out
+	}
+	for _, x := range res.Resources {
+		if x.ID != "" && !x.Accepted {
+			out[x.Key()] = true
+		}
+	}
+	return out
+}
+
+func (r *Reconciler) externals(ctx context.Context, desired []workflow.External, res *engine.Result) []ExternalChange {
+	ctx = context.WithValue(ctx, declaredKey{}, stillDeclared(res))
 	registryMu.Lock()
 	types := make([]string, 0, len(registries))
 	for t := range registries {

@@ -185,7 +185,7 @@ func (r *Reconciler) Reconcile(ctx context.Context) (*Run, error) {
 		return run, err
 	}
 	run.Outcome = r.Applier.Apply(ctx, objs)
-	run.External = r.externals(ctx, run.Desired.External)
+	run.External = r.externals(ctx, run.Desired.External, res)
 	if !r.Applier.DryRun {
 		r.remember(res)
 		if err := r.saveAccepted(ctx); err != nil {

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/laiki-platform/laiki/engine/kube"
+	"github.com/laiki-platform/laiki/test/ecrserver"
 	"github.com/laiki-platform/laiki/test/gittest"
 )
 
@@ -56,5 +57,67 @@ func TestClusterObjectsJudgedAsTheirSource(t *testing.T) {
 	}
 	if strings.Contains(r.stderr, "ShinyProxyApp/"+kube.Name(ns)+"/by-platform:") {
 		t.Errorf("the platform's object keeps the platform's power:\n%s", r.stderr)
+	}
+}
+
+// Team B declares an app and an ECR repository with the id team A uses, on
+// a platform whose ECR repositories are force-deleted with their resource:
+// on the real API server and the ECR wire-protocol server, `laiki apply`
+// (with its memory in the cluster) keeps team A's app running unchanged and
+// its repository with its images, and refuses team B's claims at their own
+// lines, naming team A.
+func TestDuplicateIdFromAnotherTeam(t *testing.T) {
+	srv := startECR(t)
+	env := awsEnv(srv, ecrserver.SecretKey)
+	ns := "tenants-dup"
+	namespace(t, kube.Name(ns))
+	dir := t.TempDir()
+	gittest.Write(t, filepath.Join(dir, "platform"), map[string]string{"shinyproxy.yaml": "laiki-metadata:\n  target-type: ShinyProxy\n  name: apps\n  namespace: " + ns +
+		"\nlaiki-spec:\n  fqdn: apps.example.com\n  proxy:\n    title: Apps\n  laiki-ecr:\n    name-prefix: shiny/\n    on-delete: force\n"})
+	gittest.Write(t, filepath.Join(dir, "team-a"), map[string]string{"zeta.yaml": appFile(ns, "zeta", "registry.example.com/a/zeta:1"), "zeta-ecr.yaml": ecrFile(ns, "zeta")})
+	gittest.Write(t, filepath.Join(dir, "team-b"), map[string]string{".keep": ""})
+	cfg := "sources:\n  - {name: platform, path: platform, role: platform}\n" +
+		"  - {name: team-a, path: team-a, allow: {target-namespaces: [" + ns + "]}}\n" +
+		"  - {name: team-b, path: team-b, allow: {target-namespaces: [" + ns + "]}}\n"
+	if err := os.WriteFile(filepath.Join(dir, "laiki.yaml"), []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	apply := func() result {
+		return runWithEnv(t, env, "apply", "--config", filepath.Join(dir, "laiki.yaml"), "--kubeconfig", kubeconfig, "--cache-dir", t.TempDir(),
+			"--instance", "tenants-dup", "--status-namespace", kube.Name(ns), "--aws-max-backoff", "100ms")
+	}
+	if r := apply(); r.code != 0 || srv.Repo(ecrRegion, "shiny/zeta") == nil {
+		t.Fatalf("team A's apply: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	gittest.Write(t, filepath.Join(dir, "team-b"), map[string]string{"zeta.yaml": appFile(ns, "zeta", "registry.example.com/b/evil:1"), "zeta-ecr.yaml": ecrFile(ns, "zeta")})
+	r := apply()
+	if r.code != 1 {
+		t.Errorf("team B's claims must be refused (exit 1), got %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	for _, file := range []string{"team-b/zeta.yaml", "team-b/zeta-ecr.yaml"} {
+		if !strings.Contains(r.stderr, file) || !strings.Contains(r.stderr, "belongs to source team-a") {
+			t.Errorf("%s: no refusal naming team-a:\n%s", file, r.stderr)
+		}
+	}
+	if strings.Contains(r.stderr, "team-a/zeta") && strings.Contains(r.stderr, "declared more than once") {
+		t.Errorf("nothing is said against team A:\n%s", r.stderr)
+	}
+	u, err := shinyProxy(t, kube.Name(ns), "apps")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := apps(u)["zeta"]["container-image"]; got != "registry.example.com/a/zeta:1" {
+		t.Errorf("zeta runs %v, want team A's image", got)
+	}
+	if srv.Repo(ecrRegion, "shiny/zeta") == nil {
+		t.Error("team A's ECR repository was deleted")
+	}
+	// Without the memory (apply from CI with no status namespace) no owner
+	// is known and both claims are refused: a contested resource is not a
+	// removed one, so its repository is neither deleted nor orphaned.
+	r = runWithEnv(t, env, "apply", "--config", filepath.Join(dir, "laiki.yaml"), "--kubeconfig", kubeconfig, "--cache-dir", t.TempDir(),
+		"--instance", "tenants-dup", "--aws-max-backoff", "100ms")
+	if repo := srv.Repo(ecrRegion, "shiny/zeta"); repo == nil || repo.Tags["laiki.io/orphaned"] != "" {
+		t.Errorf("a contested repository must stay as it is: %+v\n%s%s", repo, r.stdout, r.stderr)
 	}
 }
