@@ -129,3 +129,47 @@ func workflowRender(res *engine.Result) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// Final ECR names are unique across every target and prefix: target sp-a
+// (prefix apps/team-a) and target sp-b (prefix apps/) would both make
+// apps/team-a/zeta. With no owner known both are refused before any call;
+// with the reconcile loop's memory the owner's stands.
+func TestEcrNamesUniqueAcrossTargets(t *testing.T) {
+	target := func(name, prefix string) string {
+		return "laiki-metadata:\n  target-type: ShinyProxy\n  name: " + name + "\n  namespace: apps\nlaiki-spec:\n  proxy: {title: Apps}\n  laiki-ecr:\n    name-prefix: " + prefix + "\n"
+	}
+	ecr := func(targetName, name string) string {
+		return "laiki-metadata:\n  resource-type: AwsEcrRepository\n  target-name: " + targetName + "\n  target-namespace: apps\nlaiki-spec:\n  name: " + name + "\n"
+	}
+	dir := tree(t, map[string]string{
+		"laiki.yaml":         strings.Replace(teamConfig, "      resource-types: [ShinyProxyApp]\n", "", 1),
+		"platform/sp.yaml":   target("sp-a", "apps/team-a") + "---\n" + target("sp-b", "apps/"),
+		"team-a/zeta.yaml":   ecr("sp-a", "zeta"),
+		"team-b/stolen.yaml": ecr("sp-b", "team-a/zeta"),
+	})
+	names := func(owners map[string]string) (map[string]string, *engine.Result) {
+		cfg, err := source.LoadConfig(filepath.Join(dir, "laiki.yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := engine.Run(context.Background(), engine.Options{Config: cfg, Owners: owners})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]string{}
+		for _, x := range workflow.RenderAndJudge(res).External {
+			out[x.Name] = x.Source
+		}
+		return out, res
+	}
+	got, res := names(nil)
+	if len(got) != 0 {
+		t.Errorf("with no owner, neither may make apps/team-a/zeta: %v", got)
+	}
+	has(t, res, finding.Error, "team-b/stolen.yaml", 5, "AwsEcrRepository apps/team-a/zeta would also be made for")
+	has(t, res, finding.Error, "team-a/zeta.yaml", 5, "AwsEcrRepository apps/team-a/zeta would also be made for")
+	got, _ = names(map[string]string{"AwsEcrRepository apps/sp-a/zeta": "team-a"})
+	if len(got) != 1 || got["apps/team-a/zeta"] != "team-a" {
+		t.Errorf("the owner's stands: %v", got)
+	}
+}

@@ -251,6 +251,13 @@ func (e *Ecr) ensure(ctx context.Context, d *EcrDesired, dryRun bool) (string, [
 	for _, t := range have.Tags {
 		haveTags[aws.ToString(t.Key)] = aws.ToString(t.Value)
 	}
+	// A repository Laiki made for one source (its images that source's) is
+	// never handed to another, orphaned or not: the platform releases it
+	// by removing its laiki.io/source tag.
+	if owner := haveTags[TagSource]; haveTags[TagManagedBy] == "laiki" && owner != "" && owner != d.Tags[TagSource] {
+		return ExtFailed, nil, fmt.Errorf("repository %s belongs to source %s (its tag %s), and is not handed to source %s; the platform releases it by removing that tag",
+			d.Name, owner, TagSource, d.Tags[TagSource])
+	}
 	if haveTags[TagManagedBy] != "laiki" || haveTags[TagInstance] != e.Instance {
 		note(ExtAdopted, "adopted: an existing repository is brought to the platform's settings")
 	}

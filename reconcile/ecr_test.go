@@ -112,3 +112,40 @@ func TestEcrOneFailureAlone(t *testing.T) {
 		t.Errorf("the repository policy was not set: %+v", r)
 	}
 }
+
+// A repository Laiki made for team A, orphaned when team A removed its
+// resource (its images kept as evidence), is not handed to team B when
+// team B asks for the same name: refused, its tags untouched; once the
+// platform releases it (removes its laiki.io/source tag), it is team B's.
+func TestEcrNotHandedToAnotherSource(t *testing.T) {
+	ctx := context.Background()
+	e, srv := ecrFor(t)
+	srv.Put(ecrserver.Repository{Name: "zeta", Region: "us-east-1", TagMutability: "IMMUTABLE", ScanOnPush: true, EncryptionType: "AES256",
+		Tags: map[string]string{TagManagedBy: "laiki", TagInstance: "unit", TagSource: "team-a", TagOrphaned: "2026-11-01T00:00:00Z", TagResource: "AwsEcrRepository ns/t/zeta"}})
+	wanted := desiredRepo(t, "zeta", "keep", "")
+	wanted.Desired.Node = setTag(t, wanted.Desired.Node, TagSource, "team-b")
+	got := byName(e.Reconcile(ctx, []workflow.External{wanted}, false))["zeta"]
+	if got.Op != ExtFailed || got.Err == nil || !strings.Contains(got.Err.Error(), "belongs to source team-a") {
+		t.Fatalf("team B's claim: %+v", got)
+	}
+	if r := srv.Repo("us-east-1", "zeta"); r.Tags[TagSource] != "team-a" || r.Tags[TagOrphaned] == "" {
+		t.Errorf("team A's repository was changed: %v", r.Tags)
+	}
+	srv.Change("us-east-1", "zeta", func(r *ecrserver.Repository) { delete(r.Tags, TagSource) })
+	got = byName(e.Reconcile(ctx, []workflow.External{wanted}, false))["zeta"]
+	if got.Err != nil || srv.Repo("us-east-1", "zeta").Tags[TagSource] != "team-b" {
+		t.Errorf("released, it is team B's: %+v %v", got, srv.Repo("us-east-1", "zeta").Tags)
+	}
+}
+
+// setTag sets a tag in a desired repository's tags.
+func setTag(t *testing.T, n *yaml.Node, key, value string) *yaml.Node {
+	t.Helper()
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == "tags" {
+			tags := n.Content[i+1]
+			tags.Content = append(tags.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: key}, &yaml.Node{Kind: yaml.ScalarNode, Value: value})
+		}
+	}
+	return n
+}

@@ -2,6 +2,7 @@ package workflow
 
 import (
 	"encoding/json"
+	"strings"
 
 	"github.com/laiki-platform/laiki/engine/document"
 	"github.com/laiki-platform/laiki/engine/finding"
@@ -23,7 +24,7 @@ func renderEcr(c *Context, t *document.Document, _ *Target, d *Desired) []findin
 	str := func(k string) string { s, _ := settings[k].(string); return s }
 	var fs []finding.Finding
 	for _, r := range c.Bound(t, "AwsEcrRepository") {
-		name := str("name-prefix") + r.ID
+		name := joinPrefix(str("name-prefix"), r.ID)
 		// The prefix is the platform's, so the name is checked again with
 		// it, before anything is asked of AWS.
 		if problem := types.CheckEcrName(name); problem != "" {
@@ -64,6 +65,9 @@ func renderEcr(c *Context, t *document.Document, _ *Target, d *Desired) []findin
 		d.External = append(d.External, External{
 			Type: "AwsEcrRepository", Name: name, TargetName: t.Name, TargetNamespace: t.Namespace,
 			Source: r.Doc.Source.Name, File: r.Doc.File, Resource: r.Key(), Desired: Ordered{desired},
+			// One name is one repository in a registry and region, whichever
+			// target and prefix made it.
+			Scope: str("region") + "/" + str("registry-id"),
 		})
 	}
 	return fs
@@ -87,4 +91,13 @@ func orDefault(s, def string) string {
 		return def
 	}
 	return s
+}
+
+// joinPrefix joins the platform's name prefix and a name as path segments:
+// team-a and team-a/ both give team-a/NAME.
+func joinPrefix(prefix, name string) string {
+	if prefix == "" {
+		return name
+	}
+	return strings.TrimSuffix(prefix, "/") + "/" + name
 }

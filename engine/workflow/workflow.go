@@ -8,6 +8,7 @@ package workflow
 import (
 	"fmt"
 	"sort"
+	"strings"
 
 	"gopkg.in/yaml.v3"
 
@@ -82,6 +83,9 @@ type External struct {
 	// Resource is the Key of the resource it is made for.
 	Resource string  `json:"resource" yaml:"resource"`
 	Desired  Ordered `json:"desired" yaml:"desired"`
+	// Scope is where Name must be unique besides Type (a registry and
+	// region): two resources, of any targets, may not make one thing.
+	Scope string `json:"-" yaml:"-"`
 }
 
 // Desired is the desired state of the whole platform.
@@ -178,8 +182,74 @@ func Render(res *engine.Result) *Desired {
 		a, b := d.External[i], d.External[j]
 		return a.Type+"/"+a.TargetNamespace+"/"+a.TargetName+"/"+a.Name < b.Type+"/"+b.TargetNamespace+"/"+b.TargetName+"/"+b.Name
 	})
+	d.Findings = append(d.Findings, uniqueExternals(res, d)...)
 	finding.Sort(d.Findings)
 	return d
+}
+
+// uniqueExternals refuses two resources that would make one external thing
+// (team-a/zeta from target sp-a with prefix team-a/, and from target sp-b
+// with prefix "" and name team-a/zeta): the owner's (engine.Result.Owners)
+// stands, and without one none does; the others are left out, with an
+// error naming the rest, before anything is asked of the registry.
+func uniqueExternals(res *engine.Result, d *Desired) []finding.Finding {
+	byName := map[string][]int{}
+	for i, x := range d.External {
+		k := x.Type + "\x00" + x.Scope + "\x00" + x.Name
+		byName[k] = append(byName[k], i)
+	}
+	resources := map[string]*engine.Resource{}
+	for _, r := range res.Resources {
+		if r.Accepted && r.ID != "" {
+			resources[r.Key()] = r
+		}
+	}
+	drop := map[int]bool{}
+	var fs []finding.Finding
+	for _, idx := range byName {
+		if len(idx) < 2 {
+			continue
+		}
+		winner := -1
+		for _, i := range idx {
+			if x := d.External[i]; res.Owners[x.Resource] != "" && res.Owners[x.Resource] == x.Source {
+				if winner >= 0 {
+					winner = -2 // two owners: none stands
+				} else if winner == -1 {
+					winner = i
+				}
+			}
+		}
+		for _, i := range idx {
+			if i == winner {
+				continue
+			}
+			drop[i] = true
+			x := d.External[i]
+			var others []string
+			for _, j := range idx {
+				if j != i {
+					others = append(others, fmt.Sprintf("%s (%s, target %s/%s)", d.External[j].Resource, d.External[j].File, d.External[j].TargetNamespace, d.External[j].TargetName))
+				}
+			}
+			if r := resources[x.Resource]; r != nil {
+				f := errorAt(r.Doc, "laiki-spec", CheckWorkflow, "%s %s would also be made for %s: one name, one repository; choose another name",
+					x.Type, x.Name, strings.Join(others, ", "))
+				f.Resource = x.Resource
+				fs = append(fs, f)
+			}
+		}
+	}
+	if len(drop) > 0 {
+		kept := d.External[:0]
+		for i, x := range d.External {
+			if !drop[i] {
+				kept = append(kept, x)
+			}
+		}
+		d.External = kept
+	}
+	return fs
 }
 
 // RenderAndJudge renders the desired state and records the workflows'
