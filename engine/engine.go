@@ -287,6 +287,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	res.add(nil, refused...)
 	for _, l := range res.Sources {
 		res.add(nil, l.Findings...)
+		docsOf := map[string][]*document.Document{}
 		for _, f := range l.Files {
 			if isRego(f.Path) {
 				continue
@@ -295,10 +296,12 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 			res.add(nil, parsed.Findings...)
 			for _, d := range parsed.Documents {
 				res.Documents = append(res.Documents, d)
+				docsOf[f.Path] = append(docsOf[f.Path], d)
 				res.add(d, parsed.ByDocument[d]...)
 				res.add(d, l.Source.Admit(d)...)
 			}
 		}
+		res.budgetFiles(opts.Config, l, docsOf)
 	}
 	// Objects from the cluster are judged as their owning source's: its
 	// access rules hold for them too (they may have changed since).
@@ -336,6 +339,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		if opts.Decisions != nil {
 			opts.Decisions.sweep()
 		}
+		res.budgetTargets(opts.Config)
 	}
 
 	finding.Sort(res.Findings)

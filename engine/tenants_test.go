@@ -173,3 +173,52 @@ func TestEcrNamesUniqueAcrossTargets(t *testing.T) {
 		t.Errorf("the owner's stands: %v", got)
 	}
 }
+
+// What a team source brings over its budget is refused at the offending
+// file or document, and every other source still gets in.
+func TestBudgets(t *testing.T) {
+	big := app("big", "  container-env:\n")
+	for i := 0; i < 200; i++ {
+		big += "    VAR_" + strings.Repeat("X", 10) + "_" + string(rune('a'+i%26)) + string(rune('a'+i/26)) + ": value\n"
+	}
+	cfg := teamConfig + "budgets:\n  file-bytes: 4000\n  resources-per-target: 2\n  spec-bytes-per-target: 100000\n"
+	cfg = strings.Replace(cfg, "  - name: team-b\n    path: team-b\n", "  - name: team-b\n    path: team-b\n    budget: {resources-per-target: 5}\n", 1)
+	res := run(t, tree(t, map[string]string{
+		"laiki.yaml":       cfg,
+		"platform/sp.yaml": shinyproxy,
+		"team-a/a1.yaml":   app("a1"),
+		"team-a/a2.yaml":   app("a2"),
+		"team-a/a3.yaml":   app("a3"),
+		"team-a/big.yaml":  big,
+		"team-b/b1.yaml":   app("b1"),
+		"team-b/b2.yaml":   app("b2"),
+		"team-b/b3.yaml":   app("b3"),
+	}))
+	has(t, res, finding.Error, "team-a/big.yaml", 1, "over the budget of 4000 bytes a file")
+	has(t, res, finding.Error, "team-a/a3.yaml", 1, "it is resource 3 of source team-a in target apps/sp, over the budget of 2")
+	for id, want := range map[string]bool{"a1": true, "a2": true, "a3": false, "big": false, "b1": true, "b2": true, "b3": true} {
+		for _, r := range res.Resources {
+			if strings.HasSuffix(r.Doc.File, "/"+id+".yaml") && r.Accepted != want {
+				t.Errorf("%s accepted %v, want %v:\n%s", id, r.Accepted, want, dump(res.FindingsFor(r.Doc)))
+			}
+		}
+	}
+}
+
+// Sources without a budget (the platform's) can still grow an object past
+// what the API server takes: that is said at the target, before any apply.
+func TestOversizedObjectSaid(t *testing.T) {
+	files := map[string]string{"laiki.yaml": teamConfig, "team-a/.keep": "", "team-b/.keep": "", "platform/sp.yaml": shinyproxy}
+	for f := 0; f < 3; f++ {
+		var b strings.Builder
+		b.WriteString(app("p" + string(rune('a'+f))))
+		b.WriteString("  container-env:\n")
+		for i := 0; i < 12000; i++ {
+			b.WriteString("    V" + strings.Repeat("x", 10) + string(rune('a'+i%26)) + string(rune('a'+(i/26)%26)) + string(rune('a'+i/676)) + ": " + strings.Repeat("v", 20) + "\n")
+		}
+		files["platform/p"+string(rune('a'+f))+".yaml"] = b.String()
+	}
+	res := run(t, tree(t, files))
+	workflowRender(res)
+	has(t, res, finding.Error, "platform/sp.yaml", 1, "more than the API server takes")
+}

@@ -34,6 +34,9 @@ type Config struct {
 	// PolicyData is given to every Rego policy as data.laiki.config
 	// (the built-in baseline reads data.laiki.config.baseline).
 	PolicyData map[string]any
+	// Budgets bound what each team source may bring (DefaultBudget where
+	// unset); a source's own Budget goes over them.
+	Budgets Budget
 }
 
 // Source is one entry of laiki.yaml.
@@ -46,6 +49,8 @@ type Source struct {
 	// in the cluster, say), read where Laiki runs against a cluster.
 	ConfigMap *ConfigMapRef `yaml:"configmap"`
 	Allow     *Allow        `yaml:"allow"`
+	// Budget, for a team source, goes over the configuration's budgets.
+	Budget *Budget `yaml:"budget"`
 	// Subjects are who act as this source through the Kubernetes API
 	// (kubectl apply, checked by the admission webhook).
 	Subjects *Subjects `yaml:"subjects"`
@@ -121,6 +126,7 @@ func (a *Allow) AllowsTarget(namespace, name string) bool {
 type fileConfig struct {
 	Sources    []*Source      `yaml:"sources"`
 	PolicyData map[string]any `yaml:"policy-data"`
+	Budgets    Budget         `yaml:"budgets"`
 }
 
 var sourceName = regexp.MustCompile(`^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$`)
@@ -178,7 +184,7 @@ func ParseConfig(file string, data []byte) (*Config, error) {
 		}
 	}
 
-	cfg := &Config{File: file, PolicyData: fc.PolicyData}
+	cfg := &Config{File: file, PolicyData: fc.PolicyData, Budgets: fc.Budgets}
 	base := filepath.Dir(file)
 	seen := map[string]int{}
 	if len(fc.Sources) == 0 {

@@ -176,6 +176,7 @@ func Render(res *engine.Result) *Desired {
 				out.Workflows = append(out.Workflows, w.Name)
 			}
 		}
+		d.Findings = append(d.Findings, oversized(t, out)...)
 		d.Targets = append(d.Targets, out)
 	}
 	sort.SliceStable(d.External, func(i, j int) bool {
@@ -275,4 +276,29 @@ func managedLabels(t *document.Document, component string) map[string]any {
 func errorAt(d *document.Document, field, policy, format string, args ...any) finding.Finding {
 	return finding.Finding{Severity: finding.Error, Location: d.PosOf(field), Policy: policy, Source: d.Source.Name,
 		Message: fmt.Sprintf(format, args...), Field: field}
+}
+
+// MaxObjectBytes is about what the API server stores in one object (etcd's
+// request limit is 1.5 MiB): an object larger than this would fail to
+// apply, and the one running would stay.
+const MaxObjectBytes = 1_400_000
+
+// oversized says, at the target, which rendered object is too large for
+// the API server: the budgets of laiki.yaml are what keep it under.
+func oversized(t *document.Document, out *Target) []finding.Finding {
+	var fs []finding.Finding
+	for _, o := range out.Objects {
+		raw, err := o.MarshalJSON()
+		if err != nil || len(raw) <= MaxObjectBytes {
+			continue
+		}
+		kind := ""
+		if k := get(o.Node, "kind"); k != nil {
+			kind = k.Value
+		}
+		fs = append(fs, finding.Finding{Severity: finding.Error, Policy: CheckWorkflow, Location: t.Location(), Source: t.Source.Name,
+			Message: fmt.Sprintf("the %s of target %s/%s would be %d bytes, more than the API server takes (about %d): the one running stays; lower the teams' budgets (spec-bytes-per-target) in laiki.yaml",
+				kind, t.Namespace, t.Name, len(raw), MaxObjectBytes)})
+	}
+	return fs
 }

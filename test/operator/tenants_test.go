@@ -2,8 +2,10 @@ package operator
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -120,4 +122,61 @@ func TestDuplicateIdFromAnotherTeam(t *testing.T) {
 	if repo := srv.Repo(ecrRegion, "shiny/zeta"); repo == nil || repo.Tags["laiki.io/orphaned"] != "" {
 		t.Errorf("a contested repository must stay as it is: %+v\n%s%s", repo, r.stdout, r.stderr)
 	}
+}
+
+// Team B brings app files that together would grow the ShinyProxy resource
+// past what the API server takes (each file within the file budget): on
+// the real API server, its apps over its budget are refused at their files,
+// and team A's change still deploys.
+func TestOversizedContributionDoesNotStopOthers(t *testing.T) {
+	ns := "tenants-size"
+	namespace(t, kube.Name(ns))
+	dir := t.TempDir()
+	gittest.Write(t, filepath.Join(dir, "platform"), platformFiles(ns))
+	gittest.Write(t, filepath.Join(dir, "team-a"), map[string]string{"a.yaml": appFile(ns, "a", "registry.example.com/a/a:1")})
+	gittest.Write(t, filepath.Join(dir, "team-b"), map[string]string{".keep": ""})
+	cfg := "sources:\n  - {name: platform, path: platform, role: platform}\n" +
+		"  - {name: team-a, path: team-a, allow: {target-namespaces: [" + ns + "]}}\n" +
+		"  - {name: team-b, path: team-b, allow: {target-namespaces: [" + ns + "]}}\n"
+	if err := os.WriteFile(filepath.Join(dir, "laiki.yaml"), []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	apply := func() result {
+		return runLaiki(t, "apply", "--config", filepath.Join(dir, "laiki.yaml"), "--kubeconfig", kubeconfig, "--cache-dir", t.TempDir(),
+			"--instance", "tenants-size", "--status-namespace", kube.Name(ns))
+	}
+	if r := apply(); r.code != 0 {
+		t.Fatalf("first apply: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	// 14 files of about 200 KB: 2.8 MB of container-env in one resource.
+	files := map[string]string{}
+	for f := 0; f < 14; f++ {
+		var b strings.Builder
+		b.WriteString(appFile(ns, "big"+strconv.Itoa(f), "registry.example.com/b/big:1"))
+		b.WriteString("  container-env:\n")
+		for i := 0; i < 4000; i++ {
+			fmt.Fprintf(&b, "    VARIABLE_%05d: %s\n", i, strings.Repeat("v", 30))
+		}
+		files[fmt.Sprintf("big%02d.yaml", f)] = b.String()
+	}
+	gittest.Write(t, filepath.Join(dir, "team-b"), files)
+	gittest.Write(t, filepath.Join(dir, "team-a"), map[string]string{"a.yaml": appFile(ns, "a", "registry.example.com/a/a:2")})
+	r := apply()
+	if r.code != 1 || !strings.Contains(r.stderr, "over the budget") || !strings.Contains(r.stderr, "team-b/big01.yaml") {
+		t.Errorf("team B's apps over its budget must be refused at their files (exit 1), got %d\n%s", r.code, tail(r.stderr, 2000))
+	}
+	u, err := shinyProxy(t, kube.Name(ns), "apps")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := apps(u)["a"]["container-image"]; got != "registry.example.com/a/a:2" {
+		t.Errorf("team A's change must deploy: a runs %v\n%s", got, tail(r.stdout, 2000))
+	}
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return "..." + s[len(s)-n:]
+	}
+	return s
 }
