@@ -62,5 +62,7 @@ files of the pod, the chart's policies as a ConfigMap source, policy-data. */}}
 {{- if not $sources -}}
 {{- fail "sources: give at least one source (a platform source with the targets), see values.yaml" -}}
 {{- end -}}
-{{- toYaml (dict "sources" $sources "policy-data" .Values.policyData) -}}
+{{- $config := dict "sources" $sources "policy-data" .Values.policyData -}}
+{{- with .Values.budgets -}}{{- $_ := set $config "budgets" . -}}{{- end -}}
+{{- toYaml $config -}}
 {{- end -}}
