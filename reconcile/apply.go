@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 
@@ -107,6 +108,15 @@ type Applier struct {
 	// DryRun asks the API server what would change (server-side dry run)
 	// and writes nothing.
 	DryRun bool
+	// Namespaces, when set, are the only namespaces Laiki writes to and
+	// lists in (its RBAC gives it nothing else): an object for another one
+	// is an error, and namespaces are never made (they must exist).
+	Namespaces []string
+}
+
+// mayWrite reports whether the Applier works in a namespace.
+func (a *Applier) mayWrite(ns string) bool {
+	return len(a.Namespaces) == 0 || slices.Contains(a.Namespaces, ns)
 }
 
 func (a *Applier) instance() string {
@@ -167,8 +177,15 @@ func (a *Applier) Apply(ctx context.Context, objs []*unstructured.Unstructured) 
 		wanted[objectKey(obj)] = true
 		ns := obj.GetNamespace()
 		if _, done := namespaces[ns]; !done && ns != "" {
-			missing, err := a.ensureNamespace(ctx, ns, out)
-			namespaces[ns] = nsState{missing, err}
+			switch {
+			case !a.mayWrite(ns):
+				namespaces[ns] = nsState{err: fmt.Errorf("not one of the namespaces this Laiki may write to (--namespaces %s): add it to the chart's namespaces", strings.Join(a.Namespaces, ","))}
+			case len(a.Namespaces) > 0:
+				namespaces[ns] = nsState{} // given, so it exists: Laiki may not make namespaces
+			default:
+				missing, err := a.ensureNamespace(ctx, ns, out)
+				namespaces[ns] = nsState{missing, err}
+			}
 		}
 		switch st := namespaces[ns]; {
 		case st.err != nil:
@@ -284,12 +301,32 @@ func (a *Applier) prune(ctx context.Context, wanted map[string]bool, out *Outcom
 // labels, managed fields): a ShinyProxy resource with hundreds of apps is
 // large, and this runs on every reconcile.
 func (a *Applier) listMade(ctx context.Context, gvk schema.GroupVersionKind) ([]*unstructured.Unstructured, error) {
+	if len(a.Namespaces) == 0 {
+		return a.listMadeIn(ctx, gvk, "")
+	}
+	var out []*unstructured.Unstructured
+	for _, ns := range a.Namespaces {
+		made, err := a.listMadeIn(ctx, gvk, ns)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, made...)
+	}
+	return out, nil
+}
+
+// listMadeIn is listMade in one namespace ("" all).
+func (a *Applier) listMadeIn(ctx context.Context, gvk schema.GroupVersionKind, ns string) ([]*unstructured.Unstructured, error) {
 	labels := client.MatchingLabels{LabelManagedBy: "laiki", LabelInstance: a.instance()}
+	opts := []client.ListOption{labels}
+	if ns != "" {
+		opts = append(opts, client.InNamespace(ns))
+	}
 	var out []*unstructured.Unstructured
 	if a.DryRun { // the whole objects, for the diffs of what would be pruned
 		list := &unstructured.UnstructuredList{}
 		list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
-		if err := a.Reader.List(ctx, list, labels); err != nil {
+		if err := a.Reader.List(ctx, list, opts...); err != nil {
 			return nil, err
 		}
 		for i := range list.Items {
@@ -299,7 +336,7 @@ func (a *Applier) listMade(ctx context.Context, gvk schema.GroupVersionKind) ([]
 	}
 	list := &metav1.PartialObjectMetadataList{}
 	list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
-	if err := a.Reader.List(ctx, list, labels); err != nil {
+	if err := a.Reader.List(ctx, list, opts...); err != nil {
 		return nil, err
 	}
 	for _, item := range list.Items {

@@ -21,6 +21,7 @@ import (
 func newApply() *cobra.Command {
 	var in inputs
 	var kubeconfig, instance, statusNamespace string
+	var namespaces []string
 	var dryRun bool
 	var awsBackoff time.Duration
 	c := &cobra.Command{
@@ -56,7 +57,7 @@ applied (the rest is still applied); 2 Laiki could not run.`,
 			r := &reconcile.Reconciler{
 				Config:          cfg,
 				Options:         engine.Options{Load: source.Options{CacheDir: in.cacheDir}},
-				Applier:         &reconcile.Applier{Client: kc, Reader: kc, Instance: instance, DryRun: dryRun},
+				Applier:         &reconcile.Applier{Client: kc, Reader: kc, Instance: instance, DryRun: dryRun, Namespaces: namespaces},
 				Cluster:         kc,
 				ExternalOptions: reconcile.ExternalOptions{MaxBackoff: awsBackoff},
 			}
@@ -89,6 +90,7 @@ applied (the rest is still applied); 2 Laiki could not run.`,
 	c.Flags().StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig file (default $KUBECONFIG, in-cluster, or ~/.kube/config)")
 	c.Flags().StringVar(&instance, "instance", "laiki", "name of this Laiki installation: it prunes only the objects it made")
 	c.Flags().DurationVar(&awsBackoff, "aws-max-backoff", 20*time.Second, "longest wait between two retries of a throttled or failed AWS call")
+	c.Flags().StringSliceVar(&namespaces, "namespaces", nil, "the only Kubernetes namespaces Laiki writes to and lists in (its targets'; they must exist): what its RBAC gives it")
 	c.Flags().StringVar(&statusNamespace, "status-namespace", "", "write the status of the sources and their documents to the ConfigMap laiki-status in this namespace")
 	return c
 }

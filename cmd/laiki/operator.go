@@ -33,6 +33,7 @@ func newOperator() *cobra.Command {
 	var in inputs
 	var srv serving
 	var instance, namespace, pushAddr, pushSecretEnv string
+	var namespaces []string
 	var interval, shutdown, awsBackoff time.Duration
 	var leaderElect, serveWebhook bool
 	c := &cobra.Command{
@@ -86,7 +87,7 @@ Events, and Prometheus metrics (laiki_*).`,
 			r := &reconcile.Reconciler{
 				Config:          cfg,
 				Options:         engineOpts,
-				Applier:         &reconcile.Applier{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Instance: instance},
+				Applier:         &reconcile.Applier{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Instance: instance, Namespaces: namespaces},
 				Cluster:         mgr.GetAPIReader(),
 				Status:          mgr.GetClient(),
 				StatusNamespace: namespace,
@@ -121,6 +122,7 @@ Events, and Prometheus metrics (laiki_*).`,
 	in.register(c)
 	f := c.Flags()
 	f.StringVar(&instance, "instance", "laiki", "name of this Laiki installation: it prunes only the objects it made")
+	f.StringSliceVar(&namespaces, "namespaces", nil, "the only Kubernetes namespaces Laiki writes to and lists in (its targets'; they must exist): what its RBAC gives it")
 	f.StringVar(&namespace, "namespace", "", "namespace of the leader election lease and the laiki-status ConfigMap (default the pod's)")
 	f.DurationVar(&interval, "interval", time.Minute, "how often the sources are read")
 	f.StringVar(&pushAddr, "push-bind-address", ":8082", "address of the push endpoint POST /hooks/git (0 turns it off)")

@@ -159,11 +159,23 @@ func yamlOf(t *testing.T, u *unstructured.Unstructured) string {
 // something.
 func allowed(t *testing.T, sa, namespace, verb string, gvr schema.GroupVersionResource, sub string) bool {
 	t.Helper()
+	return ask(t, sa, &authorizationv1.ResourceAttributes{Namespace: namespace, Verb: verb, Group: gvr.Group, Version: gvr.Version,
+		Resource: gvr.Resource, Subresource: sub})
+}
+
+// allowedName asks about one object by name (rules with resourceNames).
+func allowedName(t *testing.T, sa, namespace, verb string, gvr schema.GroupVersionResource, name string) bool {
+	t.Helper()
+	return ask(t, sa, &authorizationv1.ResourceAttributes{Namespace: namespace, Verb: verb, Group: gvr.Group, Version: gvr.Version,
+		Resource: gvr.Resource, Name: name})
+}
+
+func ask(t *testing.T, sa string, attrs *authorizationv1.ResourceAttributes) bool {
+	t.Helper()
 	sar := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
-		User:   sa,
-		Groups: []string{"system:serviceaccounts", "system:authenticated"},
-		ResourceAttributes: &authorizationv1.ResourceAttributes{Namespace: namespace, Verb: verb, Group: gvr.Group, Version: gvr.Version,
-			Resource: gvr.Resource, Subresource: sub},
+		User:               sa,
+		Groups:             []string{"system:serviceaccounts", "system:authenticated"},
+		ResourceAttributes: attrs,
 	}}
 	if err := admin.Create(ctx, sar); err != nil {
 		t.Fatal(err)

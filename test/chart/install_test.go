@@ -112,6 +112,7 @@ func TestInstallToFirstApp(t *testing.T) {
     git: {url: %[1]s/team.git, ref: main}
     allow: {resource-types: [ShinyProxyApp], target-namespaces: [ShinyProxy]}
     subjects: {groups: [team-a]}
+namespaces: [%[2]s]
 interval: 2s
 policies:
   registry.rego: |
@@ -120,7 +121,12 @@ policies:
     deny contains {"msg": "images from Docker Hub must be mirrored first", "field": ["container-image"]} if {
     	startswith(input["laiki-spec"]["container-image"], "docker.io/")
     }
-`, daemon)
+`, daemon, kube.Name("ShinyProxy"))
+	// The targets' namespace exists: with namespaces set, Laiki may write
+	// there and make none.
+	if err := admin.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: kube.Name("ShinyProxy")}}); err != nil && !strings.Contains(err.Error(), "already exists") {
+		t.Fatal(err)
+	}
 	valuesFile := filepath.Join(t.TempDir(), "values.yaml")
 	if err := os.WriteFile(valuesFile, []byte(values), 0o644); err != nil {
 		t.Fatal(err)

@@ -66,3 +66,21 @@ files of the pod, the chart's policies as a ConfigMap source, policy-data. */}}
 {{- with .Values.budgets -}}{{- $_ := set $config "budgets" . -}}{{- end -}}
 {{- toYaml $config -}}
 {{- end -}}
+
+{{- /* What the workflows make (applied, and pruned when no longer wanted),
+Crane's data claims (made, never deleted: they hold the data) and Events:
+in every namespace, or in each of .Values.namespaces. */ -}}
+{{- define "laiki.workflowRules" -}}
+- apiGroups: [openanalytics.eu]
+  resources: [shinyproxies]
+  verbs: [get, list, watch, create, update, patch, delete]
+- apiGroups: [apps]
+  resources: [daemonsets]
+  verbs: [get, list, watch, create, update, patch, delete]
+- apiGroups: [""]
+  resources: [persistentvolumeclaims]
+  verbs: [get, list, watch, create, update, patch]
+- apiGroups: ["", events.k8s.io]
+  resources: [events]
+  verbs: [create, patch, update]
+{{- end -}}
