@@ -335,7 +335,8 @@ func TestOperatorFollowsGit(t *testing.T) {
 		}
 		eventually(t, 15*time.Second, func() bool {
 			c := objectReady(t, dup)
-			return c != nil && c.Status == metav1.ConditionFalse && strings.Contains(c.Message, "declared more than once") && strings.Contains(c.Message, "apps/two.yaml")
+			// team-a's app had the id first: the cluster object's claim is refused, naming it.
+			return c != nil && c.Status == metav1.ConditionFalse && strings.Contains(c.Message, "belongs to source team-a") && strings.Contains(c.Message, "apps/two.yaml")
 		}, func() string { return fmt.Sprint(objectReady(t, dup)) })
 	})
 
