@@ -43,7 +43,9 @@ type countingTransport struct {
 }
 
 func (c countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+	// A server-side dry run (how Laiki asks what an apply would change)
+	// writes nothing.
+	if r.Method != http.MethodGet && r.Method != http.MethodHead && r.URL.Query().Get("dryRun") == "" {
 		c.n.Add(1)
 	}
 	return c.rt.RoundTrip(r)

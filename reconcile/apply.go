@@ -240,21 +240,26 @@ func (a *Applier) applyOne(ctx context.Context, obj *unstructured.Unstructured) 
 		op, live = OpCreate, nil
 	case err != nil:
 		return change(obj, OpUpdate, err)
-	case Contains(live.Object, obj.Object):
-		// Every field Laiki sets has the value Laiki wants: no write.
-		return change(obj, OpUnchanged, nil)
 	}
-	applied := obj.DeepCopy()
 	opts := []client.ApplyOption{client.FieldOwner(FieldManager), client.ForceOwnership}
-	if a.DryRun {
-		opts = append(opts, client.DryRunAll)
+	// What applying would make of the live object, asked of the server (a
+	// server-side dry run, as fluxcd/pkg/ssa does): the fields Laiki owns
+	// and no longer sets go, other managers' fields stay. Equal to the live
+	// object: nothing to write. Comparing the desired object with the live
+	// one instead would miss every removed key.
+	probe := obj.DeepCopy()
+	err = a.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(probe), append(opts, client.DryRunAll)...)
+	switch {
+	case err != nil:
+		return change(obj, op, err)
+	case live != nil && SameObject(live, probe):
+		return change(obj, OpUnchanged, nil)
+	case a.DryRun:
+		c := change(obj, op, nil)
+		c.Diff = Diff(live, probe)
+		return c
 	}
-	err = a.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(applied), opts...)
-	c := change(obj, op, err)
-	if err == nil && a.DryRun {
-		c.Diff = Diff(live, applied)
-	}
-	return c
+	return change(obj, op, a.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(obj.DeepCopy()), opts...))
 }
 
 // prune deletes the objects of every kind the workflows make that carry
@@ -362,58 +367,18 @@ func appliedBy(obj *unstructured.Unstructured, manager string) bool {
 	return false
 }
 
-// Contains reports whether every field of want has the same value in have:
-// maps key by key (have may hold more keys: defaults, status, metadata the
-// server sets), lists item by item and of the same length, numbers by value.
-func Contains(have, want any) bool {
-	switch w := want.(type) {
-	case map[string]any:
-		h, ok := have.(map[string]any)
-		if !ok {
-			return false
-		}
-		for k, wv := range w {
-			hv, ok := h[k]
-			if !ok {
-				if wv == nil {
-					continue // a null the server drops
-				}
-				return false
-			}
-			if !Contains(hv, wv) {
-				return false
-			}
-		}
-		return true
-	case []any:
-		h, ok := have.([]any)
-		if !ok || len(h) != len(w) {
-			return false
-		}
-		for i := range w {
-			if !Contains(h[i], w[i]) {
-				return false
-			}
-		}
-		return true
-	case int64:
-		switch h := have.(type) {
-		case int64:
-			return h == w
-		case float64:
-			return h == float64(w)
-		}
-		return false
-	case float64:
-		switch h := have.(type) {
-		case int64:
-			return float64(h) == w
-		case float64:
-			return h == w
-		}
-		return false
+// SameObject reports whether two versions of an object are the same but
+// for what the server changes on every write (resourceVersion, managed
+// fields' times, generation).
+func SameObject(a, b *unstructured.Unstructured) bool {
+	strip := func(u *unstructured.Unstructured) map[string]any {
+		c := u.DeepCopy()
+		unstructured.RemoveNestedField(c.Object, "metadata", "managedFields")
+		unstructured.RemoveNestedField(c.Object, "metadata", "resourceVersion")
+		unstructured.RemoveNestedField(c.Object, "metadata", "generation")
+		return c.Object
 	}
-	return reflect.DeepEqual(have, want)
+	return reflect.DeepEqual(strip(a), strip(b))
 }
 
 // Diff is a unified diff of an object before and after (either may be nil),

@@ -21,7 +21,8 @@ import (
 	"github.com/laiki-platform/laiki/engine/types"
 )
 
-// AcceptedConfigMap keeps the last accepted version of every resource in the
+// AcceptedConfigMap (for the instance "laiki"; another instance's is
+// <instance>-accepted, see acceptedName) keeps the last accepted version of every resource in the
 // cluster, so that an operator that restarts (a new release, a node drained)
 // still keeps running what a rejected update or a stricter policy would
 // otherwise take away: the memory of Hold and of the audit outlives the pod.
@@ -71,13 +72,13 @@ func (r *Reconciler) saveAccepted(ctx context.Context) error {
 		return err
 	}
 	cm := &corev1.ConfigMap{}
-	key := client.ObjectKey{Namespace: r.StatusNamespace, Name: AcceptedConfigMap}
+	key := client.ObjectKey{Namespace: r.StatusNamespace, Name: r.acceptedName()}
 	err = r.Status.Get(ctx, key, cm)
 	exists := err == nil
 	if err != nil && !apierrors.IsNotFound(err) {
 		return err
 	}
-	cm.Name, cm.Namespace = AcceptedConfigMap, r.StatusNamespace
+	cm.Name, cm.Namespace = r.acceptedName(), r.StatusNamespace
 	cm.Labels = map[string]string{LabelManagedBy: "laiki", LabelInstance: r.Applier.instance()}
 	cm.Data = nil
 	cm.BinaryData = map[string][]byte{acceptedKey: buf.Bytes()}
@@ -100,7 +101,7 @@ func (r *Reconciler) loadAccepted(ctx context.Context) (map[string]*engine.Resou
 		return nil, nil
 	}
 	cm := &corev1.ConfigMap{}
-	if err := r.Status.Get(ctx, client.ObjectKey{Namespace: r.StatusNamespace, Name: AcceptedConfigMap}, cm); err != nil {
+	if err := r.Status.Get(ctx, client.ObjectKey{Namespace: r.StatusNamespace, Name: r.acceptedName()}, cm); err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil, nil
 		}
@@ -108,18 +109,18 @@ func (r *Reconciler) loadAccepted(ctx context.Context) (map[string]*engine.Resou
 	}
 	zr, err := gzip.NewReader(bytes.NewReader(cm.BinaryData[acceptedKey]))
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", AcceptedConfigMap, err)
+		return nil, fmt.Errorf("%s: %w", r.acceptedName(), err)
 	}
 	// Bounded: a ConfigMap holds 1 MiB, and gzip of JSON rarely beats 50:1.
 	raw, err := io.ReadAll(io.LimitReader(zr, 64<<20))
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", AcceptedConfigMap, err)
+		return nil, fmt.Errorf("%s: %w", r.acceptedName(), err)
 	}
 	var records []acceptedRecord
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	if err := dec.Decode(&records); err != nil {
-		return nil, fmt.Errorf("%s: %w", AcceptedConfigMap, err)
+		return nil, fmt.Errorf("%s: %w", r.acceptedName(), err)
 	}
 	out := map[string]*engine.Resource{}
 	for _, rec := range records {
@@ -165,3 +166,9 @@ func mustJSON(v any) []byte {
 	b, _ := json.Marshal(v)
 	return b
 }
+
+// acceptedName and statusName are this instance's ConfigMaps: two Laiki
+// installations (or CI pipelines) sharing a namespace keep apart memories.
+func (r *Reconciler) acceptedName() string { return r.Applier.instance() + "-accepted" }
+
+func (r *Reconciler) statusName() string { return r.Applier.instance() + "-status" }

@@ -151,7 +151,7 @@ func (r *Reconciler) Reconcile(ctx context.Context) (*Run, error) {
 		mem, err := r.loadAccepted(ctx)
 		var apiErr apierrors.APIStatus
 		if errors.As(err, &apiErr) {
-			return run, fmt.Errorf("reading the last accepted versions (ConfigMap %s): %w", AcceptedConfigMap, err)
+			return run, fmt.Errorf("reading the last accepted versions (ConfigMap %s): %w", r.acceptedName(), err)
 		}
 		if err != nil {
 			r.Log.Error(err, "the last accepted versions do not read back; nothing is held from before this start")
@@ -189,7 +189,7 @@ func (r *Reconciler) Reconcile(ctx context.Context) (*Run, error) {
 	if !r.Applier.DryRun {
 		r.remember(res)
 		if err := r.saveAccepted(ctx); err != nil {
-			r.Log.Error(err, "writing the last accepted versions", "configMap", AcceptedConfigMap)
+			r.Log.Error(err, "writing the last accepted versions", "configMap", r.acceptedName())
 		}
 	}
 	r.writeStatus(ctx, run, nil)

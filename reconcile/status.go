@@ -49,7 +49,8 @@ const (
 	ReasonPoliciesRefused = "PoliciesRefused"
 )
 
-// StatusConfigMap is the name of the ConfigMap with the status of the
+// StatusConfigMap (for the instance "laiki"; another's is <instance>-status)
+// is the name of the ConfigMap with the status of the
 // sources and of every document that is not Ready.
 const StatusConfigMap = "laiki-status"
 
@@ -175,8 +176,8 @@ func merge(list *[]metav1.Condition, conds []metav1.Condition) bool {
 // writeStatus writes the conditions of the Laiki objects in the cluster and
 // the status ConfigMap; nothing where nothing changed.
 func (r *Reconciler) writeStatus(ctx context.Context, run *Run, stop error) {
-	if r.Status == nil || run.Result == nil {
-		return
+	if r.Status == nil || run.Result == nil || r.Applier.DryRun {
+		return // a dry run reads the memory, and writes nothing
 	}
 	vs := verdicts(run, stop)
 	revision := ""
@@ -298,7 +299,7 @@ type DocStatus struct {
 
 func (r *Reconciler) statusConfigMap(ctx context.Context, run *Run, vs map[*document.Document]verdict, stop error) error {
 	cm := &corev1.ConfigMap{}
-	key := client.ObjectKey{Namespace: r.StatusNamespace, Name: StatusConfigMap}
+	key := client.ObjectKey{Namespace: r.StatusNamespace, Name: r.statusName()}
 	err := r.Status.Get(ctx, key, cm)
 	exists := err == nil
 	if err != nil && !apierrors.IsNotFound(err) {
@@ -384,7 +385,7 @@ func (r *Reconciler) statusConfigMap(ctx context.Context, run *Run, vs map[*docu
 	if exists && cm.Data["status.yaml"] == string(text) {
 		return nil
 	}
-	cm.Name, cm.Namespace = StatusConfigMap, r.StatusNamespace
+	cm.Name, cm.Namespace = r.statusName(), r.StatusNamespace
 	cm.Labels = map[string]string{LabelManagedBy: "laiki", LabelInstance: r.Applier.instance()}
 	cm.Data = map[string]string{"status.yaml": string(text)}
 	if exists {
@@ -451,7 +452,7 @@ func (r *Reconciler) events(run *Run) {
 	}
 	cm := &corev1.ConfigMap{}
 	cm.APIVersion, cm.Kind = "v1", "ConfigMap"
-	cm.Namespace, cm.Name = r.StatusNamespace, StatusConfigMap
+	cm.Namespace, cm.Name = r.StatusNamespace, r.statusName()
 	for _, c := range run.External {
 		switch {
 		case c.Op == ExtUnchanged:

@@ -1,9 +1,12 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"os"
 	"time"
 
@@ -61,8 +64,15 @@ applied (the rest is still applied); 2 Laiki could not run.`,
 				Cluster:         kc,
 				ExternalOptions: reconcile.ExternalOptions{MaxBackoff: awsBackoff},
 			}
-			if !dryRun {
-				r.Status, r.StatusNamespace = kc, statusNamespace
+			// The last accepted versions live in the cluster, so that a
+			// rejected update keeps its app running from CI/CD as from the
+			// operator (a dry run reads them and writes nothing).
+			if statusNamespace != "" {
+				if err := statusHome(c.Context(), kc, statusNamespace, dryRun); err != nil {
+					fmt.Fprintf(os.Stderr, "laiki: warning: the last accepted versions cannot be kept in namespace %s (%v): a rejected update takes its app down; give --status-namespace a namespace Laiki may write to\n", statusNamespace, err)
+				} else {
+					r.Status, r.StatusNamespace = kc, statusNamespace
+				}
 			}
 			run, err := r.Reconcile(c.Context())
 			if run != nil && run.Result != nil && (len(run.Result.Findings) > 0 || run.Result.Failed()) {
@@ -91,7 +101,7 @@ applied (the rest is still applied); 2 Laiki could not run.`,
 	c.Flags().StringVar(&instance, "instance", "laiki", "name of this Laiki installation: it prunes only the objects it made")
 	c.Flags().DurationVar(&awsBackoff, "aws-max-backoff", 20*time.Second, "longest wait between two retries of a throttled or failed AWS call")
 	c.Flags().StringSliceVar(&namespaces, "namespaces", nil, "the only Kubernetes namespaces Laiki writes to and lists in (its targets'; they must exist): what its RBAC gives it")
-	c.Flags().StringVar(&statusNamespace, "status-namespace", "", "write the status of the sources and their documents to the ConfigMap laiki-status in this namespace")
+	c.Flags().StringVar(&statusNamespace, "status-namespace", "laiki-system", "keep the last accepted versions (ConfigMap laiki-accepted) and the status (laiki-status) in this namespace, made when missing; \"\" keeps none, and a rejected update then takes its app down")
 	return c
 }
 
@@ -145,4 +155,22 @@ func externalFailed(run *reconcile.Run) bool {
 		}
 	}
 	return false
+}
+
+// statusHome makes sure the namespace of the status and last accepted
+// versions exists (made when missing, but not in a dry run).
+func statusHome(ctx context.Context, kc client.Client, namespace string, dryRun bool) error {
+	ns := &corev1.Namespace{}
+	err := kc.Get(ctx, client.ObjectKey{Name: namespace}, ns)
+	if err == nil || !apierrors.IsNotFound(err) || dryRun {
+		if apierrors.IsNotFound(err) {
+			return nil // a dry run: nothing there to read yet
+		}
+		return err
+	}
+	ns.Name = namespace
+	if err := kc.Create(ctx, ns); err != nil && !apierrors.IsAlreadyExists(err) {
+		return err
+	}
+	return nil
 }

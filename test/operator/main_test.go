@@ -120,7 +120,10 @@ func (w *writes) recent() []string {
 
 func (w *writes) wrap(rt http.RoundTripper) http.RoundTripper {
 	return roundTripper(func(req *http.Request) (*http.Response, error) {
-		if req.Method != http.MethodGet && req.Method != http.MethodHead && !strings.Contains(req.URL.Path, "/leases") {
+		// A server-side dry run (how Laiki asks what an apply would change)
+		// writes nothing.
+		dryRun := req.URL.Query().Get("dryRun") != ""
+		if req.Method != http.MethodGet && req.Method != http.MethodHead && !strings.Contains(req.URL.Path, "/leases") && !dryRun {
 			w.n.Add(1)
 			w.mu.Lock()
 			w.last = append(w.last, req.Method+" "+req.URL.Path)

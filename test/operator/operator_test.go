@@ -159,6 +159,7 @@ func startOperator(t *testing.T, cfg *source.Config, instance string, interval t
 		t.Fatal(err)
 	}
 	namespace(t, "laiki-system")
+	statusOf = instance + "-status" // tests run one at a time
 	var ext reconcile.ExternalOptions
 	if op.Reconciler != nil { // tune may set the registries' options
 		ext = op.Reconciler.ExternalOptions
@@ -195,10 +196,14 @@ func startOperator(t *testing.T, cfg *source.Config, instance string, interval t
 	return s
 }
 
+// statusOf is the status ConfigMap of the operator started last (each
+// instance keeps its own).
+var statusOf = reconcile.StatusConfigMap
+
 func statusReport(t *testing.T) string {
 	t.Helper()
 	cm := &corev1.ConfigMap{}
-	if err := admin.Get(context.Background(), client.ObjectKey{Namespace: "laiki-system", Name: reconcile.StatusConfigMap}, cm); err != nil {
+	if err := admin.Get(context.Background(), client.ObjectKey{Namespace: "laiki-system", Name: statusOf}, cm); err != nil {
 		return err.Error()
 	}
 	return cm.Data["status.yaml"]

@@ -83,7 +83,7 @@ func policyEvents(t *testing.T, reason string) []string {
 	}
 	var out []string
 	for _, e := range list.Items {
-		if e.Reason == reason && e.InvolvedObject.Name == reconcile.StatusConfigMap {
+		if e.Reason == reason && e.InvolvedObject.Name == statusOf {
 			out = append(out, e.Message)
 		}
 	}
