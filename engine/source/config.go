@@ -14,6 +14,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -51,6 +52,10 @@ type Source struct {
 	Allow     *Allow        `yaml:"allow"`
 	// Budget, for a team source, goes over the configuration's budgets.
 	Budget *Budget `yaml:"budget"`
+	// Timeout bounds one read of the source (a Go duration, default
+	// DefaultTimeout): a remote that hangs fails this source alone.
+	Timeout string `yaml:"timeout"`
+	timeout time.Duration
 	// Subjects are who act as this source through the Kubernetes API
 	// (kubectl apply, checked by the admission webhook).
 	Subjects *Subjects `yaml:"subjects"`
@@ -248,6 +253,13 @@ func ParseConfig(file string, data []byte) (*Config, error) {
 				problem(s.Line, "source %q: the git URL carries credentials (a password or token in it, or a query string or fragment); name them with git.auth (token-env, token-file, ssh-key-env, ssh-key-file) instead of writing them into laiki.yaml", s.Name)
 			}
 		}
+		if s.Timeout != "" {
+			d, err := time.ParseDuration(s.Timeout)
+			if err != nil || d <= 0 {
+				problem(s.Line, "source %q: timeout %q is not a positive duration (e.g. 30s, 2m)", s.Name, s.Timeout)
+			}
+			s.timeout = d
+		}
 		if s.Role == RolePlatform && s.Allow != nil {
 			problem(s.Line, "source %q: allow applies to team sources; a platform source may declare anything", s.Name)
 		}
@@ -400,4 +412,15 @@ func (s *Source) allowedTypes() []string {
 	out := append([]string(nil), s.Allow.ResourceTypes...)
 	sort.Strings(out)
 	return out
+}
+
+// DefaultTimeout bounds one read of a source that names no timeout.
+const DefaultTimeout = 60 * time.Second
+
+// ReadTimeout is how long one read of the source may take.
+func (s *Source) ReadTimeout() time.Duration {
+	if s.timeout > 0 {
+		return s.timeout
+	}
+	return DefaultTimeout
 }

@@ -93,16 +93,7 @@ func Load(ctx context.Context, cfg *Config, opts Options) []*Loaded {
 			defer wg.Done()
 			slots <- struct{}{}
 			defer func() { <-slots }()
-			l := &Loaded{Source: s}
-			var err error
-			switch {
-			case s.Git != nil:
-				err = g.load(ctx, s, l, opts)
-			case s.ConfigMap != nil:
-				err = loadConfigMap(ctx, s, l, opts)
-			default:
-				err = loadLocal(s, l, opts)
-			}
+			l, err := loadOne(ctx, g, s, opts)
 			if err != nil {
 				l.Failed = true
 				loc := finding.Location{File: cfg.File, Line: s.Line, Column: s.Column}
@@ -119,6 +110,46 @@ func Load(ctx context.Context, cfg *Config, opts Options) []*Loaded {
 	}
 	wg.Wait()
 	return out
+}
+
+// loadOne reads one source within its time limit. A read that does not
+// end by then (a remote that accepts and never answers, on a transport
+// that does not heed the context) is left behind, and the source fails
+// alone: the others are read and applied.
+func loadOne(ctx context.Context, g *gitCache, s *Source, opts Options) (*Loaded, error) {
+	timeout := s.ReadTimeout()
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	type result struct {
+		l   *Loaded
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		l := &Loaded{Source: s}
+		var err error
+		switch {
+		case s.Git != nil:
+			err = g.load(ctx, s, l, opts)
+		case s.ConfigMap != nil:
+			err = loadConfigMap(ctx, s, l, opts)
+		default:
+			err = loadLocal(s, l, opts)
+		}
+		done <- result{l, err}
+	}()
+	select {
+	case r := <-done:
+		if r.err != nil && ctx.Err() == context.DeadlineExceeded {
+			r.err = fmt.Errorf("no answer within %s (the source's timeout): %w", timeout, r.err)
+		}
+		return r.l, r.err
+	case <-ctx.Done():
+		if ctx.Err() != context.DeadlineExceeded {
+			return &Loaded{Source: s}, ctx.Err()
+		}
+		return &Loaded{Source: s}, fmt.Errorf("no answer within %s (the source's timeout)", timeout)
+	}
 }
 
 // loadConfigMap reads the keys of a ConfigMap as files named

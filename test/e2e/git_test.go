@@ -1,11 +1,13 @@
 package e2e
 
 import (
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Scenario 1: the platform from a local path, the team's apps from Git over
@@ -551,4 +553,42 @@ func TestTokenInGitURLRefused(t *testing.T) {
 		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	grepTree(t, cache, root)
+}
+
+// A Git server that accepts the connection and never answers is cut at the
+// source's timeout: that source fails alone, at its line, and the others
+// are read and judged.
+func TestHangingGitServerCutAtTimeout(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close() // accepted, never answered
+		}
+	}()
+	root := t.TempDir()
+	gitRepo(t, root, "other", map[string]string{"apps/b.yaml": app("b")})
+	hang := "{url: 'http://" + ln.Addr().String() + "/team.git', ref: main}\n    timeout: 2s"
+	other := "{url: file://" + filepath.Join(root, "other.git") + ", ref: main, dir: apps}"
+	dir := config(t, team("team-a", hang), team("team-b", other))
+	start := time.Now()
+	r := check(t, dir, t.TempDir(), "json")
+	took := time.Since(start)
+	rep := parseReport(t, r)
+	if took > 20*time.Second {
+		t.Errorf("the check took %s: the hanging source was not cut at its timeout", took)
+	}
+	if !strings.Contains(r.stdout, "no answer within 2s") {
+		t.Errorf("the hanging source must fail with its timeout:\n%s", rep.describe())
+	}
+	if !rep.accepted("b") {
+		t.Errorf("the other source must be read and judged:\n%s", rep.describe())
+	}
 }
