@@ -220,6 +220,42 @@ func (r *Result) Hold(last map[string]*Resource) []*Resource {
 	return held
 }
 
+// HoldUnread puts back the last accepted version of every resource of the
+// sources that could not be read (never since a restart, so no last read
+// stands in for them): what they owned keeps running, and nothing else is
+// held back. It returns the held copies.
+func (r *Result) HoldUnread(last map[string]*Resource, unread []string) []*Resource {
+	if len(unread) == 0 {
+		return nil
+	}
+	gone := map[string]bool{}
+	for _, s := range unread {
+		gone[s] = true
+	}
+	present := map[string]bool{}
+	for _, res := range r.Resources {
+		if res.ID != "" {
+			present[res.Key()] = true
+		}
+	}
+	var held []*Resource
+	for _, key := range sortedKeys(last) {
+		prev := last[key]
+		if !gone[prev.Doc.Source.Name] || present[key] {
+			continue
+		}
+		target, ok := r.targets[targetKey(prev.Doc.TargetNamespace, prev.Doc.TargetName)]
+		if !ok {
+			continue
+		}
+		h := *prev
+		h.Target, h.Accepted, h.Held = target, true, true
+		held = append(held, &h)
+	}
+	r.Resources = append(r.Resources, held...)
+	return held
+}
+
 // Summary counts what a run found.
 type Summary struct {
 	Documents int `json:"documents"`

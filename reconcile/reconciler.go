@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -86,6 +87,9 @@ type Run struct {
 	PoliciesChanged bool
 	// Kept lists the sources that failed and were read as last time.
 	Kept []*source.Loaded
+	// Unread lists the sources that failed with no read since the start to
+	// stand in: their last accepted resources are held.
+	Unread []string
 	// Held lists resources rejected now whose last accepted version stays.
 	Held []*engine.Resource
 	// Audit lists the running resources that the policies in force would
@@ -172,12 +176,19 @@ func (r *Reconciler) Reconcile(ctx context.Context) (*Run, error) {
 		run.PoliciesChanged = now != r.lastPolicies
 		r.lastPolicies = now
 	}
-	if never := neverRead(res.Sources); len(never) > 0 {
+	never := neverRead(res.Sources)
+	if len(never) > 0 && (r.Status == nil || r.StatusNamespace == "") {
+		// No memory of what the source owned: applying without it would
+		// remove its running apps.
 		err := fmt.Errorf("%w: %s; nothing applied until it is, so that no running app is removed", ErrSourceNeverRead, strings.Join(never, ", "))
 		r.writeStatus(ctx, run, err)
 		return run, err
 	}
 	run.Held = res.Hold(r.lastAccepted)
+	// A source not read since the start holds back only what it owned (its
+	// last accepted versions keep running); the others apply.
+	run.Held = append(run.Held, res.HoldUnread(r.lastAccepted, never)...)
+	run.Unread = never
 	run.Audit = audit(res, run.Held)
 	run.Desired = workflow.RenderAndJudge(res)
 	objs, err := r.Applier.Objects(run.Desired)
@@ -187,7 +198,7 @@ func (r *Reconciler) Reconcile(ctx context.Context) (*Run, error) {
 	run.Outcome = r.Applier.Apply(ctx, objs)
 	run.External = r.externals(ctx, run.Desired.External, res)
 	if !r.Applier.DryRun {
-		r.remember(res)
+		r.remember(res, never)
 		if err := r.saveAccepted(ctx); err != nil {
 			r.Log.Error(err, "writing the last accepted versions", "configMap", r.acceptedName())
 		}
@@ -249,8 +260,14 @@ func neverRead(loaded []*source.Loaded) []string {
 
 // remember keeps the accepted version of every resource for the next runs,
 // and forgets resources that are gone: a removed file removes its app.
-func (r *Reconciler) remember(res *engine.Result) {
+func (r *Reconciler) remember(res *engine.Result, unread []string) {
 	next := map[string]*engine.Resource{}
+	// What a source that could not be read owned is not gone: kept.
+	for key, prev := range r.lastAccepted {
+		if slices.Contains(unread, prev.Doc.Source.Name) {
+			next[key] = prev
+		}
+	}
 	for _, x := range res.Resources {
 		if x.ID == "" {
 			continue

@@ -392,6 +392,41 @@ func TestOperatorFollowsGit(t *testing.T) {
 			t.Error("a reconcile that never read a source changed the ShinyProxy resource")
 		}
 	})
+
+	t.Run("fresh start while Git is down, with the memory in the cluster", func(t *testing.T) {
+		// The platform changes; team-a's Git is still down, and this
+		// reconciler (a restarted operator) has never read it.
+		running := ids(t, ns, "apps")
+		spFile := filepath.Join(cfg.Sources[0].Path, "shinyproxy.yaml")
+		text, err := os.ReadFile(spFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(spFile, []byte(strings.Replace(string(text), "title: Apps", "title: Apps, restarted", 1)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		r := &reconcile.Reconciler{
+			Config:  cfg,
+			Options: engine.Options{Load: source.Options{CacheDir: t.TempDir()}},
+			Applier: &reconcile.Applier{Client: admin, Reader: admin, Instance: "ops"},
+			Cluster: admin, Status: admin, StatusNamespace: "laiki-system",
+		}
+		run, err := r.Reconcile(ctx)
+		if err != nil {
+			t.Fatalf("one unreachable source must not stop the others: %v", err)
+		}
+		u, _ := shinyProxy(t, ns, "apps")
+		title, _, _ := unstructured.NestedString(u.Object, "spec", "proxy", "title")
+		if title != "Apps, restarted" {
+			t.Errorf("the platform's change must apply: title %q", title)
+		}
+		if got := ids(t, ns, "apps"); got != running {
+			t.Errorf("team-a's apps must keep running: %q, want %q", got, running)
+		}
+		if len(run.Unread) != 1 || run.Unread[0] != "team-a" {
+			t.Errorf("unread %v", run.Unread)
+		}
+	})
 }
 
 // clusterApp is a ShinyProxyApp object bound to the test platform's target.
