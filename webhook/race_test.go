@@ -82,8 +82,7 @@ func TestConcurrentRequestsWhilePoliciesChange(t *testing.T) {
 		if i%2 == 0 {
 			write("platform/r.rego", rule(i))
 		}
-		a.MarkDirty()
-		if _, err := a.State(ctx); err != nil {
+		if _, err := a.Rebuild(ctx); err != nil {
 			t.Fatal(err)
 		}
 	}

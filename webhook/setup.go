@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"context"
+	"maps"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -32,8 +33,17 @@ func Setup(ctx context.Context, mgr ctrl.Manager, a *Admission) error {
 			return err
 		}
 		if _, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
-			AddFunc:    func(any) { a.MarkDirty() },
-			UpdateFunc: func(any, any) { a.MarkDirty() },
+			AddFunc: func(any) { a.MarkDirty() },
+			// A status write (the reconciler's own, on every run) changes
+			// nothing the webhook judges against: only a new generation or
+			// new metadata (names, owner) does.
+			UpdateFunc: func(old, obj any) {
+				o, ok1 := old.(*unstructured.Unstructured)
+				n, ok2 := obj.(*unstructured.Unstructured)
+				if !ok1 || !ok2 || o.GetGeneration() != n.GetGeneration() || !maps.Equal(o.GetAnnotations(), n.GetAnnotations()) || !maps.Equal(o.GetLabels(), n.GetLabels()) {
+					a.MarkDirty()
+				}
+			},
 			DeleteFunc: func(any) { a.MarkDirty() },
 		}); err != nil {
 			return err

@@ -53,18 +53,29 @@ type Admission struct {
 	dirty atomic.Bool
 	state atomic.Pointer[engine.Result]
 	gate  *policy.Gate
+	// loaded is the last read of the sources: a change in the cluster is
+	// judged against it, so that no request waits on Git.
+	loaded []*source.Loaded
 }
 
 // refresh re-reads the sources every Refresh until ctx ends, off the path of
 // requests (which keep the state in force until the new one is built).
 func (a *Admission) refresh(ctx context.Context) error {
 	every(ctx, a.Refresh, func() {
-		a.MarkDirty()
-		if _, err := a.State(ctx); err != nil {
+		if _, err := a.Rebuild(ctx); err != nil {
 			ctrl.LoggerFrom(ctx).Error(err, "re-reading the sources for the webhook")
 		}
 	})
 	return nil
+}
+
+// Rebuild reads the sources (Git included) and the cluster's objects, and
+// puts the new state in force; requests meanwhile answer from the state in
+// force. The refresher calls it, off the path of requests.
+func (a *Admission) Rebuild(ctx context.Context) (*engine.Result, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.build(ctx, true)
 }
 
 // every calls f every d until ctx ends (never when d is not positive).
@@ -88,7 +99,10 @@ func every(ctx context.Context, d time.Duration, f func()) {
 // when a Laiki object changes).
 func (a *Admission) MarkDirty() { a.dirty.Store(true) }
 
-// State returns the current state, rebuilding it when marked dirty.
+// State returns the current state. When the cluster's objects changed
+// (MarkDirty) it is rebuilt with them against the sources as last read:
+// a request never waits on Git, which the refresher reads. Only the very
+// first state reads the sources on the path of a request.
 func (a *Admission) State(ctx context.Context) (*engine.Result, error) {
 	if s := a.state.Load(); s != nil && !a.dirty.Load() {
 		return s, nil
@@ -98,6 +112,12 @@ func (a *Admission) State(ctx context.Context) (*engine.Result, error) {
 	if s := a.state.Load(); s != nil && !a.dirty.Load() {
 		return s, nil
 	}
+	return a.build(ctx, a.loaded == nil)
+}
+
+// build makes a new state, reading the sources when fetch is set (else
+// judging against their last read); the caller holds a.mu.
+func (a *Admission) build(ctx context.Context, fetch bool) (*engine.Result, error) {
 	a.dirty.Store(false)
 	var docs []*document.Document
 	if a.Reader != nil {
@@ -111,6 +131,17 @@ func (a *Admission) State(ctx context.Context) (*engine.Result, error) {
 	opts.Config = a.Config
 	opts.Documents = docs
 	opts.IndexOnly = true
+	load := opts.Loader
+	if load == nil {
+		load = source.Load
+	}
+	opts.Loader = func(ctx context.Context, cfg *source.Config, lo source.Options) []*source.Loaded {
+		if !fetch && a.loaded != nil {
+			return a.loaded
+		}
+		a.loaded = load(ctx, cfg, lo)
+		return a.loaded
+	}
 	if opts.Gate == nil {
 		// A new policy set must pass its tests here too, and one that
 		// does not leaves the set in force deciding.
