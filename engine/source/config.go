@@ -192,9 +192,9 @@ func ParseConfig(file string, data []byte) (*Config, error) {
 	cfg := &Config{File: file, PolicyData: fc.PolicyData, Budgets: fc.Budgets}
 	base := filepath.Dir(file)
 	seen := map[string]int{}
-	if len(fc.Sources) == 0 {
-		problem(1, "no sources: list at least one under `sources:`")
-	}
+	// No sources is a platform that starts with Laiki's objects and kubectl
+	// alone (the chart installs so): nothing to read, the cluster's objects
+	// still judged.
 	for _, s := range fc.Sources {
 		if s == nil {
 			continue

@@ -40,7 +40,6 @@ policy-data:
 func TestParseConfigErrors(t *testing.T) {
 	cases := map[string]string{
 		"unknown field":     "sources:\n  - name: a\n    path: x\n    colour: red\n",
-		"no sources":        "sources: []\n",
 		"bad name":          "sources:\n  - name: Team A\n    path: x\n    role: platform\n",
 		"duplicate name":    "sources:\n  - {name: a, path: x, role: platform}\n  - {name: a, path: y, role: platform}\n",
 		"both path and git": "sources:\n  - {name: a, path: x, git: {url: file:///x}, role: platform}\n",

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"net/url"
 	"os"
@@ -85,28 +86,53 @@ func (g *gitCache) load(ctx context.Context, s *Source, l *Loaded, opts Options)
 			return fmt.Errorf("directory %q not found at %s", s.Git.Dir, shortHash(commit.Hash))
 		}
 	}
-	return tree.Files().ForEach(func(f *object.File) error {
-		if !Wanted(f.Name) {
+	// The tree's entries are walked by name first: only the blobs of the
+	// files Laiki reads are opened (a team repository may hold data, images
+	// and notebooks besides).
+	walker := object.NewTreeWalker(tree, true, nil)
+	defer walker.Close()
+	for {
+		name, entry, err := walker.Next()
+		if err == io.EOF {
+			compact(ctx, dir, s.Git, auth)
 			return nil
 		}
-		p := path.Join(sub, f.Name)
-		switch {
-		case f.Mode == filemode.Symlink:
-			l.Findings = append(l.Findings, finding.Finding{Severity: finding.Notice, Location: finding.Location{File: p},
-				Policy: finding.CheckSource, Source: s.Name, Message: "a symbolic link; Laiki reads only regular files from Git, skipped"})
-			return nil
-		case f.Size > opts.MaxFileBytes:
-			l.Findings = append(l.Findings, finding.Finding{Severity: finding.Error, Location: finding.Location{File: p},
-				Policy: finding.CheckSource, Source: s.Name, Message: fmt.Sprintf("file is %d bytes, more than the %d a Laiki file may have; not read", f.Size, opts.MaxFileBytes)})
-			return nil
-		}
-		text, err := f.Contents()
 		if err != nil {
 			return err
 		}
-		l.Files = append(l.Files, File{Path: p, Data: []byte(text)})
+		if entry.Mode == filemode.Dir || entry.Mode == filemode.Submodule || !Wanted(name) {
+			continue
+		}
+		if err := readEntry(s, l, opts, tree, sub, name, entry); err != nil {
+			return err
+		}
+	}
+}
+
+// readEntry reads one wanted file of a tree: a symbolic link or a file over
+// the size limit is a finding, not read.
+func readEntry(s *Source, l *Loaded, opts Options, tree *object.Tree, sub, name string, entry object.TreeEntry) error {
+	p := path.Join(sub, name)
+	if entry.Mode == filemode.Symlink {
+		l.Findings = append(l.Findings, finding.Finding{Severity: finding.Notice, Location: finding.Location{File: p},
+			Policy: finding.CheckSource, Source: s.Name, Message: "a symbolic link; Laiki reads only regular files from Git, skipped"})
 		return nil
-	})
+	}
+	f, err := tree.File(name)
+	if err != nil {
+		return err
+	}
+	if f.Size > opts.MaxFileBytes {
+		l.Findings = append(l.Findings, finding.Finding{Severity: finding.Error, Location: finding.Location{File: p},
+			Policy: finding.CheckSource, Source: s.Name, Message: fmt.Sprintf("file is %d bytes, more than the %d a Laiki file may have; not read", f.Size, opts.MaxFileBytes)})
+		return nil
+	}
+	text, err := f.Contents()
+	if err != nil {
+		return err
+	}
+	l.Files = append(l.Files, File{Path: p, Data: []byte(text)})
+	return nil
 }
 
 var errRef = errors.New("ref not found")
@@ -350,4 +376,44 @@ func redactAll(s string) string {
 		}
 		return urlCreds.ReplaceAllString(m, "${1}***@")
 	})
+}
+
+// maxPacks is how many pack files a cached repository may pile up (one a
+// fetch) before it is made anew.
+const maxPacks = 16
+
+// compact keeps a cached repository bounded over an operator's life: when
+// fetches have left more than maxPacks packs, the repository is fetched
+// anew beside it (shallow, as every fetch; the remote has just answered)
+// and takes its place. Git's own repack cannot walk a shallow history. A
+// fetch that fails leaves the cache as it was.
+func compact(ctx context.Context, dir string, spec *GitSpec, auth transport.AuthMethod) {
+	entries, err := os.ReadDir(filepath.Join(dir, "objects", "pack"))
+	if err != nil {
+		return
+	}
+	packs := 0
+	for _, e := range entries {
+		if strings.HasSuffix(e.Name(), ".pack") {
+			packs++
+		}
+	}
+	if packs <= maxPacks {
+		return
+	}
+	fresh, old := dir+".new", dir+".old"
+	_ = os.RemoveAll(fresh)
+	if _, err := fetch(ctx, fresh, spec, auth); err != nil {
+		_ = os.RemoveAll(fresh)
+		return
+	}
+	_ = os.RemoveAll(old)
+	if err := os.Rename(dir, old); err != nil {
+		_ = os.RemoveAll(fresh)
+		return
+	}
+	if err := os.Rename(fresh, dir); err != nil {
+		_ = os.Rename(old, dir)
+	}
+	_ = os.RemoveAll(old)
 }

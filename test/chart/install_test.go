@@ -244,6 +244,13 @@ func startOperator(t *testing.T, c corev1.Container, laikiYAML, kubeconfig, ns s
 			vars[e.Name] = e.Value
 		case e.ValueFrom != nil && e.ValueFrom.FieldRef != nil && e.ValueFrom.FieldRef.FieldPath == "metadata.namespace":
 			vars[e.Name] = ns
+		case e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil:
+			// A Secret the chart made (the push secret), read as kubelet would.
+			sec := &corev1.Secret{}
+			if err := admin.Get(ctx, client.ObjectKey{Namespace: ns, Name: e.ValueFrom.SecretKeyRef.Name}, sec); err != nil {
+				t.Fatalf("env %s: %v", e.Name, err)
+			}
+			vars[e.Name] = string(sec.Data[e.ValueFrom.SecretKeyRef.Key])
 		default:
 			t.Fatalf("env %s: the test does not know where it comes from", e.Name)
 		}

@@ -2,14 +2,18 @@ package chart
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/discovery"
+
+	"github.com/laiki-platform/laiki/engine/source"
 )
 
 // With namespaces set, the operator's ServiceAccount may do exactly what
@@ -119,4 +123,26 @@ func TestRBACLeastPrivilege(t *testing.T) {
 		}
 	}
 	t.Logf("%d questions asked of the API server", asked)
+}
+
+// The chart installs with no sources (a platform may start with Laiki's
+// objects and kubectl alone), and a push must carry a secret the chart
+// made: an unsigned push is refused by default.
+func TestInstallsEmptyWithPushSecret(t *testing.T) {
+	const ns = "laiki-empty"
+	objs := render(t, ns)
+	applyAll(t, objs, ns)
+	var cfg corev1.ConfigMap
+	into(t, find(objs, "ConfigMap", "laiki-config"), &cfg)
+	if _, err := source.ParseConfig("laiki.yaml", []byte(cfg.Data["laiki.yaml"])); err != nil {
+		t.Errorf("the configuration of an empty install does not read: %v\n%s", err, cfg.Data["laiki.yaml"])
+	}
+	if find(objs, "Secret", "laiki-push") == nil {
+		t.Error("no push secret made")
+	}
+	var d appsv1.Deployment
+	into(t, find(objs, "Deployment", "laiki"), &d)
+	if !slices.Contains(d.Spec.Template.Spec.Containers[0].Args, "--push-secret-env=LAIKI_PUSH_SECRET") {
+		t.Errorf("the operator must require the push secret: %v", d.Spec.Template.Spec.Containers[0].Args)
+	}
 }

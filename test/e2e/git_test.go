@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"github.com/laiki-platform/laiki/test/gittest"
+	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
@@ -590,5 +592,36 @@ func TestHangingGitServerCutAtTimeout(t *testing.T) {
 	}
 	if !rep.accepted("b") {
 		t.Errorf("the other source must be read and judged:\n%s", rep.describe())
+	}
+}
+
+// The Git cache stays bounded over a long life: every fetch adds a pack,
+// and when they pile up they are packed into one.
+func TestGitCacheRepacked(t *testing.T) {
+	root := t.TempDir()
+	bare, work := gitRepo(t, root, "team", exampleFiles(t, "apps"))
+	dir := config(t, team("team-a", "{url: file://"+bare+", ref: main}"))
+	cache := t.TempDir()
+	packs := func() int {
+		n := 0
+		_ = filepath.WalkDir(cache, func(p string, d fs.DirEntry, err error) error {
+			if err == nil && strings.HasSuffix(p, ".pack") {
+				n++
+			}
+			return nil
+		})
+		return n
+	}
+	most := 0
+	for i := 0; i < 24; i++ {
+		gittest.Commit(t, work, map[string]string{"notes.txt": strings.Repeat("x", i+1)}, "change "+itoa(i))
+		gittest.Git(t, work, "push", "-q", "origin", "main")
+		if r := check(t, dir, cache, "json"); r.code != 0 {
+			t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+		}
+		most = max(most, packs())
+	}
+	if most > 17 {
+		t.Errorf("the cache piled up %d packs; they must be packed into one past 16", most)
 	}
 }

@@ -59,9 +59,6 @@ files of the pod, the chart's policies as a ConfigMap source, policy-data. */}}
 {{- if .Values.policies -}}
 {{- $sources = append $sources (dict "name" "chart-policies" "role" "platform" "configmap" (dict "namespace" .Release.Namespace "name" (printf "%s-policies" (include "laiki.fullname" .)))) -}}
 {{- end -}}
-{{- if not $sources -}}
-{{- fail "sources: give at least one source (a platform source with the targets), see values.yaml" -}}
-{{- end -}}
 {{- $config := dict "sources" $sources "policy-data" .Values.policyData -}}
 {{- with .Values.budgets -}}{{- $_ := set $config "budgets" . -}}{{- end -}}
 {{- toYaml $config -}}
