@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/workqueue"
@@ -50,7 +52,16 @@ type Operator struct {
 	trigger chan event.GenericEvent
 	// OnRun, if set, is called after every run (for tests and logs).
 	OnRun func(*Run, error)
+
+	// elected is closed once this replica leads; a push to a replica that
+	// does not is relayed to the leader through the ConfigMap pushName in
+	// the reconciler's StatusNamespace, which the leader watches.
+	elected  <-chan struct{}
+	lastPush string
 }
+
+// pushName is the ConfigMap a replica that does not lead records a push in.
+func (o *Operator) pushName() string { return o.Reconciler.Applier.instance() + "-push" }
 
 // PushPath is where a Git host's push webhook is served.
 const PushPath = "/hooks/git"
@@ -94,10 +105,82 @@ func (o *Operator) Setup(mgr ctrl.Manager) error {
 	})); err != nil {
 		return err
 	}
+	o.elected = mgr.Elected()
 	if o.PushAddress != "" && o.PushAddress != "0" {
-		return mgr.Add(&pushServer{addr: o.PushAddress, handler: o.PushHandler()})
+		if err := mgr.Add(&pushServer{addr: o.PushAddress, handler: o.PushHandler()}); err != nil {
+			return err
+		}
+		// The leader watches for pushes other replicas took.
+		if o.Reconciler.Status != nil && o.Reconciler.StatusNamespace != "" {
+			return mgr.Add(manager.RunnableFunc(o.watchPushes))
+		}
 	}
 	return nil
+}
+
+// leads reports whether this replica is the elected leader.
+func (o *Operator) leads() bool {
+	if o.elected == nil {
+		return true
+	}
+	select {
+	case <-o.elected:
+		return true
+	default:
+		return false
+	}
+}
+
+// relay records a push for the leader: the time in the ConfigMap pushName.
+func (o *Operator) relay(ctx context.Context) error {
+	r := o.Reconciler
+	cm := &corev1.ConfigMap{}
+	key := client.ObjectKey{Namespace: r.StatusNamespace, Name: o.pushName()}
+	now := time.Now().UTC().Format(time.RFC3339Nano)
+	err := r.Status.Get(ctx, key, cm)
+	if apierrors.IsNotFound(err) {
+		cm.Name, cm.Namespace = key.Name, key.Namespace
+		cm.Labels = map[string]string{LabelManagedBy: "laiki", LabelInstance: r.Applier.instance()}
+		cm.Data = map[string]string{"pushed-at": now}
+		return r.Status.Create(ctx, cm)
+	}
+	if err != nil {
+		return err
+	}
+	if cm.Data == nil {
+		cm.Data = map[string]string{}
+	}
+	cm.Data["pushed-at"] = now
+	return r.Status.Update(ctx, cm)
+}
+
+// watchPushes, on the leader (a runnable that needs the lease), starts a
+// run whenever another replica records a push.
+func (o *Operator) watchPushes(ctx context.Context) error {
+	r := o.Reconciler
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		// lastPush: "" before the first look (a push recorded before
+		// this replica led is not one to run for), "-" when there was none.
+		cm := &corev1.ConfigMap{}
+		err := r.Status.Get(ctx, client.ObjectKey{Namespace: r.StatusNamespace, Name: o.pushName()}, cm)
+		switch at := cm.Data["pushed-at"]; {
+		case apierrors.IsNotFound(err):
+			o.lastPush = "-"
+		case err != nil || at == "" || at == o.lastPush:
+		case o.lastPush == "":
+			o.lastPush = at
+		default:
+			o.lastPush = at
+			o.Trigger()
+		}
+	}
 }
 
 // Trigger asks for a run soon; triggers that come while one is pending
@@ -161,7 +244,22 @@ func (o *Operator) PushHandler() http.Handler {
 			http.Error(w, "the push does not carry the shared secret", http.StatusUnauthorized)
 			return
 		}
-		o.Trigger()
+		// Only pushes start runs: GitHub's ping, GitLab's merge request
+		// and other hooks are answered and ignored.
+		if ev := req.Header.Get("X-GitHub-Event"); ev != "" && ev != "push" {
+			_, _ = io.WriteString(w, "not a push: ignored\n")
+			return
+		}
+		if ev := req.Header.Get("X-Gitlab-Event"); ev != "" && ev != "Push Hook" && ev != "Tag Push Hook" {
+			_, _ = io.WriteString(w, "not a push: ignored\n")
+			return
+		}
+		if o.leads() {
+			o.Trigger()
+		} else if err := o.relay(req.Context()); err != nil {
+			http.Error(w, "the push could not be passed to the leader: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
 		w.WriteHeader(http.StatusAccepted)
 		_, _ = io.WriteString(w, "a reconcile is on its way\n")
 	})
@@ -182,13 +280,15 @@ func (o *Operator) authentic(req *http.Request, body []byte) bool {
 	return false
 }
 
-// pushServer serves the push endpoint on the leader (a Runnable that needs
-// leader election: a push to a replica that does not lead could not start
-// a run there).
+// pushServer serves the push endpoint on every replica (the chart's push
+// Service selects them all): the leader runs, the others relay the push.
 type pushServer struct {
 	addr    string
 	handler http.Handler
 }
+
+// NeedLeaderElection: every replica takes pushes.
+func (*pushServer) NeedLeaderElection() bool { return false }
 
 func (p *pushServer) Start(ctx context.Context) error {
 	mux := http.NewServeMux()

@@ -547,3 +547,73 @@ func TestLeaderElection(t *testing.T) {
 		return fmt.Sprintf("the other replica did not take over (leader %v, runs %d)", isLeader(follower), follower.runs.count())
 	})
 }
+
+// The chart's push Service selects every replica: a push to the replica
+// that does not lead is passed to the leader (through a ConfigMap it
+// watches) and starts a run there; a GitHub ping is answered and ignored.
+func TestPushToEitherReplica(t *testing.T) {
+	const ns = "team-push2"
+	root := t.TempDir()
+	_, work := gittest.Repo(t, root, "team", map[string]string{"apps/one.yaml": appFile(ns, "one", "registry.example.com/team/one:1")})
+	daemon, _ := gittest.Daemon(t, root)
+	cfg := laikiConfig(t, ns, daemon+"/team.git")
+	namespace(t, "laiki-system")
+	const secret = "push-secret"
+	addrs := map[*started]string{}
+	start := func() *started {
+		addr := fmt.Sprintf("127.0.0.1:%d", gittest.FreePort(t))
+		s := startOperator(t, cfg, "push2", time.Hour, func(o *ctrl.Options, op *reconcile.Operator) {
+			o.LeaderElection = true
+			o.LeaderElectionID = "laiki-test-push2"
+			o.LeaderElectionNamespace = "laiki-system"
+			o.LeaderElectionReleaseOnCancel = true
+			o.LeaseDuration = ptr.To(3 * time.Second)
+			o.RenewDeadline = ptr.To(2 * time.Second)
+			o.RetryPeriod = ptr.To(200 * time.Millisecond)
+			op.PushAddress, op.PushSecret = addr, secret
+		})
+		addrs[s] = addr
+		return s
+	}
+	a, b := start(), start()
+	leads := func(s *started) bool {
+		select {
+		case <-s.mgr.Elected():
+			return true
+		default:
+			return false
+		}
+	}
+	eventually(t, 20*time.Second, func() bool { return (leads(a) || leads(b)) && ids(t, ns, "apps") == "one" }, func() string { return "no leader, or no first run" })
+	follower := b
+	if leads(b) {
+		follower = a
+	}
+	time.Sleep(2 * time.Second) // the leader's watch has seen the ConfigMap as it is
+	post := func(event string) int {
+		body := `{"ref":"refs/heads/main"}`
+		req, _ := http.NewRequest(http.MethodPost, "http://"+addrs[follower]+reconcile.PushPath, strings.NewReader(body))
+		mac := hmac.New(sha256.New, []byte(secret))
+		mac.Write([]byte(body))
+		req.Header.Set("X-Hub-Signature-256", "sha256="+hex.EncodeToString(mac.Sum(nil)))
+		req.Header.Set("X-GitHub-Event", event)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	gittest.Commit(t, work, map[string]string{"apps/two.yaml": appFile(ns, "two", "registry.example.com/team/two:1")}, "add two")
+	if code := post("ping"); code != http.StatusOK {
+		t.Errorf("a ping: %d, want 200 (ignored)", code)
+	}
+	time.Sleep(2 * time.Second)
+	if got := ids(t, ns, "apps"); got != "one" {
+		t.Fatalf("a ping started a run: apps %q", got)
+	}
+	if code := post("push"); code != http.StatusAccepted {
+		t.Fatalf("a push to the replica that does not lead: %d, want 202", code)
+	}
+	eventually(t, 15*time.Second, func() bool { return ids(t, ns, "apps") == "one,two" }, func() string { return ids(t, ns, "apps") })
+}
