@@ -90,6 +90,8 @@ type Run struct {
 	// Unread lists the sources that failed with no read since the start to
 	// stand in: their last accepted resources are held.
 	Unread []string
+	// Serving is what the targets' components report (nil in a dry run).
+	Serving *Serving
 	// Held lists resources rejected now whose last accepted version stays.
 	Held []*engine.Resource
 	// Audit lists the running resources that the policies in force would
@@ -197,6 +199,9 @@ func (r *Reconciler) Reconcile(ctx context.Context) (*Run, error) {
 	}
 	run.Outcome = r.Applier.Apply(ctx, objs)
 	run.External = r.externals(ctx, run.Desired.External, res)
+	if !r.Applier.DryRun {
+		run.Serving = r.serving(ctx, run)
+	}
 	if !r.Applier.DryRun {
 		r.remember(res, never)
 		if err := r.saveAccepted(ctx); err != nil {

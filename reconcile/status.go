@@ -65,6 +65,8 @@ type verdict struct {
 	message string
 	// stalled: only a change to the document (or the policies) helps.
 	stalled bool
+	// progressing: applied, and not served yet (kstatus' Reconciling).
+	progressing bool
 }
 
 // verdicts decides the status of every document of a run.
@@ -126,6 +128,14 @@ func verdicts(run *Run, stop error) map[*document.Document]verdict {
 			out[r.Doc] = v
 		}
 	}
+	// Applied is not serving: an accepted app waits on its components.
+	for _, r := range res.Resources {
+		if r.Held || !r.Accepted || r.Doc.Type != "ShinyProxyApp" {
+			continue
+		}
+		image, _ := r.Spec.(map[string]any)["container-image"].(string)
+		out[r.Doc] = run.Serving.progress(kube.Name(r.Doc.TargetNamespace), image, out[r.Doc])
+	}
 	for _, a := range run.Audit {
 		for _, r := range res.Resources {
 			if !r.Held && r.ID != "" && r.Key() == a.Resource.Key() {
@@ -157,7 +167,7 @@ func (v verdict) conditions(generation int64) []metav1.Condition {
 	}
 	return []metav1.Condition{
 		{Type: Ready, Status: status(v.ready), Reason: v.reason, Message: msg, ObservedGeneration: generation},
-		{Type: Reconciling, Status: metav1.ConditionFalse, Reason: v.reason, ObservedGeneration: generation},
+		{Type: Reconciling, Status: status(v.progressing), Reason: v.reason, ObservedGeneration: generation},
 		{Type: Stalled, Status: status(v.stalled), Reason: v.reason, Message: msg, ObservedGeneration: generation},
 	}
 }

@@ -55,6 +55,7 @@ func TestRBACLeastPrivilege(t *testing.T) {
 	allow(target, "/configmaps", writes...)
 	allow(target, "/persistentvolumeclaims", "get", "list", "watch", "create", "update", "patch")
 	allow(target, "/events", "create", "patch", "update")
+	allow(target, "/pods", "get", "list", "watch")
 	allow(target, "events.k8s.io/events", "create", "patch", "update")
 	allow(release, "coordination.k8s.io/leases", writes...)
 	allow(release, "/configmaps", "create")

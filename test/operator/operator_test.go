@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -329,9 +330,23 @@ func TestOperatorFollowsGit(t *testing.T) {
 			t.Fatal(err)
 		}
 		eventually(t, 15*time.Second, func() bool { return ids(t, ns, "apps") == "three,two" }, func() string { return ids(t, ns, "apps") })
+		// Applied is not serving: Progressing until the ShinyProxy
+		// operator and the DaemonSet controller say so (envtest runs
+		// neither: the test writes their statuses, as they would).
+		eventually(t, 10*time.Second, func() bool {
+			c := objectReady(t, three)
+			return c != nil && c.Status == metav1.ConditionFalse && c.Reason == reconcile.ReasonProgressing
+		}, func() string { return fmt.Sprint(objectReady(t, three)) })
+		serve(t, kube.Name(ns), "apps", "pre-puller")
 		eventually(t, 10*time.Second, func() bool {
 			c := objectReady(t, three)
 			return c != nil && c.Status == metav1.ConditionTrue && c.ObservedGeneration == 1
+		}, func() string { return fmt.Sprint(objectReady(t, three)) })
+		// A node that cannot pull the app's image: on the app, with the node.
+		pullFails(t, kube.Name(ns), "pre-puller", img("three"), "node-7")
+		eventually(t, 10*time.Second, func() bool {
+			c := objectReady(t, three)
+			return c != nil && c.Status == metav1.ConditionFalse && c.Reason == reconcile.ReasonImagePullFailed && strings.Contains(c.Message, "node-7")
 		}, func() string { return fmt.Sprint(objectReady(t, three)) })
 
 		dup := clusterApp(ns, "two-again", "two", img("two"))
@@ -616,4 +631,51 @@ func TestPushToEitherReplica(t *testing.T) {
 		t.Fatalf("a push to the replica that does not lead: %d, want 202", code)
 	}
 	eventually(t, 15*time.Second, func() bool { return ids(t, ns, "apps") == "one,two" }, func() string { return ids(t, ns, "apps") })
+}
+
+// serve writes what the ShinyProxy operator and the DaemonSet controller
+// would once the configuration runs: a latest instance, and a rollout on
+// every node.
+func serve(t *testing.T, ns, shinyProxyName, prePuller string) {
+	t.Helper()
+	ctx := context.Background()
+	u, err := shinyProxy(t, ns, shinyProxyName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Object["status"] = map[string]any{"instances": []any{map[string]any{"hashOfSpec": "h1", "isLatestInstance": true, "revision": int64(0)}}}
+	if err := admin.Status().Update(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	ds := &appsv1.DaemonSet{}
+	if err := admin.Get(ctx, client.ObjectKey{Namespace: ns, Name: prePuller}, ds); err != nil {
+		t.Fatal(err)
+	}
+	ds.Status = appsv1.DaemonSetStatus{ObservedGeneration: ds.Generation, DesiredNumberScheduled: 1, CurrentNumberScheduled: 1,
+		UpdatedNumberScheduled: 1, NumberReady: 1, NumberAvailable: 1}
+	if err := admin.Status().Update(ctx, ds); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// pullFails makes a PrePuller pod on a node whose kubelet cannot pull an
+// image, as the kubelet reports it.
+func pullFails(t *testing.T, ns, prePuller, image, node string) {
+	t.Helper()
+	ctx := context.Background()
+	ds := &appsv1.DaemonSet{}
+	if err := admin.Get(ctx, client.ObjectKey{Namespace: ns, Name: prePuller}, ds); err != nil {
+		t.Fatal(err)
+	}
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: prePuller + "-" + node, Namespace: ns, Labels: ds.Spec.Selector.MatchLabels},
+		Spec: corev1.PodSpec{NodeName: node, Containers: []corev1.Container{{Name: "pull", Image: image}}}}
+	if err := admin.Create(ctx, pod); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = admin.Delete(context.Background(), pod) })
+	pod.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "pull", Image: image,
+		State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "ErrImagePull", Message: "pull access denied"}}}}
+	if err := admin.Status().Update(ctx, pod); err != nil {
+		t.Fatal(err)
+	}
 }

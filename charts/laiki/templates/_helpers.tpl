@@ -80,4 +80,8 @@ in every namespace, or in each of .Values.namespaces. */ -}}
 - apiGroups: ["", events.k8s.io]
   resources: [events]
   verbs: [create, patch, update]
+# The PrePuller's pods, read for images that cannot be pulled.
+- apiGroups: [""]
+  resources: [pods]
+  verbs: [get, list, watch]
 {{- end -}}

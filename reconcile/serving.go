@@ -1,0 +1,174 @@
+package reconcile
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/laiki-platform/laiki/engine/kube"
+	"github.com/laiki-platform/laiki/engine/workflow"
+)
+
+// Ready means serving, not applied (as kstatus has it): an app is
+// Progressing until the ShinyProxy operator reports a latest instance
+// running the configuration Laiki applied and the PrePuller's DaemonSet has
+// rolled out on every node; an image its nodes cannot pull shows on the app,
+// with the image and the node.
+
+// ReasonProgressing and ReasonImagePullFailed are why an applied app is not
+// Ready yet.
+const (
+	ReasonProgressing     = "Progressing"
+	ReasonImagePullFailed = "ImagePullFailed"
+)
+
+// Serving is what the components of the targets report after a run.
+type Serving struct {
+	// Waiting says, by Kubernetes namespace, why the apps there are not
+	// served yet ("" or missing: served).
+	Waiting map[string][]string
+	// PullFailed says, by image, which nodes cannot pull it and why.
+	PullFailed map[string][]string
+}
+
+var shinyProxyGVK = schema.GroupVersionKind{Group: "openanalytics.eu", Version: "v1", Kind: "ShinyProxy"}
+
+// serving reads the ShinyProxy operator's status of each ShinyProxy resource
+// and the rollout and pods of each PrePuller DaemonSet Laiki applied.
+func (r *Reconciler) serving(ctx context.Context, run *Run) *Serving {
+	s := &Serving{Waiting: map[string][]string{}, PullFailed: map[string][]string{}}
+	if r.Cluster == nil || run.Outcome == nil {
+		return s
+	}
+	written := map[string]bool{}
+	for _, c := range run.Outcome.Changes {
+		if c.Err == nil && (c.Op == OpCreate || c.Op == OpUpdate) {
+			written[c.Kind+"/"+c.Namespace+"/"+c.Name] = true
+		}
+	}
+	for _, tg := range run.Desired.Targets {
+		for _, o := range tg.Objects {
+			kind, ns, name := field(o, "kind"), kube.Name(tg.Namespace), metaName(o)
+			switch kind {
+			case "ShinyProxy":
+				if why := r.shinyProxyServing(ctx, ns, name, written["ShinyProxy/"+ns+"/"+name]); why != "" {
+					s.Waiting[ns] = append(s.Waiting[ns], why)
+				}
+			case "DaemonSet":
+				if why := r.prePullerServing(ctx, ns, name, s); why != "" {
+					s.Waiting[ns] = append(s.Waiting[ns], why)
+				}
+			}
+		}
+	}
+	return s
+}
+
+func field(o workflow.Ordered, key string) string {
+	m, err := o.MarshalJSON()
+	if err != nil {
+		return ""
+	}
+	u := &unstructured.Unstructured{}
+	if err := u.UnmarshalJSON(m); err != nil {
+		return ""
+	}
+	if key == "kind" {
+		return u.GetKind()
+	}
+	return ""
+}
+
+func metaName(o workflow.Ordered) string {
+	m, err := o.MarshalJSON()
+	if err != nil {
+		return ""
+	}
+	u := &unstructured.Unstructured{}
+	if err := u.UnmarshalJSON(m); err != nil {
+		return ""
+	}
+	return u.GetName()
+}
+
+// shinyProxyServing says why a ShinyProxy resource does not serve the
+// configuration Laiki applied yet ("" when it does): written this run (the
+// operator has not answered), no latest instance, or a newer instance
+// still starting.
+func (r *Reconciler) shinyProxyServing(ctx context.Context, ns, name string, written bool) string {
+	if written {
+		return fmt.Sprintf("ShinyProxy %s/%s: the configuration was just applied; the ShinyProxy operator has not reported an instance running it", ns, name)
+	}
+	u := &unstructured.Unstructured{}
+	u.SetGroupVersionKind(shinyProxyGVK)
+	if err := r.Cluster.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, u); err != nil {
+		return fmt.Sprintf("ShinyProxy %s/%s: %v", ns, name, err)
+	}
+	instances, _, _ := unstructured.NestedSlice(u.Object, "status", "instances")
+	latest, newest := int64(-1), int64(-1)
+	for _, i := range instances {
+		m, _ := i.(map[string]any)
+		rev, _ := m["revision"].(int64)
+		if is, _ := m["isLatestInstance"].(bool); is && rev > latest {
+			latest = rev
+		}
+		newest = max(newest, rev)
+	}
+	switch {
+	case latest < 0:
+		return fmt.Sprintf("ShinyProxy %s/%s: the ShinyProxy operator reports no running instance yet", ns, name)
+	case newest > latest:
+		return fmt.Sprintf("ShinyProxy %s/%s: the ShinyProxy operator is starting the instance with the new configuration", ns, name)
+	}
+	return ""
+}
+
+// prePullerServing says why a PrePuller DaemonSet has not rolled out ("" when
+// it has), and records the images its pods cannot pull.
+func (r *Reconciler) prePullerServing(ctx context.Context, ns, name string, s *Serving) string {
+	ds := &appsv1.DaemonSet{}
+	if err := r.Cluster.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, ds); err != nil {
+		return fmt.Sprintf("PrePuller %s/%s: %v", ns, name, err)
+	}
+	pods := &corev1.PodList{}
+	if sel := ds.Spec.Selector; sel != nil {
+		if err := r.Cluster.List(ctx, pods, client.InNamespace(ns), client.MatchingLabels(sel.MatchLabels)); err == nil {
+			for _, p := range pods.Items {
+				for _, cs := range p.Status.ContainerStatuses {
+					if w := cs.State.Waiting; w != nil && (w.Reason == "ErrImagePull" || w.Reason == "ImagePullBackOff" || w.Reason == "InvalidImageName") {
+						s.PullFailed[cs.Image] = append(s.PullFailed[cs.Image], fmt.Sprintf("node %s: %s %s", p.Spec.NodeName, w.Reason, w.Message))
+					}
+				}
+			}
+		}
+	}
+	st := ds.Status
+	if st.ObservedGeneration < ds.Generation || st.UpdatedNumberScheduled < st.DesiredNumberScheduled || st.NumberReady < st.DesiredNumberScheduled {
+		return fmt.Sprintf("PrePuller %s/%s: its images are pulled on %d of %d nodes", ns, name, st.NumberReady, st.DesiredNumberScheduled)
+	}
+	return ""
+}
+
+// progress turns an accepted app's verdict into Progressing or
+// ImagePullFailed when its components do not serve it yet.
+func (s *Serving) progress(ns, image string, v verdict) verdict {
+	if s == nil || !v.ready {
+		return v
+	}
+	if fails := s.PullFailed[strings.ToLower(image)]; len(fails) > 0 {
+		sort.Strings(fails)
+		return verdict{reason: ReasonImagePullFailed, progressing: true,
+			message: fmt.Sprintf("image %s cannot be pulled: %s", image, strings.Join(fails, "; "))}
+	}
+	if waits := s.Waiting[ns]; len(waits) > 0 {
+		return verdict{reason: ReasonProgressing, progressing: true, message: "applied; " + strings.Join(waits, "; ")}
+	}
+	return v
+}
