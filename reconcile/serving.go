@@ -55,7 +55,8 @@ func (r *Reconciler) serving(ctx context.Context, run *Run) *Serving {
 	}
 	for _, tg := range run.Desired.Targets {
 		for _, o := range tg.Objects {
-			kind, ns, name := field(o, "kind"), kube.Name(tg.Namespace), metaName(o)
+			kind, name := kindAndName(o)
+			ns := kube.Name(tg.Namespace)
 			switch kind {
 			case "ShinyProxy":
 				if why := r.shinyProxyServing(ctx, ns, name, written["ShinyProxy/"+ns+"/"+name]); why != "" {
@@ -71,31 +72,17 @@ func (r *Reconciler) serving(ctx context.Context, run *Run) *Serving {
 	return s
 }
 
-func field(o workflow.Ordered, key string) string {
-	m, err := o.MarshalJSON()
+// kindAndName reads the kind and name of a rendered object.
+func kindAndName(o workflow.Ordered) (string, string) {
+	raw, err := o.MarshalJSON()
 	if err != nil {
-		return ""
+		return "", ""
 	}
 	u := &unstructured.Unstructured{}
-	if err := u.UnmarshalJSON(m); err != nil {
-		return ""
+	if err := u.UnmarshalJSON(raw); err != nil {
+		return "", ""
 	}
-	if key == "kind" {
-		return u.GetKind()
-	}
-	return ""
-}
-
-func metaName(o workflow.Ordered) string {
-	m, err := o.MarshalJSON()
-	if err != nil {
-		return ""
-	}
-	u := &unstructured.Unstructured{}
-	if err := u.UnmarshalJSON(m); err != nil {
-		return ""
-	}
-	return u.GetName()
+	return u.GetKind(), u.GetName()
 }
 
 // shinyProxyServing says why a ShinyProxy resource does not serve the

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"net"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -44,16 +43,7 @@ func TestAnsweredDuringGitOutage(t *testing.T) {
 		}
 	}()
 	dir := t.TempDir()
-	write := func(name, text string) {
-		t.Helper()
-		p := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	write := func(name, text string) { writeFile(t, dir, name, text) }
 	write("laiki.yaml", "sources:\n  - name: platform\n    path: platform\n    role: platform\n"+
 		"  - name: team-a\n    git: {url: 'http://"+ln.Addr().String()+"/team.git', ref: main}\n    timeout: 3s\n    allow: {target-namespaces: [apps]}\n    subjects: {users: [alice]}\n")
 	write("platform/sp.yaml", "laiki-metadata: {target-type: ShinyProxy, name: sp, namespace: apps}\nlaiki-spec: {proxy: {title: Apps}}\n")

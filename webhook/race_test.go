@@ -24,16 +24,7 @@ import (
 // state with the rebuild (run with -race, as make test does).
 func TestConcurrentRequestsWhilePoliciesChange(t *testing.T) {
 	dir := t.TempDir()
-	write := func(name, text string) {
-		t.Helper()
-		p := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	write := func(name, text string) { writeFile(t, dir, name, text) }
 	write("laiki.yaml", "sources:\n  - name: platform\n    path: platform\n    role: platform\n"+
 		"  - name: team-a\n    path: team-a\n    allow: {target-namespaces: [apps]}\n    subjects: {users: [alice]}\n")
 	write("platform/sp.yaml", "laiki-metadata: {target-type: ShinyProxy, name: sp, namespace: apps}\nlaiki-spec: {proxy: {title: Apps}}\n")
@@ -88,4 +79,16 @@ func TestConcurrentRequestsWhilePoliciesChange(t *testing.T) {
 	}
 	close(done)
 	wg.Wait()
+}
+
+// writeFile writes a file under dir, making its directories.
+func writeFile(t *testing.T, dir, name, text string) {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
