@@ -10,7 +10,8 @@ WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-RUN CGO_ENABLED=0 GOOS=linux go build -trimpath -ldflags="-s -w" -o /out/laiki ./cmd/laiki
+ARG VERSION=devel
+RUN CGO_ENABLED=0 GOOS=linux go build -trimpath -ldflags="-s -w -X github.com/laiki-platform/laiki/engine/version.Stamp=${VERSION}" -o /out/laiki ./cmd/laiki
 
 # For CI jobs that run scripts (GitLab CI): the same binary with busybox's
 # shell. docker build --target ci -t laiki:ci .

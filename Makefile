@@ -10,8 +10,12 @@ IMAGE ?= ghcr.io/laiki-platform/laiki:dev
 
 all: build
 
+# The version stamped into the binary (laiki version, and every report).
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+LDFLAGS := -X github.com/laiki-platform/laiki/engine/version.Stamp=$(VERSION)
+
 build:
-	$(GO) build -o $(BIN) ./cmd/laiki
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/laiki
 
 # The main job on the bundled examples: no cluster, no cloud account.
 demo:
@@ -63,8 +67,8 @@ fuzz-short:
 # A small, static, non-root image of the binary, and its variant with a
 # shell for CI jobs (needs Docker).
 image:
-	docker build -t $(IMAGE) .
-	docker build --target ci -t $(IMAGE)-ci .
+	docker build --build-arg VERSION=$(VERSION) -t $(IMAGE) .
+	docker build --build-arg VERSION=$(VERSION) --target ci -t $(IMAGE)-ci .
 
 unit:
 	$(GO) test -count=1 ./engine/... ./policies/... ./cmd/...

@@ -11,6 +11,8 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"github.com/laiki-platform/laiki/engine/version"
 )
 
 // Exit codes, the same for every command: 0 all accepted, 1 something
@@ -40,13 +42,15 @@ func newRoot() *cobra.Command {
 	root := &cobra.Command{
 		Use:           "laiki",
 		Short:         "Assemble a ShinyProxy platform from one file per app, within the platform's rules",
+		Version:       version.String(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	root.SetVersionTemplate("laiki {{.Version}}\n")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return cannot(fmt.Errorf("%w\nSee '%s --help'.", err, c.CommandPath()))
 	})
-	root.AddCommand(newCheck(), newRender(), newExplain(), newConvert(), newWebhook(), newApply(), newOperator(), newEcr(), newPolicy(), newSchema())
+	root.AddCommand(newCheck(), newRender(), newExplain(), newConvert(), newWebhook(), newApply(), newOperator(), newEcr(), newPolicy(), newSchema(), newVersion())
 	return root
 }
 
@@ -67,4 +71,13 @@ func main() {
 	// Errors cobra makes itself (an unknown command, say) are usage errors.
 	fmt.Fprintln(os.Stderr, "laiki:", err)
 	os.Exit(exitCannot)
+}
+
+func newVersion() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the version of this laiki",
+		Args:  cobra.NoArgs,
+		Run:   func(c *cobra.Command, _ []string) { fmt.Fprintln(c.OutOrStdout(), "laiki", version.String()) },
+	}
 }

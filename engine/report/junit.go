@@ -9,6 +9,7 @@ import (
 	"github.com/laiki-platform/laiki/engine"
 	"github.com/laiki-platform/laiki/engine/document"
 	"github.com/laiki-platform/laiki/engine/finding"
+	"github.com/laiki-platform/laiki/engine/version"
 )
 
 type junitSuites struct {
@@ -21,11 +22,18 @@ type junitSuites struct {
 }
 
 type junitSuite struct {
-	Name     string      `xml:"name,attr"`
-	Tests    int         `xml:"tests,attr"`
-	Failures int         `xml:"failures,attr"`
-	Errors   int         `xml:"errors,attr"`
-	Cases    []junitCase `xml:"testcase"`
+	Name       string          `xml:"name,attr"`
+	Tests      int             `xml:"tests,attr"`
+	Failures   int             `xml:"failures,attr"`
+	Errors     int             `xml:"errors,attr"`
+	Properties []junitProperty `xml:"properties>property,omitempty"`
+	Cases      []junitCase     `xml:"testcase"`
+}
+
+// junitProperty says which laiki made the report.
+type junitProperty struct {
+	Name  string `xml:"name,attr"`
+	Value string `xml:"value,attr"`
 }
 
 type junitCase struct {
@@ -55,7 +63,7 @@ func JUnit(w io.Writer, r *engine.Result) error {
 		if s, ok := suites[name]; ok {
 			return s
 		}
-		suites[name] = &junitSuite{Name: name}
+		suites[name] = &junitSuite{Name: name, Properties: []junitProperty{{Name: "laiki-version", Value: version.String()}}}
 		order = append(order, name)
 		return suites[name]
 	}

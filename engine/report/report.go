@@ -15,6 +15,7 @@ import (
 	"github.com/laiki-platform/laiki/engine/document"
 	"github.com/laiki-platform/laiki/engine/finding"
 	"github.com/laiki-platform/laiki/engine/source"
+	"github.com/laiki-platform/laiki/engine/version"
 )
 
 // Formats lists the output formats.
@@ -113,6 +114,8 @@ type JSONReport struct {
 	Resources      []JSONResource    `json:"resources"`
 	Sources        []JSONSource      `json:"sources"`
 	PolicyRevision string            `json:"policy-revision,omitempty"`
+	// Version of the laiki that made the report.
+	Version string `json:"laiki-version"`
 }
 
 // JSONResource is the verdict on one resource.
@@ -138,7 +141,7 @@ type JSONSource struct {
 
 // JSON writes the findings, the summary and every resource's verdict.
 func JSON(w io.Writer, r *engine.Result) error {
-	rep := JSONReport{Findings: r.Findings, Summary: r.Summary(), Resources: []JSONResource{}, Sources: []JSONSource{}}
+	rep := JSONReport{Findings: r.Findings, Summary: r.Summary(), Resources: []JSONResource{}, Sources: []JSONSource{}, Version: version.String()}
 	if rep.Findings == nil {
 		rep.Findings = []finding.Finding{}
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/laiki-platform/laiki/engine"
 	"github.com/laiki-platform/laiki/engine/finding"
+	"github.com/laiki-platform/laiki/engine/version"
 )
 
 // SARIF 2.1.0, the subset GitHub code scanning reads.
@@ -27,6 +28,7 @@ type sarifTool struct {
 
 type sarifDriver struct {
 	Name           string      `json:"name"`
+	Version        string      `json:"version,omitempty"`
 	InformationURI string      `json:"informationUri,omitempty"`
 	Rules          []sarifRule `json:"rules"`
 }
@@ -88,7 +90,7 @@ func sarifLoc(l finding.Location) sarifLocation {
 func SARIF(w io.Writer, r *engine.Result) error {
 	rules := sortedPolicies(r.Findings)
 	index := map[string]int{}
-	driver := sarifDriver{Name: "laiki", InformationURI: "https://github.com/laiki-platform/laiki", Rules: []sarifRule{}}
+	driver := sarifDriver{Name: "laiki", Version: version.String(), InformationURI: "https://github.com/laiki-platform/laiki", Rules: []sarifRule{}}
 	for i, id := range rules {
 		index[id] = i
 		driver.Rules = append(driver.Rules, sarifRule{ID: id, Name: id, ShortDescription: sarifMessage{Text: ruleDescription(id)}})
