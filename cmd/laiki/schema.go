@@ -14,16 +14,17 @@ import (
 func newSchema() *cobra.Command {
 	var dir string
 	c := &cobra.Command{
-		Use:   "schema [-o DIR] [TYPE]",
+		Use:   "schema [--out DIR] [TYPE]",
 		Short: "Write JSON Schemas of Laiki documents, for editors (yaml-language-server)",
 		Long: `Schema writes the JSON Schema (draft-07) of Laiki documents, generated from
 the Go types the CRDs come from. Without arguments it prints laiki.json, one
 schema for every kind of document (it picks the kind from laiki-metadata);
-with TYPE (e.g. ShinyProxyApp, PreProcessor) that kind's alone. With -o DIR
-it writes laiki.json and one file per kind into DIR.
+with TYPE (e.g. ShinyProxyApp, PreProcessor) that kind's alone. With --out
+DIR it writes laiki.json and one file per kind into DIR. (-o is the output
+format, as in every command: json, the only one.)
 
 To have VS Code (with the YAML extension) validate and complete Laiki files:
-    laiki schema -o .laiki/schemas
+    laiki schema --out .laiki/schemas
 and in .vscode/settings.json:
     "yaml.schemas": {".laiki/schemas/laiki.json": ["apps/**/*.yaml", "platform/**/*.yaml"]}
 or, in one file, the first line:
@@ -44,7 +45,7 @@ or, in one file, the first line:
 				return encode(os.Stdout, "json", s)
 			}
 			if len(args) == 1 {
-				return cannot(fmt.Errorf("give -o DIR or a TYPE, not both"))
+				return cannot(fmt.Errorf("give --out DIR or a TYPE, not both"))
 			}
 			if err := os.MkdirAll(dir, 0o755); err != nil {
 				return cannot(err)
@@ -76,6 +77,14 @@ or, in one file, the first line:
 			return nil
 		},
 	}
-	c.Flags().StringVarP(&dir, "output-dir", "o", "", "write laiki.json and one schema per kind into this directory")
+	var output string
+	c.Flags().StringVar(&dir, "out", "", "write laiki.json and one schema per kind into this directory")
+	c.Flags().StringVarP(&output, "output", "o", "json", "output format: json (the only one; --out DIR writes files)")
+	c.PreRunE = func(*cobra.Command, []string) error {
+		if output != "json" {
+			return cannot(fmt.Errorf("-o is the output format, and a schema is JSON: %q is not one (to write files, give --out %s)", output, output))
+		}
+		return nil
+	}
 	return c
 }

@@ -33,6 +33,9 @@ type TestReport struct {
 	Results []*tester.Result
 	// Coverage of the policy files (not the tests); nil unless asked for.
 	Coverage *cover.Report
+	// PlatformCoverage is the percentage of the platform's policy lines
+	// the tests reach (the built-ins left out); -1 when there are none.
+	PlatformCoverage float64
 	// Inventory of the policies under test: what the engine evaluates.
 	Inventory Inventory
 }
@@ -95,6 +98,19 @@ func Test(ctx context.Context, platform, tests []Module, opts TestOptions) (*Tes
 		}
 		return a.Package+a.Name < b.Package+b.Name
 	})
+	report.PlatformCoverage = -1
+	if c := report.Coverage; c != nil && len(platform) > 0 {
+		covered, missed := 0, 0
+		for _, m := range platform {
+			if fr, ok := c.Files[m.File]; ok {
+				covered += fr.CoveredLines
+				missed += fr.NotCoveredLines
+			}
+		}
+		if covered+missed > 0 {
+			report.PlatformCoverage = 100 * float64(covered) / float64(covered+missed)
+		}
+	}
 	if c := report.Coverage; c != nil {
 		c.CoveredLines, c.NotCoveredLines, c.Coverage = 0, 0, 0
 		for _, fr := range c.Files {

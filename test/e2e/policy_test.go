@@ -95,7 +95,7 @@ func TestPolicyEval(t *testing.T) {
 // laiki schema writes one schema per kind and laiki.json.
 func TestSchema(t *testing.T) {
 	out := t.TempDir()
-	r := laikiRun(t, repo, nil, "schema", "-o", out)
+	r := laikiRun(t, repo, nil, "schema", "--out", out)
 	if r.code != 0 {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}
@@ -150,5 +150,25 @@ func TestUnevaluatedPolicyRefusedOutLoud(t *testing.T) {
 	r = laikiRun(t, dir, nil, "policy", "eval", "--config", "laiki.yaml", "apps/ok.yaml")
 	if r.code != 0 || !strings.Contains(r.stdout, "policies: 2 governance rule sets (3 rules) and 1 pre-processor evaluated") {
 		t.Errorf("policy eval must count the policies: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+// laiki policy test -o json stays small (traces only with -v, as opa
+// test), the coverage threshold is the platform's policies' (the built-ins
+// do not lift a poorly tested set), and a threshold is a percentage.
+func TestPolicyTestJSONAndThreshold(t *testing.T) {
+	dir := t.TempDir()
+	// A rule file with an untested second rule: about half covered.
+	rule := tagsRule + "\ndeny contains \"no big images\" if {\n\tcontains(input[\"laiki-spec\"][\"container-image\"], \"big\")\n}\n"
+	write(t, dir, map[string]string{"p/tags.rego": rule, "p/tags_test.rego": tagsTest})
+	r := laikiRun(t, dir, nil, "policy", "test", "p", "-o", "json")
+	if r.code != 0 || strings.Contains(r.stdout, `"trace"`) || len(r.stdout) > 200_000 {
+		t.Errorf("json without -v: exit %d, %d bytes, traces %v", r.code, len(r.stdout), strings.Contains(r.stdout, `"trace"`))
+	}
+	if r := laikiRun(t, dir, nil, "policy", "test", "p", "--threshold", "95"); r.code != 2 || !strings.Contains(r.stderr, "coverage of the platform's policies") {
+		t.Errorf("a platform set under the threshold must fail (exit 2), whatever the built-ins' coverage: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if r := laikiRun(t, dir, nil, "policy", "test", "p", "--threshold", "150"); r.code != 1 || !strings.Contains(r.stderr, "from 0 to 100") {
+		t.Errorf("--threshold 150: exit %d, want 1\n%s", r.code, r.stderr)
 	}
 }
