@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"reflect"
@@ -112,6 +113,32 @@ type Applier struct {
 	// lists in (its RBAC gives it nothing else): an object for another one
 	// is an error, and namespaces are never made (they must exist).
 	Namespaces []string
+
+	// applied remembers, per object, the digest of what was last found in
+	// force and the live resourceVersion then: the same desired object on
+	// an unchanged live one needs no dry run to know nothing changed.
+	applied map[string]appliedState
+}
+
+type appliedState struct {
+	digest [32]byte
+	rv     string
+}
+
+func digestOf(obj *unstructured.Unstructured) [32]byte {
+	raw, _ := obj.MarshalJSON()
+	return sha256.Sum256(raw)
+}
+
+// remember records that obj is in force in the live object of version rv.
+func (a *Applier) remember(obj *unstructured.Unstructured, rv string) {
+	if a.DryRun || rv == "" {
+		return
+	}
+	if a.applied == nil {
+		a.applied = map[string]appliedState{}
+	}
+	a.applied[objectKey(obj)] = appliedState{digestOf(obj), rv}
 }
 
 // mayWrite reports whether the Applier works in a namespace.
@@ -241,6 +268,9 @@ func (a *Applier) applyOne(ctx context.Context, obj *unstructured.Unstructured) 
 	case err != nil:
 		return change(obj, OpUpdate, err)
 	}
+	if st, ok := a.applied[objectKey(obj)]; ok && live != nil && !a.DryRun && st.rv == live.GetResourceVersion() && st.digest == digestOf(obj) {
+		return change(obj, OpUnchanged, nil) // as found in force last time, and nobody wrote since
+	}
 	opts := []client.ApplyOption{client.FieldOwner(FieldManager), client.ForceOwnership}
 	// What applying would make of the live object, asked of the server (a
 	// server-side dry run, as fluxcd/pkg/ssa does): the fields Laiki owns
@@ -253,13 +283,19 @@ func (a *Applier) applyOne(ctx context.Context, obj *unstructured.Unstructured) 
 	case err != nil:
 		return change(obj, op, err)
 	case live != nil && SameObject(live, probe):
+		a.remember(obj, live.GetResourceVersion())
 		return change(obj, OpUnchanged, nil)
 	case a.DryRun:
 		c := change(obj, op, nil)
 		c.Diff = Diff(live, probe)
 		return c
 	}
-	return change(obj, op, a.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(obj.DeepCopy()), opts...))
+	result := obj.DeepCopy()
+	err = a.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(result), opts...)
+	if err == nil {
+		a.remember(obj, result.GetResourceVersion())
+	}
+	return change(obj, op, err)
 }
 
 // prune deletes the objects of every kind the workflows make that carry
