@@ -114,6 +114,11 @@ type Applier struct {
 	// is an error, and namespaces are never made (they must exist).
 	Namespaces []string
 
+	// live holds the objects as read before this Apply wrote them (their
+	// status is the components', which an apply does not change), for the
+	// serving check; by objectKey.
+	live map[string]*unstructured.Unstructured
+
 	// applied remembers, per object, the digest of what was last found in
 	// force and the live resourceVersion then: the same desired object on
 	// an unchanged live one needs no dry run to know nothing changed.
@@ -194,6 +199,7 @@ func objectKey(u *unstructured.Unstructured) string {
 // objects only.
 func (a *Applier) Apply(ctx context.Context, objs []*unstructured.Unstructured) *Outcome {
 	out := &Outcome{}
+	a.live = nil
 	type nsState struct {
 		missing bool // only in a dry run: it would be created
 		err     error
@@ -261,6 +267,12 @@ func (a *Applier) applyOne(ctx context.Context, obj *unstructured.Unstructured) 
 	live := &unstructured.Unstructured{}
 	live.SetGroupVersionKind(obj.GroupVersionKind())
 	err := a.Reader.Get(ctx, client.ObjectKeyFromObject(obj), live)
+	if err == nil {
+		if a.live == nil {
+			a.live = map[string]*unstructured.Unstructured{}
+		}
+		a.live[objectKey(obj)] = live
+	}
 	op := OpUpdate
 	switch {
 	case apierrors.IsNotFound(err):
@@ -449,4 +461,10 @@ func Diff(before, after *unstructured.Unstructured) string {
 		A: difflib.SplitLines(a), B: difflib.SplitLines(b), FromFile: an, ToFile: bn, Context: 3,
 	})
 	return s
+}
+
+// Live returns an object as this Apply read it before writing (nil when it
+// did not exist or was not read).
+func (a *Applier) Live(apiVersion, kind, namespace, name string) *unstructured.Unstructured {
+	return a.live[apiVersion+" "+kind+" "+namespace+"/"+name]
 }

@@ -6,9 +6,11 @@ import (
 	"sort"
 	"strings"
 
+	"gopkg.in/yaml.v3"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -72,17 +74,26 @@ func (r *Reconciler) serving(ctx context.Context, run *Run) *Serving {
 	return s
 }
 
-// kindAndName reads the kind and name of a rendered object.
-func kindAndName(o workflow.Ordered) (string, string) {
-	raw, err := o.MarshalJSON()
-	if err != nil {
-		return "", ""
+// kindAndName reads the kind and name of a rendered object from its tree.
+func kindAndName(o workflow.Ordered) (kind, name string) {
+	value := func(n *yaml.Node, key string) *yaml.Node {
+		if n == nil || n.Kind != yaml.MappingNode {
+			return nil
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == key {
+				return n.Content[i+1]
+			}
+		}
+		return nil
 	}
-	u := &unstructured.Unstructured{}
-	if err := u.UnmarshalJSON(raw); err != nil {
-		return "", ""
+	if k := value(o.Node, "kind"); k != nil {
+		kind = k.Value
 	}
-	return u.GetKind(), u.GetName()
+	if n := value(value(o.Node, "metadata"), "name"); n != nil {
+		name = n.Value
+	}
+	return kind, name
 }
 
 // shinyProxyServing says why a ShinyProxy resource does not serve the
@@ -93,10 +104,9 @@ func (r *Reconciler) shinyProxyServing(ctx context.Context, ns, name string, wri
 	if written {
 		return fmt.Sprintf("ShinyProxy %s/%s: the configuration was just applied; the ShinyProxy operator has not reported an instance running it", ns, name)
 	}
-	u := &unstructured.Unstructured{}
-	u.SetGroupVersionKind(shinyProxyGVK)
-	if err := r.Cluster.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, u); err != nil {
-		return fmt.Sprintf("ShinyProxy %s/%s: %v", ns, name, err)
+	u := r.Applier.Live(shinyProxyGVK.GroupVersion().String(), "ShinyProxy", ns, name)
+	if u == nil {
+		return fmt.Sprintf("ShinyProxy %s/%s: not found", ns, name)
 	}
 	instances, _, _ := unstructured.NestedSlice(u.Object, "status", "instances")
 	latest, newest := int64(-1), int64(-1)
@@ -120,12 +130,17 @@ func (r *Reconciler) shinyProxyServing(ctx context.Context, ns, name string, wri
 // prePullerServing says why a PrePuller DaemonSet has not rolled out ("" when
 // it has), and records the images its pods cannot pull.
 func (r *Reconciler) prePullerServing(ctx context.Context, ns, name string, s *Serving) string {
+	u := r.Applier.Live("apps/v1", "DaemonSet", ns, name)
 	ds := &appsv1.DaemonSet{}
-	if err := r.Cluster.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, ds); err != nil {
-		return fmt.Sprintf("PrePuller %s/%s: %v", ns, name, err)
+	if u == nil || runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, ds) != nil {
+		return fmt.Sprintf("PrePuller %s/%s: just applied; its images are being pulled", ns, name)
 	}
+	st := ds.Status
+	rolledOut := st.ObservedGeneration >= ds.Generation && st.UpdatedNumberScheduled >= st.DesiredNumberScheduled && st.NumberReady >= st.DesiredNumberScheduled
+	// A pod that cannot pull keeps the DaemonSet from being ready: its
+	// pods are read only then.
 	pods := &corev1.PodList{}
-	if sel := ds.Spec.Selector; sel != nil {
+	if sel := ds.Spec.Selector; sel != nil && !rolledOut {
 		if err := r.Cluster.List(ctx, pods, client.InNamespace(ns), client.MatchingLabels(sel.MatchLabels)); err == nil {
 			for _, p := range pods.Items {
 				for _, cs := range p.Status.ContainerStatuses {
@@ -136,8 +151,7 @@ func (r *Reconciler) prePullerServing(ctx context.Context, ns, name string, s *S
 			}
 		}
 	}
-	st := ds.Status
-	if st.ObservedGeneration < ds.Generation || st.UpdatedNumberScheduled < st.DesiredNumberScheduled || st.NumberReady < st.DesiredNumberScheduled {
+	if !rolledOut {
 		return fmt.Sprintf("PrePuller %s/%s: its images are pulled on %d of %d nodes", ns, name, st.NumberReady, st.DesiredNumberScheduled)
 	}
 	return ""

@@ -89,6 +89,10 @@ func (g *gitCache) load(ctx context.Context, s *Source, l *Loaded, opts Options)
 	// The tree's entries are walked by name first: only the blobs of the
 	// files Laiki reads are opened (a team repository may hold data, images
 	// and notebooks besides).
+	repo, err := git.PlainOpen(dir)
+	if err != nil {
+		return err
+	}
 	walker := object.NewTreeWalker(tree, true, nil)
 	defer walker.Close()
 	for {
@@ -103,7 +107,7 @@ func (g *gitCache) load(ctx context.Context, s *Source, l *Loaded, opts Options)
 		if entry.Mode == filemode.Dir || entry.Mode == filemode.Submodule || !Wanted(name) {
 			continue
 		}
-		if err := readEntry(s, l, opts, tree, sub, name, entry); err != nil {
+		if err := readEntry(s, l, opts, repo, sub, name, entry); err != nil {
 			return err
 		}
 	}
@@ -111,14 +115,14 @@ func (g *gitCache) load(ctx context.Context, s *Source, l *Loaded, opts Options)
 
 // readEntry reads one wanted file of a tree: a symbolic link or a file over
 // the size limit is a finding, not read.
-func readEntry(s *Source, l *Loaded, opts Options, tree *object.Tree, sub, name string, entry object.TreeEntry) error {
+func readEntry(s *Source, l *Loaded, opts Options, repo *git.Repository, sub, name string, entry object.TreeEntry) error {
 	p := path.Join(sub, name)
 	if entry.Mode == filemode.Symlink {
 		l.Findings = append(l.Findings, finding.Finding{Severity: finding.Notice, Location: finding.Location{File: p},
 			Policy: finding.CheckSource, Source: s.Name, Message: "a symbolic link; Laiki reads only regular files from Git, skipped"})
 		return nil
 	}
-	f, err := tree.File(name)
+	f, err := object.GetBlob(repo.Storer, entry.Hash)
 	if err != nil {
 		return err
 	}
@@ -127,11 +131,16 @@ func readEntry(s *Source, l *Loaded, opts Options, tree *object.Tree, sub, name 
 			Policy: finding.CheckSource, Source: s.Name, Message: fmt.Sprintf("file is %d bytes, more than the %d a Laiki file may have; not read", f.Size, opts.MaxFileBytes)})
 		return nil
 	}
-	text, err := f.Contents()
+	rd, err := f.Reader()
 	if err != nil {
 		return err
 	}
-	l.Files = append(l.Files, File{Path: p, Data: []byte(text)})
+	defer rd.Close()
+	data, err := io.ReadAll(rd)
+	if err != nil {
+		return err
+	}
+	l.Files = append(l.Files, File{Path: p, Data: data})
 	return nil
 }
 

@@ -78,6 +78,7 @@ type report struct {
 		Failed   bool   `json:"failed"`
 	} `json:"sources"`
 	PolicyRevision string `json:"policy-revision"`
+	Version        string `json:"laiki-version"`
 }
 
 func parseReport(t *testing.T, r result) report {

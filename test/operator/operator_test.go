@@ -678,4 +678,9 @@ func pullFails(t *testing.T, ns, prePuller, image, node string) {
 	if err := admin.Status().Update(ctx, pod); err != nil {
 		t.Fatal(err)
 	}
+	// The pod is not ready, so neither is the DaemonSet (as its controller says).
+	ds.Status.NumberReady, ds.Status.NumberUnavailable = 0, 1
+	if err := admin.Status().Update(ctx, ds); err != nil {
+		t.Fatal(err)
+	}
 }
