@@ -89,40 +89,49 @@ func (g *gitCache) load(ctx context.Context, s *Source, l *Loaded, opts Options)
 	// The tree's entries are walked by name first: only the blobs of the
 	// files Laiki reads are opened (a team repository may hold data, images
 	// and notebooks besides).
-	repo, err := git.PlainOpen(dir)
-	if err != nil {
+	if err := readTree(s, l, opts, tree, sub, ""); err != nil {
 		return err
 	}
-	walker := object.NewTreeWalker(tree, true, nil)
-	defer walker.Close()
-	for {
-		name, entry, err := walker.Next()
-		if err == io.EOF {
-			compact(ctx, dir, s.Git, auth)
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		if entry.Mode == filemode.Dir || entry.Mode == filemode.Submodule || !Wanted(name) {
-			continue
-		}
-		if err := readEntry(s, l, opts, repo, sub, name, entry); err != nil {
-			return err
+	compact(ctx, dir, s.Git, auth)
+	return nil
+}
+
+// readTree walks a tree by its entries' names first: only the blobs of the
+// files Laiki reads are opened (a team repository may hold data, images
+// and notebooks besides), each through the tree that holds it.
+func readTree(s *Source, l *Loaded, opts Options, tree *object.Tree, sub, prefix string) error {
+	for i := range tree.Entries {
+		e := &tree.Entries[i]
+		name := path.Join(prefix, e.Name)
+		switch {
+		case e.Mode == filemode.Dir:
+			subtree, err := tree.Tree(e.Name)
+			if err != nil {
+				return err
+			}
+			if err := readTree(s, l, opts, subtree, sub, name); err != nil {
+				return err
+			}
+		case e.Mode == filemode.Submodule || !Wanted(e.Name):
+		default:
+			if err := readEntry(s, l, opts, tree, sub, name, e); err != nil {
+				return err
+			}
 		}
 	}
+	return nil
 }
 
 // readEntry reads one wanted file of a tree: a symbolic link or a file over
 // the size limit is a finding, not read.
-func readEntry(s *Source, l *Loaded, opts Options, repo *git.Repository, sub, name string, entry object.TreeEntry) error {
+func readEntry(s *Source, l *Loaded, opts Options, tree *object.Tree, sub, name string, entry *object.TreeEntry) error {
 	p := path.Join(sub, name)
 	if entry.Mode == filemode.Symlink {
 		l.Findings = append(l.Findings, finding.Finding{Severity: finding.Notice, Location: finding.Location{File: p},
 			Policy: finding.CheckSource, Source: s.Name, Message: "a symbolic link; Laiki reads only regular files from Git, skipped"})
 		return nil
 	}
-	f, err := object.GetBlob(repo.Storer, entry.Hash)
+	f, err := tree.TreeEntryFile(entry)
 	if err != nil {
 		return err
 	}

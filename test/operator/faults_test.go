@@ -154,7 +154,13 @@ func TestFaultsConverge(t *testing.T) {
 			t.Fatalf("%s: %v", step, errs)
 		}
 		if got := ids(t, ns, "apps"); got != want {
-			t.Fatalf("%s: apps %q, want %q", step, got, want)
+			var why []string
+			for _, l := range run.Result.Sources {
+				for _, f := range l.Findings {
+					why = append(why, f.Message)
+				}
+			}
+			t.Fatalf("%s: apps %q, want %q (sources: %v)", step, got, want, why)
 		}
 		for _, id := range strings.Split(want, ",") {
 			accepted[id] = true
