@@ -8,13 +8,14 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/laiki-platform/laiki/engine/finding"
 	"github.com/laiki-platform/laiki/engine/report"
 )
 
 func newCheck() *cobra.Command {
 	var in inputs
 	var output string
-	var verbose bool
+	var verbose, failOnWarn, quiet, noColor bool
 	c := &cobra.Command{
 		Use:   "check [--config FILE | [--platform DIR]... PATH...]",
 		Short: "Check documents against the platform's rules, for pull requests",
@@ -57,10 +58,27 @@ and says so when every path was read as a platform source.`,
 				// as the format has it.
 				fmt.Fprintf(os.Stderr, "policies %s: %s\n", res.Policies.Revision, res.Policies.Inventory)
 			}
-			if err := report.Write(os.Stdout, output, res); err != nil {
+			if !verbose {
+				// "Not a Laiki document", on every run of a repository
+				// with CI files beside the apps: only with -v.
+				kept := res.Findings[:0]
+				for _, f := range res.Findings {
+					if f.Severity != finding.Notice || f.Policy != finding.CheckDocument {
+						kept = append(kept, f)
+					}
+				}
+				res.Findings = kept
+			}
+			if output == "text" {
+				color := !noColor && os.Getenv("NO_COLOR") == "" && isTerminal(os.Stdout)
+				err = report.TextWith(os.Stdout, res, report.TextOptions{Quiet: quiet, Color: color})
+			} else {
+				err = report.Write(os.Stdout, output, res)
+			}
+			if err != nil {
 				return cannot(err)
 			}
-			if res.Failed() {
+			if res.Failed() || failOnWarn && res.Summary().Warnings > 0 {
 				return &exitError{code: exitRejected}
 			}
 			return nil
@@ -68,6 +86,16 @@ and says so when every path was read as a platform source.`,
 	}
 	in.register(c)
 	c.Flags().StringVarP(&output, "output", "o", "text", "output format: "+strings.Join(report.Formats, ", "))
-	c.Flags().BoolVarP(&verbose, "verbose", "v", false, "say on standard error which policies were evaluated (governance rule sets, rules, pre-processors) and their revision")
+	c.Flags().BoolVarP(&verbose, "verbose", "v", false, "say on standard error which policies were evaluated (governance rule sets, rules, pre-processors) and their revision; report the files that are not Laiki documents")
+	c.Flags().BoolVar(&failOnWarn, "fail-on-warn", false, "exit 1 on a warning too (as conftest's --fail-on-warn)")
+	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "text: the findings only, no summary")
+	c.Flags().BoolVar(&noColor, "no-color", false, "no colours on a terminal (NO_COLOR does the same)")
 	return c
+}
+
+// isTerminal reports whether f is a terminal (a character device), where
+// colours help; a file, a pipe or a CI log gets none.
+func isTerminal(f *os.File) bool {
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }

@@ -45,7 +45,22 @@ func Write(w io.Writer, format string, r *engine.Result) error {
 // SafeText and SafeLocation: every line starts with a file name or with
 // Laiki's own words, never with a CI command or a terminal's escape
 // sequence.
-func Text(w io.Writer, r *engine.Result) error {
+func Text(w io.Writer, r *engine.Result) error { return TextWith(w, r, TextOptions{}) }
+
+// TextOptions tune the text output for a terminal or a CI log.
+type TextOptions struct {
+	// Quiet writes the findings only: no sources line, no summary.
+	Quiet bool
+	// Color marks severities with ANSI colours (a terminal; never in a file
+	// or a pipe, and never with NO_COLOR).
+	Color bool
+}
+
+// severityColor is the ANSI colour of a severity.
+var severityColor = map[string]string{"error": "31", "deny": "31", "warn": "33", "notice": "2"}
+
+// TextWith is Text with options.
+func TextWith(w io.Writer, r *engine.Result, o TextOptions) error {
 	var b strings.Builder
 	file := "\x00"
 	for _, f := range r.Findings {
@@ -57,21 +72,39 @@ func Text(w io.Writer, r *engine.Result) error {
 		if where == "" {
 			where = "laiki"
 		}
-		fmt.Fprintf(&b, "%s: %s: %s", where, SafeText(string(f.Severity)), SafeText(f.Message))
+		sev := SafeText(string(f.Severity))
+		if c := severityColor[sev]; o.Color && c != "" {
+			sev = "\x1b[" + c + "m" + sev + "\x1b[0m"
+		}
+		fmt.Fprintf(&b, "%s: %s: %s", where, sev, SafeText(f.Message))
 		if f.Policy != "" {
 			fmt.Fprintf(&b, " [%s]", SafeText(f.Policy))
 		}
 		b.WriteByte('\n')
 	}
+	if o.Quiet {
+		_, err := io.WriteString(w, b.String())
+		return err
+	}
 	if len(r.Findings) > 0 {
 		b.WriteByte('\n')
 	}
 	writeSources(&b, r)
-	s := r.Summary()
-	fmt.Fprintf(&b, "%d documents: %d resources accepted, %d rejected; %d denials, %d warnings, %d errors\n",
-		s.Documents, s.Accepted, s.Rejected, s.Denials, s.Warnings, s.Errors)
+	b.WriteString(summaryLine(r.Summary()))
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// summaryLine counts a run in words, plurals right.
+func summaryLine(s engine.Summary) string {
+	n := func(k int, one, many string) string {
+		if k == 1 {
+			return fmt.Sprintf("%d %s", k, one)
+		}
+		return fmt.Sprintf("%d %s", k, many)
+	}
+	return fmt.Sprintf("%s: %s accepted, %d rejected; %s, %s, %s\n", n(s.Documents, "document", "documents"),
+		n(s.Accepted, "resource", "resources"), s.Rejected, n(s.Denials, "denial", "denials"), n(s.Warnings, "warning", "warnings"), n(s.Errors, "error", "errors"))
 }
 
 // allPlatformHint is the line Text adds when a run from plain paths read
@@ -194,9 +227,7 @@ func GitHub(w io.Writer, r *engine.Result) error {
 		props = append(props, "title="+ghProperty(title))
 		fmt.Fprintf(&b, "::%s %s::%s\n", cmd, strings.Join(props, ","), ghData(f.Message))
 	}
-	s := r.Summary()
-	fmt.Fprintf(&b, "%d documents: %d resources accepted, %d rejected; %d denials, %d warnings, %d errors\n",
-		s.Documents, s.Accepted, s.Rejected, s.Denials, s.Warnings, s.Errors)
+	b.WriteString(summaryLine(r.Summary()))
 	_, err := io.WriteString(w, b.String())
 	return err
 }

@@ -197,7 +197,7 @@ func TestText(t *testing.T) {
 			t.Errorf("bad line %q", l)
 		}
 	}
-	if want := "4 documents: 2 resources accepted, 1 rejected; 1 denials, 1 warnings, 1 errors"; lines[len(lines)-1] != want {
+	if want := "4 documents: 2 resources accepted, 1 rejected; 1 denial, 1 warning, 1 error"; lines[len(lines)-1] != want {
 		t.Errorf("summary %q", lines[len(lines)-1])
 	}
 }

@@ -140,7 +140,7 @@ func TestOutputFormats(t *testing.T) {
 	t.Run("github", func(t *testing.T) {
 		lines := strings.Split(strings.TrimRight(out["github"].stdout, "\n"), "\n")
 		command := regexp.MustCompile(`^::(error|warning|notice) file=([^,:]+)(?:,line=(\d+))?(?:,col=(\d+))?,title=([^:]*)::(.+)$`)
-		summary := regexp.MustCompile(`^(\d+) documents: (\d+) resources accepted, (\d+) rejected; (\d+) denials, (\d+) warnings, (\d+) errors$`)
+		summary := regexp.MustCompile(`^(\d+) documents?: (\d+) resources? accepted, (\d+) rejected; (\d+) denials?, (\d+) warnings?, (\d+) errors?$`)
 		if len(lines) != len(rep.Findings)+1 {
 			t.Fatalf("want one line per finding and a summary, got:\n%s", out["github"].stdout)
 		}
@@ -165,7 +165,7 @@ func TestOutputFormats(t *testing.T) {
 	t.Run("text", func(t *testing.T) {
 		lines := strings.Split(strings.TrimRight(out["text"].stdout, "\n"), "\n")
 		entry := regexp.MustCompile(`^([^:\s]+)(?::(\d+))?(?::(\d+))?: (error|deny|warn|notice): (.+) \[([^\]]+)\]$`)
-		summary := regexp.MustCompile(`^(\d+) documents: (\d+) resources accepted, (\d+) rejected; (\d+) denials, (\d+) warnings, (\d+) errors$`)
+		summary := regexp.MustCompile(`^(\d+) documents?: (\d+) resources? accepted, (\d+) rejected; (\d+) denials?, (\d+) warnings?, (\d+) errors?$`)
 		var n int
 		for _, line := range lines[:len(lines)-1] {
 			if line == "" {

@@ -33,3 +33,30 @@ func TestVersion(t *testing.T) {
 		t.Errorf("junit: no version property %q:\n%s", v, ju.stdout[:min(len(ju.stdout), 600)])
 	}
 }
+
+// The CI flags: --fail-on-warn fails on a warning, --quiet writes findings
+// only, notices (a file that is not a Laiki document) only with -v, and
+// no colours where the output is not a terminal.
+func TestCheckCIFlags(t *testing.T) {
+	dir := t.TempDir()
+	platform := map[string]string{}
+	for name, text := range exampleFiles(t, "platform") {
+		platform["platform/"+name] = text
+	}
+	write(t, dir, platform)
+	write(t, dir, map[string]string{"apps/a.yaml": app("a"), "apps/.gitlab-ci.yml": "stages: [test]\n"})
+	base := []string{"check", "--platform", "platform", "apps"}
+	r := laikiRun(t, dir, nil, base...)
+	if r.code != 0 || strings.Contains(r.stdout, "not a Laiki document") || strings.Contains(r.stdout, "\x1b[") {
+		t.Errorf("plain: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if r := laikiRun(t, dir, nil, append(base, "-v")...); !strings.Contains(r.stdout, "not a Laiki document") {
+		t.Errorf("-v must report notices:\n%s", r.stdout)
+	}
+	if r := laikiRun(t, dir, nil, append(base, "--fail-on-warn")...); r.code != 1 {
+		t.Errorf("--fail-on-warn with warnings (the example namespace's name): exit %d\n%s", r.code, r.stdout)
+	}
+	if r := laikiRun(t, dir, nil, append(base, "--quiet")...); strings.Contains(r.stdout, "documents:") || !strings.Contains(r.stdout, "warn:") {
+		t.Errorf("--quiet: findings only:\n%s", r.stdout)
+	}
+}
