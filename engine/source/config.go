@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -52,6 +53,10 @@ type Source struct {
 	Allow     *Allow        `yaml:"allow"`
 	// Budget, for a team source, goes over the configuration's budgets.
 	Budget *Budget `yaml:"budget"`
+	// Exclude lists files of the source Laiki does not read, as paths
+	// relative to it: a glob (path.Match) on the path or on the file name,
+	// or DIR/** for a whole directory. DefaultExclude is always there.
+	Exclude []string `yaml:"exclude"`
 	// Timeout bounds one read of the source (a Go duration, default
 	// DefaultTimeout): a remote that hangs fails this source alone.
 	Timeout string `yaml:"timeout"`
@@ -423,4 +428,28 @@ func (s *Source) ReadTimeout() time.Duration {
 		return s.timeout
 	}
 	return DefaultTimeout
+}
+
+// DefaultExclude are files of a repository that are YAML and never Laiki
+// documents: CI pipelines and their configuration.
+var DefaultExclude = []string{".github/**", ".gitlab/**", ".gitlab-ci.yml", ".pre-commit-config.yaml", ".circleci/**", "azure-pipelines.yml", ".woodpecker/**"}
+
+// Excluded reports whether a file of the source (its path relative to the
+// source, with /) is left out.
+func (s *Source) Excluded(rel string) bool {
+	for _, pat := range append(append([]string(nil), DefaultExclude...), s.Exclude...) {
+		if dir, ok := strings.CutSuffix(pat, "/**"); ok {
+			if rel == dir || strings.HasPrefix(rel, dir+"/") {
+				return true
+			}
+			continue
+		}
+		if ok, _ := path.Match(pat, rel); ok {
+			return true
+		}
+		if ok, _ := path.Match(pat, path.Base(rel)); ok && !strings.Contains(pat, "/") {
+			return true
+		}
+	}
+	return false
 }

@@ -146,3 +146,17 @@ func TestPlatformPathsConfig(t *testing.T) {
 		t.Errorf("sources\n got %s\nwant %s", strings.Join(got, ","), want)
 	}
 }
+
+// Files that are YAML and never Laiki documents (CI pipelines) are left out
+// by default, and a source names its own.
+func TestExcluded(t *testing.T) {
+	s := &Source{Exclude: []string{"docs/**", "*.draft.yaml", "tools/ci.yml"}}
+	for rel, want := range map[string]bool{
+		".github/workflows/ci.yml": true, ".gitlab-ci.yml": true, "docs/mkdocs.yml": true, "apps/x.draft.yaml": true,
+		"tools/ci.yml": true, "apps/app.yaml": false, "github/app.yaml": false, "tools/other.yml": false,
+	} {
+		if got := s.Excluded(rel); got != want {
+			t.Errorf("%s: excluded %v, want %v", rel, got, want)
+		}
+	}
+}

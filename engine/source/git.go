@@ -112,7 +112,7 @@ func readTree(s *Source, l *Loaded, opts Options, tree *object.Tree, sub, prefix
 			if err := readTree(s, l, opts, subtree, sub, name); err != nil {
 				return err
 			}
-		case e.Mode == filemode.Submodule || !Wanted(e.Name):
+		case e.Mode == filemode.Submodule || !Wanted(e.Name) || s.Excluded(name):
 		default:
 			if err := readEntry(s, l, opts, tree, sub, name, e); err != nil {
 				return err

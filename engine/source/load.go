@@ -233,6 +233,9 @@ func loadLocal(s *Source, l *Loaded, opts Options) error {
 		if !Wanted(d.Name()) {
 			return nil
 		}
+		if rel, err := filepath.Rel(root, p); err == nil && s.Excluded(filepath.ToSlash(rel)) {
+			return nil
+		}
 		if d.Type()&fs.ModeSymlink != 0 {
 			// A link is followed only when it stays inside the source, so
 			// that a source cannot read files it does not own.
