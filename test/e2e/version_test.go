@@ -44,14 +44,14 @@ func TestCheckCIFlags(t *testing.T) {
 		platform["platform/"+name] = text
 	}
 	write(t, dir, platform)
-	write(t, dir, map[string]string{"apps/a.yaml": app("a"), "apps/.gitlab-ci.yml": "stages: [test]\n"})
+	write(t, dir, map[string]string{"apps/a.yaml": app("a"), "apps/notes.yaml": "title: notes\n", "apps/.gitlab-ci.yml": "stages: [test]\n"})
 	base := []string{"check", "--platform", "platform", "apps"}
 	r := laikiRun(t, dir, nil, base...)
 	if r.code != 0 || strings.Contains(r.stdout, "not a Laiki document") || strings.Contains(r.stdout, "\x1b[") {
 		t.Errorf("plain: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
-	if r := laikiRun(t, dir, nil, append(base, "-v")...); !strings.Contains(r.stdout, "not a Laiki document") {
-		t.Errorf("-v must report notices:\n%s", r.stdout)
+	if r := laikiRun(t, dir, nil, append(base, "-v")...); !strings.Contains(r.stdout, "apps/notes.yaml:1: notice: not a Laiki document") || strings.Contains(r.stdout, "gitlab-ci") {
+		t.Errorf("-v must report notes.yaml as not a Laiki document, and never read .gitlab-ci.yml:\n%s", r.stdout)
 	}
 	if r := laikiRun(t, dir, nil, append(base, "--fail-on-warn")...); r.code != 1 {
 		t.Errorf("--fail-on-warn with warnings (the example namespace's name): exit %d\n%s", r.code, r.stdout)
