@@ -2,7 +2,6 @@ package operator
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -33,10 +32,7 @@ func TestRemovedSettingsLeaveTheCluster(t *testing.T) {
 		})
 		gittest.Write(t, filepath.Join(dir, "team"), map[string]string{"a.yaml": appFile(ns, "a", "registry.example.com/a/a:1") + env + cmd})
 	}
-	cfg := filepath.Join(dir, "laiki.yaml")
-	if err := os.WriteFile(cfg, []byte("sources:\n  - {name: platform, path: platform, role: platform}\n  - {name: team, path: team, allow: {target-namespaces: ["+ns+"]}}\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	cfg := teams(t, dir, ns, "team")
 	apply := func() result {
 		return runLaiki(t, "apply", "--config", cfg, "--kubeconfig", kubeconfig, "--cache-dir", t.TempDir(), "--instance", "drift-removed")
 	}
@@ -126,10 +122,7 @@ func TestApplyKeepsTheRunningVersion(t *testing.T) {
 	dir := t.TempDir()
 	gittest.Write(t, filepath.Join(dir, "platform"), platformFiles(ns))
 	gittest.Write(t, filepath.Join(dir, "team"), map[string]string{"a.yaml": appFile(ns, "a", "registry.example.com/a/a:1")})
-	cfg := filepath.Join(dir, "laiki.yaml")
-	if err := os.WriteFile(cfg, []byte("sources:\n  - {name: platform, path: platform, role: platform}\n  - {name: team, path: team, allow: {target-namespaces: ["+ns+"]}}\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	cfg := teams(t, dir, ns, "team")
 	apply := func() result {
 		return runLaiki(t, "apply", "--config", cfg, "--kubeconfig", kubeconfig, "--cache-dir", t.TempDir(), "--instance", "drift-keep")
 	}

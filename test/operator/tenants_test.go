@@ -81,7 +81,7 @@ func TestDuplicateIdFromAnotherTeam(t *testing.T) {
 		"\nlaiki-spec:\n  fqdn: apps.example.com\n  proxy:\n    title: Apps\n  laiki-ecr:\n    name-prefix: shiny/\n    on-delete: force\n"})
 	gittest.Write(t, filepath.Join(dir, "team-a"), map[string]string{"zeta.yaml": appFile(ns, "zeta", "registry.example.com/a/zeta:1"), "zeta-ecr.yaml": ecrFile(ns, "zeta")})
 	gittest.Write(t, filepath.Join(dir, "team-b"), map[string]string{".keep": ""})
-	twoTeams(t, dir, ns)
+	teams(t, dir, ns, "team-a", "team-b")
 	apply := func() result {
 		return runWithEnv(t, env, "apply", "--config", filepath.Join(dir, "laiki.yaml"), "--kubeconfig", kubeconfig, "--cache-dir", t.TempDir(),
 			"--instance", "tenants-dup", "--status-namespace", kube.Name(ns), "--aws-max-backoff", "100ms")
@@ -135,7 +135,7 @@ func TestOversizedContributionDoesNotStopOthers(t *testing.T) {
 	gittest.Write(t, filepath.Join(dir, "platform"), platformFiles(ns))
 	gittest.Write(t, filepath.Join(dir, "team-a"), map[string]string{"a.yaml": appFile(ns, "a", "registry.example.com/a/a:1")})
 	gittest.Write(t, filepath.Join(dir, "team-b"), map[string]string{".keep": ""})
-	twoTeams(t, dir, ns)
+	teams(t, dir, ns, "team-a", "team-b")
 	apply := func() result {
 		return runLaiki(t, "apply", "--config", filepath.Join(dir, "laiki.yaml"), "--kubeconfig", kubeconfig, "--cache-dir", t.TempDir(),
 			"--instance", "tenants-size", "--status-namespace", kube.Name(ns))
@@ -190,7 +190,7 @@ func TestCraneRepositoryNotTakenFromAnotherTeam(t *testing.T) {
 		"  crane-data-repository:\n    mount-read-only: true\n    read-access: {groups: [team-a]}\n"})
 	gittest.Write(t, filepath.Join(dir, "team-b"), map[string]string{"aaa.yaml": appFile(ns, "aaa", "registry.example.com/b/aaa:1") +
 		"  crane-data-repository:\n    name: zeta\n    mount-read-only: false\n    read-access: {groups: [team-b]}\n    write-access: {groups: [team-b]}\n"})
-	twoTeams(t, dir, ns)
+	teams(t, dir, ns, "team-a", "team-b")
 	r := runLaiki(t, "apply", "--config", filepath.Join(dir, "laiki.yaml"), "--kubeconfig", kubeconfig, "--cache-dir", t.TempDir(),
 		"--instance", "tenants-crane", "--status-namespace", kube.Name(ns))
 	if r.code == 0 || !strings.Contains(r.stderr, "team-b/aaa.yaml") || !strings.Contains(r.stderr, "Crane repository zeta already belongs to") {
@@ -216,14 +216,17 @@ func TestCraneRepositoryNotTakenFromAnotherTeam(t *testing.T) {
 	}
 }
 
-// twoTeams writes a laiki.yaml of a platform and teams a and b (paths
-// platform, team-a, team-b of dir), both allowed namespace ns.
-func twoTeams(t *testing.T, dir, ns string) {
+// teams writes dir/laiki.yaml: the platform source (dir/platform) and a
+// team source of each name (dir/<name>), each allowed namespace ns.
+func teams(t *testing.T, dir, ns string, names ...string) string {
 	t.Helper()
-	cfg := "sources:\n  - {name: platform, path: platform, role: platform}\n" +
-		"  - {name: team-a, path: team-a, allow: {target-namespaces: [" + ns + "]}}\n" +
-		"  - {name: team-b, path: team-b, allow: {target-namespaces: [" + ns + "]}}\n"
-	if err := os.WriteFile(filepath.Join(dir, "laiki.yaml"), []byte(cfg), 0o644); err != nil {
+	cfg := "sources:\n  - {name: platform, path: platform, role: platform}\n"
+	for _, n := range names {
+		cfg += "  - {name: " + n + ", path: " + n + ", allow: {target-namespaces: [" + ns + "]}}\n"
+	}
+	file := filepath.Join(dir, "laiki.yaml")
+	if err := os.WriteFile(file, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	return file
 }
