@@ -63,6 +63,9 @@ type Policies struct {
 	// Revision identifies the policy set (a hash of every module), so that
 	// every decision can say which policies made it.
 	Revision string
+	// docs are the METADATA of the policies, by the Policy of their
+	// findings (see Doc): a report describes each rule in its author's words.
+	docs map[string]RuleDoc
 	// timeout bounds one evaluation, so that a policy that loops is
 	// stopped. A set is shared by every request and run that uses it (the
 	// Gate hands the one in force to all), so it never changes after
@@ -215,6 +218,9 @@ func Compile(ctx context.Context, platform []Module, config map[string]any) (*Po
 		return nil, err
 	}
 	p.compiler, p.store = compiler, store
+	// From the compiled set only: OPA has refused a package or document
+	// with two METADATA blocks of one scope by now.
+	p.docs = ruleDocs(parsed)
 	prepare := func(query string) (rego.PreparedEvalQuery, error) {
 		return rego.New(rego.Query(query), rego.Compiler(compiler), rego.Store(store), rego.StrictBuiltinErrors(false)).PrepareForEval(ctx)
 	}

@@ -8,6 +8,9 @@
 #     allowed-keys: [...]       # platform-only keys that teams may use after all
 #     allowed-registries: [...] # when set, images must come from these
 #     allowed-expressions: [...] # keys where teams may write #{...} or ${...}
+# related_resources:
+#   - ref: https://github.com/laiki-platform/laiki/blob/main/docs/policies.md#laikigovernancebaseline-governance
+#     description: what the baseline denies, and its parameters in laiki.yaml
 package laiki.governance.baseline
 
 defaults := {

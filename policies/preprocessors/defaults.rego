@@ -10,6 +10,11 @@
 #   - override: the key is set whatever the app says, with a warning when the
 #     app said otherwise.
 #   They apply in that order: fallback, append, override.
+# related_resources:
+#   - ref: https://github.com/laiki-platform/laiki/blob/main/docs/policies.md#shinyproxyappdefaultspreprocessor-pre-processor
+#     description: the pre-processor's parameters, with an example document
+#   - ref: https://github.com/laiki-platform/laiki/blob/main/docs/policies.md#pre-processors
+#     description: how pre-processors are turned on and in what order they run
 package laiki.preprocessors.ShinyProxyAppDefaultsPreProcessor
 
 resource_types := {"ShinyProxyApp"}
