@@ -152,7 +152,7 @@ func (r *Result) judgeWith(ctx context.Context, res *Resource, govern bool) []fi
 		if pp.Broken || r.InError(pp) {
 			return []finding.Finding{{Severity: finding.Error, Location: d.Location(), Policy: finding.CheckBinding,
 				Message: fmt.Sprintf("held back: pre-processor %s/%s (%s:%d) that applies to it is in error", pp.Namespace, pp.Name, pp.File, pp.Line),
-				Related: []finding.Location{pp.Location()}}}
+				Related: []finding.Location{pp.Origin()}}}
 		}
 	}
 	spec, fs, changes := r.Policies.PreProcess(ctx, d, pps)
@@ -278,7 +278,9 @@ func blame(f finding.Finding, d *document.Document, changes []admission.Change) 
 		rule = ", " + by.Rule
 	}
 	f.Source = pp.Source.Name
-	f.Related = append(f.Related, d.PosOf(path...))
+	at := d.PosOf(path...)
+	at.Source = d.Source.Name
+	f.Related = append(f.Related, at)
 	f.Message = fmt.Sprintf("%s (set by pre-processor %s/%s%s)", f.Message, pp.Namespace, pp.Name, rule)
 	return f
 }

@@ -80,6 +80,10 @@ type Resource struct {
 	// Held marks the last accepted version of a resource whose new version
 	// is rejected, put back by Hold so that the platform keeps running it.
 	Held bool
+	// NotChecked marks a resource no verdict could be given on, because of
+	// a fault of the platform's or Laiki's (Result.Faults): neither accepted
+	// nor rejected.
+	NotChecked bool
 }
 
 // Key names a resource uniquely: type, target namespace, target name, id.
@@ -101,6 +105,11 @@ type Result struct {
 	Reload *admission.Reload
 	// Owners is Options.Owners: who owns each claimed name.
 	Owners map[string]string
+	// Faults say what kept Laiki from judging: a source it could not read,
+	// policies that do not compile. They are not the teams' doing: `laiki
+	// check` exits 2 on them, and the resources they would have decided on
+	// are not checked rather than rejected (StandDown).
+	Faults []string
 
 	keys    keyRules // policy-data.baseline's rules for the keys of team resources
 	byDoc   map[*document.Document][]finding.Finding
@@ -178,12 +187,33 @@ func (r *Result) AddWorkflowFindings(fs []finding.Finding) {
 			r.add(nil, f)
 			continue
 		}
+		if !f.Severity.Blocking() && r.saidAt(res.Doc, f) {
+			continue
+		}
 		r.add(res.Doc, f)
 		if f.Severity.Blocking() {
 			res.Accepted = false
 		}
 	}
 	finding.Sort(r.Findings)
+}
+
+// saidAt reports whether a policy already says something at least as
+// strong about the same field at the same place: a workflow's warning there
+// (the pre-puller's upper-case image, next to the baseline's) would make the
+// team read one problem twice.
+func (r *Result) saidAt(d *document.Document, f finding.Finding) bool {
+	if f.Field == "" {
+		return false
+	}
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	for _, g := range r.byDoc[d] {
+		if g.Field == f.Field && g.Location == f.Location && !g.Severity.Below(f.Severity) {
+			return true
+		}
+	}
+	return false
 }
 
 // Hold puts back the last accepted version of every resource that is
@@ -265,6 +295,8 @@ type Summary struct {
 	Warnings  int `json:"warnings"`
 	Errors    int `json:"errors"`
 	Notices   int `json:"notices"`
+	// NotChecked counts the resources a fault left without a verdict.
+	NotChecked int `json:"not-checked,omitempty"`
 }
 
 // Summary counts documents, verdicts and findings.
@@ -274,6 +306,8 @@ func (r *Result) Summary() Summary {
 		switch {
 		case res.Held:
 			// counted as the rejected new version it stands in for
+		case res.NotChecked:
+			s.NotChecked++
 		case res.Accepted:
 			s.Accepted++
 		default:
@@ -355,7 +389,10 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		policies, err = admission.Compile(ctx, modules, opts.Config.PolicyData)
 	}
 	if err != nil {
-		return nil, err
+		// What was read stays for the report, every resource in it not
+		// checked: the policies' fault is not the teams'.
+		res.compileFault(err, modules)
+		return res, err
 	}
 	if res.Reload.Refused() {
 		res.add(nil, finding.Finding{Severity: finding.Error, Location: res.Reload.Location, Policy: finding.CheckPolicies,
@@ -539,7 +576,7 @@ func (r *Result) bindResources(usable func(*document.Document) bool) {
 		}
 		for _, d := range others {
 			r.add(d, finding.Finding{Severity: finding.Error, Location: d.PosOf(document.KeySpec, rs[0].Type.IdentityKey), Policy: finding.CheckIdentity,
-				Related: []finding.Location{mine[0].Location()}, Field: document.KeySpec + "." + rs[0].Type.IdentityKey,
+				Related: []finding.Location{mine[0].Origin()}, Field: document.KeySpec + "." + rs[0].Type.IdentityKey,
 				Message: fmt.Sprintf("%s belongs to source %s (%s:%d), which declared it first: choose another %s", what, owner, mine[0].File, mine[0].Line, rs[0].Type.IdentityKey)})
 		}
 		if len(mine) > 1 {
@@ -588,7 +625,7 @@ func (r *Result) duplicates(ds []*document.Document, what string) {
 		for _, o := range ds {
 			if o != d {
 				others = append(others, fmt.Sprintf("%s:%d (source %s)", o.File, o.Line, o.Source.Name))
-				related = append(related, o.Location())
+				related = append(related, o.Origin())
 			}
 		}
 		r.add(d, finding.Finding{Severity: finding.Error, Location: d.Location(), Policy: finding.CheckIdentity, Related: related,

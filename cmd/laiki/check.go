@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"slices"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/laiki-platform/laiki/engine"
 	"github.com/laiki-platform/laiki/engine/finding"
 	"github.com/laiki-platform/laiki/engine/report"
 )
@@ -23,8 +25,14 @@ func newCheck() *cobra.Command {
 every resource, and reports what would be rejected, at file and line.
 
 Exit codes: 0 nothing rejected; 1 a resource rejected or a document in
-error; 2 Laiki could not run (bad flags, unreadable sources file, a policy
-that does not compile).
+error; 2 Laiki could not run (bad flags, an unreadable sources file, a
+source that cannot be read, a policy that does not compile). On exit 2 the
+report is still written (json, sarif, github, junit) with the fault, and
+what the fault kept from being judged is "not checked", never rejected.
+
+A file of a Git or ConfigMap source is named with its source
+(team-one:app.yaml:4:3); github and sarif annotate only the files under
+the working directory, and name the others in the message.
 
 To try a team's files on your own machine as its pull request is checked,
 give the platform's directory with --platform and the apps as paths: each
@@ -50,24 +58,31 @@ and says so when every path was read as a platform source.`,
 				return cannot(fmt.Errorf("unknown output format %q (one of %s)", output, strings.Join(report.Formats, ", ")))
 			}
 			res, _, err := in.run(c.Context(), args)
+			if res != nil && !verbose {
+				quietNotices(res)
+			}
 			if err != nil {
+				// Laiki could not run: the report is still written with
+				// the fault (a CI step that uploads it on failure shows
+				// why; text only when sources were read, the fault itself
+				// on standard error), and nothing the team wrote is
+				// blamed.
+				if res == nil {
+					res = &engine.Result{}
+				}
+				if len(res.Faults) == 0 {
+					res.Faults = []string{unwrap(err)}
+				}
+				if output != "text" || len(res.Sources) > 0 {
+					_ = report.Write(os.Stdout, output, res)
+				}
 				return err
 			}
+			res.StandDown()
 			if verbose && res.Policies != nil {
 				// On standard error: the report on standard output stays
 				// as the format has it.
 				fmt.Fprintf(os.Stderr, "policies %s: %s\n", res.Policies.Revision, res.Policies.Inventory)
-			}
-			if !verbose {
-				// "Not a Laiki document", on every run of a repository
-				// with CI files beside the apps: only with -v.
-				kept := res.Findings[:0]
-				for _, f := range res.Findings {
-					if f.Severity != finding.Notice || f.Policy != finding.CheckDocument {
-						kept = append(kept, f)
-					}
-				}
-				res.Findings = kept
 			}
 			if output == "text" {
 				color := !noColor && os.Getenv("NO_COLOR") == "" && isTerminal(os.Stdout)
@@ -77,6 +92,9 @@ and says so when every path was read as a platform source.`,
 			}
 			if err != nil {
 				return cannot(err)
+			}
+			if len(res.Faults) > 0 {
+				return cannot(fmt.Errorf("could not check everything:\n%s", strings.Join(res.Faults, "\n")))
 			}
 			if res.Failed() || failOnWarn && res.Summary().Warnings > 0 {
 				return &exitError{code: exitRejected}
@@ -98,4 +116,25 @@ and says so when every path was read as a platform source.`,
 func isTerminal(f *os.File) bool {
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// unwrap is the message of a command's error, without its exit code.
+func unwrap(err error) string {
+	var ee *exitError
+	if errors.As(err, &ee) && ee.err != nil {
+		return ee.err.Error()
+	}
+	return err.Error()
+}
+
+// quietNotices drops "not a Laiki document", which every run of a
+// repository with CI files beside the apps would print: shown with -v.
+func quietNotices(res *engine.Result) {
+	kept := res.Findings[:0]
+	for _, f := range res.Findings {
+		if f.Severity != finding.Notice || f.Policy != finding.CheckDocument {
+			kept = append(kept, f)
+		}
+	}
+	res.Findings = kept
 }

@@ -166,11 +166,13 @@ func (in *inputs) run(ctx context.Context, paths []string) (*engine.Result, *wor
 	}
 	res, err := engine.Run(ctx, engine.Options{Config: cfg, Load: source.Options{CacheDir: in.cacheDir}})
 	if err != nil {
+		// What was read comes back with the fault, for a report that says
+		// why nothing was checked (check writes it in every format).
 		var ce *admission.CompileError
 		if errors.As(err, &ce) {
-			return nil, nil, cannot(fmt.Errorf("a policy does not compile:\n%w", err))
+			return res, nil, cannot(fmt.Errorf("a policy does not compile:\n%w", err))
 		}
-		return nil, nil, cannot(err)
+		return res, nil, cannot(err)
 	}
 	return res, workflow.RenderAndJudge(res), nil
 }

@@ -54,7 +54,7 @@ func (p *Policies) PreProcess(ctx context.Context, d *document.Document, pps []*
 		if !ok {
 			// The engine holds such a resource back before it gets here.
 			fs = append(fs, finding.Finding{Severity: finding.Error, Location: d.Location(), Policy: policy, Source: d.Source.Name,
-				Message: fmt.Sprintf("no pre-processor policy %s", pp.Type), Related: []finding.Location{pp.Location()}})
+				Message: fmt.Sprintf("no pre-processor policy %s", pp.Type), Related: []finding.Location{pp.Origin()}})
 			return spec, fs, changes
 		}
 		before := spec
@@ -67,21 +67,21 @@ func (p *Policies) PreProcess(ctx context.Context, d *document.Document, pps []*
 		}
 		if len(rs) == 0 {
 			fs = append(fs, finding.Finding{Severity: finding.Error, Location: d.Location(), Policy: policy, Source: d.Source.Name,
-				Message: fmt.Sprintf("pre-processor %s gave no result", pp.Type), Related: []finding.Location{pp.Location()}})
+				Message: fmt.Sprintf("pre-processor %s gave no result", pp.Type), Related: []finding.Location{pp.Origin()}})
 			return spec, fs, changes
 		}
 		out, _ := rs[0].Expressions[0].Value.(map[string]any)
 		newSpec, ok := out["spec"]
 		if !ok {
 			fs = append(fs, finding.Finding{Severity: finding.Error, Location: d.Location(), Policy: policy, Source: d.Source.Name,
-				Message: fmt.Sprintf("pre-processor %s gave no spec for this resource (is its `spec` rule undefined for it?)", pp.Type), Related: []finding.Location{pp.Location()}})
+				Message: fmt.Sprintf("pre-processor %s gave no spec for this resource (is its `spec` rule undefined for it?)", pp.Type), Related: []finding.Location{pp.Origin()}})
 			return spec, fs, changes
 		}
 		spec = Normalize(newSpec)
 		for _, w := range asList(out["warn"]) {
 			msg, field := message(w)
 			fs = append(fs, finding.Finding{Severity: finding.Warn, Location: fieldLocation(d, field), Message: msg, Policy: policy,
-				Source: d.Source.Name, Field: strings.Join(field, "."), Related: []finding.Location{pp.Location()}})
+				Source: d.Source.Name, Field: strings.Join(field, "."), Related: []finding.Location{pp.Origin()}})
 		}
 		reported := map[string]bool{}
 		for _, c := range asList(out["changes"]) {

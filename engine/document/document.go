@@ -113,6 +113,14 @@ func (d *Document) Location() finding.Location {
 	return finding.Location{File: d.File, Line: d.Line, Column: d.Column}
 }
 
+// Origin is Location with the source's name: a related location, which may
+// be in another source than the finding's.
+func (d *Document) Origin() finding.Location {
+	l := d.Location()
+	l.Source = d.Source.Name
+	return l
+}
+
 // Describe names the document for messages: "ShinyProxyApp in ShinyProxy/ShinyProxy".
 func (d *Document) Describe() string {
 	switch d.Kind {

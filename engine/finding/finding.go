@@ -27,6 +27,9 @@ const (
 // Blocking reports whether a finding of this severity rejects what it is about.
 func (s Severity) Blocking() bool { return s == Error || s == Deny }
 
+// Below reports whether s is less severe than o.
+func (s Severity) Below(o Severity) bool { return s.rank() > o.rank() }
+
 func (s Severity) rank() int {
 	switch s {
 	case Error:
@@ -44,6 +47,10 @@ type Location struct {
 	File   string `json:"file"`
 	Line   int    `json:"line,omitempty"`
 	Column int    `json:"column,omitempty"`
+	// Source names the source the file is in, for a related location (two
+	// team repositories may both hold app.yaml); a finding's own source is
+	// Finding.Source.
+	Source string `json:"source,omitempty"`
 }
 
 func (l Location) String() string {

@@ -18,6 +18,7 @@ type junitSuites struct {
 	Tests    int          `xml:"tests,attr"`
 	Failures int          `xml:"failures,attr"`
 	Errors   int          `xml:"errors,attr"`
+	Skipped  int          `xml:"skipped,attr,omitempty"`
 	Suites   []junitSuite `xml:"testsuite"`
 }
 
@@ -26,6 +27,7 @@ type junitSuite struct {
 	Tests      int             `xml:"tests,attr"`
 	Failures   int             `xml:"failures,attr"`
 	Errors     int             `xml:"errors,attr"`
+	Skipped    int             `xml:"skipped,attr,omitempty"`
 	Properties []junitProperty `xml:"properties>property,omitempty"`
 	Cases      []junitCase     `xml:"testcase"`
 }
@@ -43,7 +45,14 @@ type junitCase struct {
 	Line      int           `xml:"line,attr,omitempty"`
 	Failure   *junitProblem `xml:"failure,omitempty"`
 	Error     *junitProblem `xml:"error,omitempty"`
+	Skipped   *junitSkipped `xml:"skipped,omitempty"`
 	SystemOut string        `xml:"system-out,omitempty"`
+}
+
+// junitSkipped marks a resource a fault left without a verdict: neither
+// passed nor failed.
+type junitSkipped struct {
+	Message string `xml:"message,attr"`
 }
 
 type junitProblem struct {
@@ -70,16 +79,30 @@ func JUnit(w io.Writer, r *engine.Result) error {
 	for _, l := range r.Sources {
 		suite(l.Source.Name)
 	}
+	at := placesOf(r)
+	if len(r.Faults) > 0 {
+		// What kept Laiki from judging, as a test case of its own: GitLab
+		// and Jenkins show an <error> as the run's, not as a team file's.
+		s := suite("laiki")
+		s.Cases = append(s.Cases, junitCase{Name: "laiki could not run", Classname: "laiki",
+			Error: &junitProblem{Message: r.Faults[0], Type: "fault", Text: strings.Join(r.Faults, "\n")}})
+	}
 	names := map[*document.Document]string{}
+	notChecked := map[*document.Document]bool{}
 	for _, res := range r.Resources {
 		names[res.Doc] = resourceName(r, res)
+		notChecked[res.Doc] = res.NotChecked
 	}
 	for _, d := range r.Documents {
 		name, ok := names[d]
 		if !ok {
 			name = d.Describe()
 		}
-		suite(d.Source.Name).Cases = append(suite(d.Source.Name).Cases, junitCaseFor(name, d.File, d.Line, r.FindingsFor(d)))
+		c := junitCaseFor(at, name, d.Source.Name, d.File, d.Line, r.FindingsFor(d))
+		if notChecked[d] {
+			c.Skipped = &junitSkipped{Message: "not checked: " + strings.Join(r.Faults, "; ")}
+		}
+		suite(d.Source.Name).Cases = append(suite(d.Source.Name).Cases, c)
 	}
 	// Findings not about a document: bad YAML, unreadable sources.
 	inDoc := map[string]bool{}
@@ -102,7 +125,7 @@ func JUnit(w io.Writer, r *engine.Result) error {
 	}
 	for _, id := range files {
 		fs := byFile[id]
-		suite(fs[0].Source).Cases = append(suite(fs[0].Source).Cases, junitCaseFor(fs[0].File, fs[0].File, fs[0].Line, fs))
+		suite(fs[0].Source).Cases = append(suite(fs[0].Source).Cases, junitCaseFor(at, at.name(fs[0].Source, fs[0].File), fs[0].Source, fs[0].File, fs[0].Line, fs))
 	}
 
 	out := junitSuites{Name: "laiki"}
@@ -116,10 +139,14 @@ func JUnit(w io.Writer, r *engine.Result) error {
 			if c.Error != nil {
 				s.Errors++
 			}
+			if c.Skipped != nil {
+				s.Skipped++
+			}
 		}
 		out.Tests += s.Tests
 		out.Failures += s.Failures
 		out.Errors += s.Errors
+		out.Skipped += s.Skipped
 		out.Suites = append(out.Suites, *s)
 	}
 	if _, err := io.WriteString(w, xml.Header); err != nil {
@@ -135,14 +162,21 @@ func JUnit(w io.Writer, r *engine.Result) error {
 }
 
 func key(f finding.Finding) string {
-	return fmt.Sprintf("%s|%d|%d|%s|%s|%s", f.File, f.Line, f.Column, f.Severity, f.Policy, f.Message)
+	return fmt.Sprintf("%s|%s|%d|%d|%s|%s|%s", f.Source, f.File, f.Line, f.Column, f.Severity, f.Policy, f.Message)
 }
 
-func junitCaseFor(name, file string, line int, fs []finding.Finding) junitCase {
-	c := junitCase{Name: name, Classname: file, File: file, Line: line}
+// junitCaseFor makes the case of one document or file: its class is the
+// file as the reader names it (team-one:app.yaml), and the file attribute,
+// which CI servers link to the repository, is set only for a file of the
+// checkout.
+func junitCaseFor(at places, name, src, file string, line int, fs []finding.Finding) junitCase {
+	c := junitCase{Name: name, Classname: at.name(src, file)}
+	if at.annotatable(src, file) {
+		c.File, c.Line = file, line
+	}
 	var denials, errs, other []string
 	for _, f := range fs {
-		text := fmt.Sprintf("%s: %s: %s [%s]", f.Location, f.Severity, f.Message, policyID(f))
+		text := fmt.Sprintf("%s: %s: %s [%s]", at.where(f.Source, f.Location), f.Severity, f.Message, policyID(f))
 		switch f.Severity {
 		case finding.Deny:
 			denials = append(denials, text)

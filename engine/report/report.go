@@ -62,13 +62,16 @@ var severityColor = map[string]string{"error": "31", "deny": "31", "warn": "33",
 // TextWith is Text with options.
 func TextWith(w io.Writer, r *engine.Result, o TextOptions) error {
 	var b strings.Builder
+	at := placesOf(r)
 	file := "\x00"
 	for _, f := range r.Findings {
-		if f.File != file && file != "\x00" {
+		if name := at.name(f.Source, f.File); name != file && file != "\x00" {
 			b.WriteByte('\n')
 		}
-		file = f.File
-		where := SafeLocation(f.Location)
+		file = at.name(f.Source, f.File)
+		loc := f.Location
+		loc.File = file
+		where := SafeLocation(loc)
 		if where == "" {
 			where = "laiki"
 		}
@@ -103,8 +106,12 @@ func summaryLine(s engine.Summary) string {
 		}
 		return fmt.Sprintf("%d %s", k, many)
 	}
-	return fmt.Sprintf("%s: %s accepted, %d rejected; %s, %s, %s\n", n(s.Documents, "document", "documents"),
-		n(s.Accepted, "resource", "resources"), s.Rejected, n(s.Denials, "denial", "denials"), n(s.Warnings, "warning", "warnings"), n(s.Errors, "error", "errors"))
+	notChecked := ""
+	if s.NotChecked > 0 {
+		notChecked = fmt.Sprintf(", %d not checked", s.NotChecked)
+	}
+	return fmt.Sprintf("%s: %s accepted, %d rejected%s; %s, %s, %s\n", n(s.Documents, "document", "documents"),
+		n(s.Accepted, "resource", "resources"), s.Rejected, notChecked, n(s.Denials, "denial", "denials"), n(s.Warnings, "warning", "warnings"), n(s.Errors, "error", "errors"))
 }
 
 // allPlatformHint is the line Text adds when a run from plain paths read
@@ -149,6 +156,9 @@ type JSONReport struct {
 	PolicyRevision string            `json:"policy-revision,omitempty"`
 	// Version of the laiki that made the report.
 	Version string `json:"laiki-version"`
+	// Faults say what kept Laiki from judging (exit 2): the resources are
+	// then not checked.
+	Faults []string `json:"faults,omitempty"`
 }
 
 // JSONResource is the verdict on one resource.
@@ -160,6 +170,8 @@ type JSONResource struct {
 	Line     int    `json:"line"`
 	Source   string `json:"source"`
 	Accepted bool   `json:"accepted"`
+	// NotChecked: a fault left it without a verdict (Accepted is false).
+	NotChecked bool `json:"not-checked,omitempty"`
 }
 
 // JSONSource says what was read from one source.
@@ -174,7 +186,7 @@ type JSONSource struct {
 
 // JSON writes the findings, the summary and every resource's verdict.
 func JSON(w io.Writer, r *engine.Result) error {
-	rep := JSONReport{Findings: r.Findings, Summary: r.Summary(), Resources: []JSONResource{}, Sources: []JSONSource{}, Version: version.String()}
+	rep := JSONReport{Findings: r.Findings, Summary: r.Summary(), Resources: []JSONResource{}, Sources: []JSONSource{}, Version: version.String(), Faults: r.Faults}
 	if rep.Findings == nil {
 		rep.Findings = []finding.Finding{}
 	}
@@ -183,7 +195,7 @@ func JSON(w io.Writer, r *engine.Result) error {
 	}
 	for _, res := range r.Resources {
 		rep.Resources = append(rep.Resources, JSONResource{Resource: resourceName(r, res), Type: res.Doc.Type, ID: res.ID,
-			File: res.Doc.File, Line: res.Doc.Line, Source: res.Doc.Source.Name, Accepted: res.Accepted})
+			File: res.Doc.File, Line: res.Doc.Line, Source: res.Doc.Source.Name, Accepted: res.Accepted, NotChecked: res.NotChecked})
 	}
 	for _, l := range r.Sources {
 		rep.Sources = append(rep.Sources, JSONSource{Name: l.Source.Name, Role: l.Source.Role, From: l.Source.Describe(),
@@ -202,16 +214,25 @@ func resourceName(r *engine.Result, res *engine.Resource) string {
 }
 
 // GitHub writes workflow commands that GitHub Actions shows as annotations on
-// the pull request's files.
+// the pull request's files. A finding on a file that is not in the checkout
+// (a platform file read from Git, another team's repository) is a plain
+// command with its source and place in the message: GitHub would put it on
+// whatever file of the pull request has that name, or nowhere. A fault is an
+// error without a file.
 func GitHub(w io.Writer, r *engine.Result) error {
 	var b strings.Builder
+	for _, fault := range r.Faults {
+		fmt.Fprintf(&b, "::error title=%s::%s\n", ghProperty("laiki could not run"), ghData(fault))
+	}
+	at := placesOf(r)
 	for _, f := range r.Findings {
 		cmd := map[finding.Severity]string{finding.Error: "error", finding.Deny: "error", finding.Warn: "warning"}[f.Severity]
 		if cmd == "" {
 			cmd = "notice"
 		}
 		var props []string
-		if f.File != "" {
+		message := f.Message
+		if at.annotatable(f.Source, f.File) {
 			props = append(props, "file="+ghProperty(f.File))
 			if f.Line > 0 {
 				props = append(props, fmt.Sprintf("line=%d", f.Line))
@@ -219,13 +240,15 @@ func GitHub(w io.Writer, r *engine.Result) error {
 			if f.Column > 0 {
 				props = append(props, fmt.Sprintf("col=%d", f.Column))
 			}
+		} else {
+			message = at.located(f)
 		}
 		title := "laiki"
 		if f.Policy != "" {
 			title = "laiki: " + f.Policy
 		}
 		props = append(props, "title="+ghProperty(title))
-		fmt.Fprintf(&b, "::%s %s::%s\n", cmd, strings.Join(props, ","), ghData(f.Message))
+		fmt.Fprintf(&b, "::%s %s::%s\n", cmd, strings.Join(props, ","), ghData(message))
 	}
 	b.WriteString(summaryLine(r.Summary()))
 	_, err := io.WriteString(w, b.String())

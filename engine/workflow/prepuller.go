@@ -53,7 +53,7 @@ func renderPrePuller(c *Context, t *document.Document, out *Target, _ *Desired) 
 			// "openanalytics/ShinyProxy-demo"): registries store repository
 			// names in lower case, so that is the image that can be pulled.
 			fs = append(fs, finding.Finding{Severity: finding.Warn, Location: app.Doc.PosOf("laiki-spec.container-image"),
-				Policy: CheckWorkflow, Source: app.Doc.Source.Name, Resource: app.Key(),
+				Policy: CheckWorkflow, Source: app.Doc.Source.Name, Resource: app.Key(), Field: "laiki-spec.container-image",
 				Message: fmt.Sprintf("PrePuller %s/%s pulls %s for %s: repository names are lower case", t.Namespace, t.Name, lower, img)})
 			img = lower
 			if seen[img] {
@@ -63,7 +63,7 @@ func renderPrePuller(c *Context, t *document.Document, out *Target, _ *Desired) 
 		}
 		if !types.ValidImage(img) {
 			fs = append(fs, finding.Finding{Severity: finding.Warn, Location: app.Doc.PosOf("laiki-spec.container-image"),
-				Policy: CheckWorkflow, Source: app.Doc.Source.Name, Resource: app.Key(),
+				Policy: CheckWorkflow, Source: app.Doc.Source.Name, Resource: app.Key(), Field: "laiki-spec.container-image",
 				Message: fmt.Sprintf("PrePuller %s/%s leaves out %s: not a valid image reference, no node could pull it", t.Namespace, t.Name, img)})
 			continue
 		}

@@ -150,12 +150,12 @@ func TestGitHTTPToken(t *testing.T) {
 			for _, format := range formats {
 				cache := t.TempDir()
 				r := check(t, dir, cache, format, c.env...)
-				if r.code != 1 {
-					t.Errorf("-o %s: exit %d, want 1\n%s%s", format, r.code, r.stdout, r.stderr)
+				if r.code != 2 {
+					t.Errorf("-o %s: exit %d, want 2 (a source could not be read)\n%s%s", format, r.code, r.stdout, r.stderr)
 				}
 				noToken(t, format, r, cache)
 			}
-			rep := checkJSON(t, dir, t.TempDir(), 1, c.env...)
+			rep := checkJSON(t, dir, t.TempDir(), 2, c.env...)
 			f := rep.find(t, want{"error", "laiki/source", "laiki.yaml", 5, "team-a", "source team-a"})
 			if !strings.Contains(strings.ToLower(f.Message), strings.ToLower(c.msg)) {
 				t.Errorf("the message should say what is wrong (%q): %s", c.msg, f.Message)
@@ -348,7 +348,7 @@ func TestGitCacheSurvivesOutage(t *testing.T) {
 	cached := filepath.Join(cache, entries[0].Name())
 
 	stop()
-	rep := checkJSON(t, dir, cache, 1)
+	rep := checkJSON(t, dir, cache, 2)
 	rep.find(t, want{"error", "laiki/source", "laiki.yaml", 5, "team-a", "could not be read"})
 	if _, failed := rep.source("platform"); failed {
 		t.Error("the platform must still load")
@@ -374,7 +374,9 @@ func TestGitSourceFailures(t *testing.T) {
 		team("no-dir", "{url: file://"+bare+", dir: not/here}"),         // line 17
 		team("good", "{url: "+daemon+"/good.git, ref: main}"),           // line 20
 	)
-	rep := checkJSON(t, dir, t.TempDir(), 1)
+	// Sources that cannot be read are a fault (exit 2), not the good
+	// team's: its app is judged as ever.
+	rep := checkJSON(t, dir, t.TempDir(), 2)
 	failing := []want{
 		{"error", "laiki/source", "laiki.yaml", 5, "bad-ref", "no-such-branch"},
 		{"error", "laiki/source", "laiki.yaml", 8, "unreachable", "source unreachable"},

@@ -41,6 +41,7 @@ type finding struct {
 		File   string `json:"file"`
 		Line   int    `json:"line"`
 		Column int    `json:"column"`
+		Source string `json:"source"`
 	} `json:"related"`
 }
 
@@ -52,22 +53,24 @@ func (f finding) String() string {
 type report struct {
 	Findings []finding `json:"findings"`
 	Summary  struct {
-		Documents int `json:"documents"`
-		Accepted  int `json:"accepted"`
-		Rejected  int `json:"rejected"`
-		Denials   int `json:"denials"`
-		Warnings  int `json:"warnings"`
-		Errors    int `json:"errors"`
-		Notices   int `json:"notices"`
+		Documents  int `json:"documents"`
+		Accepted   int `json:"accepted"`
+		Rejected   int `json:"rejected"`
+		Denials    int `json:"denials"`
+		Warnings   int `json:"warnings"`
+		Errors     int `json:"errors"`
+		Notices    int `json:"notices"`
+		NotChecked int `json:"not-checked"`
 	} `json:"summary"`
 	Resources []struct {
-		Resource string `json:"resource"`
-		Type     string `json:"type"`
-		ID       string `json:"id"`
-		File     string `json:"file"`
-		Line     int    `json:"line"`
-		Source   string `json:"source"`
-		Accepted bool   `json:"accepted"`
+		Resource   string `json:"resource"`
+		Type       string `json:"type"`
+		ID         string `json:"id"`
+		File       string `json:"file"`
+		Line       int    `json:"line"`
+		Source     string `json:"source"`
+		Accepted   bool   `json:"accepted"`
+		NotChecked bool   `json:"not-checked"`
 	} `json:"resources"`
 	Sources []struct {
 		Name     string `json:"name"`
@@ -77,8 +80,9 @@ type report struct {
 		Files    int    `json:"files"`
 		Failed   bool   `json:"failed"`
 	} `json:"sources"`
-	PolicyRevision string `json:"policy-revision"`
-	Version        string `json:"laiki-version"`
+	PolicyRevision string   `json:"policy-revision"`
+	Version        string   `json:"laiki-version"`
+	Faults         []string `json:"faults"`
 }
 
 func parseReport(t *testing.T, r result) report {

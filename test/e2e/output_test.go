@@ -12,16 +12,15 @@ import (
 
 // Scenario 7: one run with accepted resources, warnings and one denied app,
 // in every output format, each parsed back and checked against the JSON
-// report of the same run.
+// report of the same run. Every file is under the working directory (the
+// team's checkout, as a pull request is checked), so every finding is an
+// annotation; files of Git sources are trust_test.go's.
 func TestOutputFormats(t *testing.T) {
-	root := t.TempDir()
 	files := exampleFiles(t, "apps")
 	// Line 8: a setting only the platform may use.
 	files["apps/patched.yaml"] = app("patched") + "  kubernetes-pod-patches: x\n"
-	_, work := gitRepo(t, root, "team", files)
-	head := git(t, work, "rev-parse", "HEAD")
-	daemon, _ := gitDaemon(t, root)
-	dir := config(t, team("team-a", "{url: "+daemon+"/team.git, ref: main}"))
+	dir := config(t, "  - name: team-a\n    path: apps\n    allow: {target-namespaces: [ShinyProxy]}\n")
+	write(t, dir, files)
 	cache := t.TempDir()
 
 	out := map[string]result{}
@@ -41,8 +40,8 @@ func TestOutputFormats(t *testing.T) {
 
 	// JSON, the reference for the others.
 	rep := parseReport(t, out["json"])
-	if rev, failed := rep.source("team-a"); failed || rev != head {
-		t.Errorf("team-a revision %q (failed %v), want %s", rev, failed, head)
+	if _, failed := rep.source("team-a"); failed {
+		t.Error("team-a failed")
 	}
 	if !rep.accepted("shinyproxy-demo") || !rep.accepted("my-repository-name") || rep.accepted("patched") {
 		t.Errorf("want the two examples accepted and patched rejected: %+v", rep.Resources)
