@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -21,12 +22,58 @@ import (
 )
 
 // restConfig reads the usual kubeconfig: --kubeconfig, $KUBECONFIG,
-// in-cluster, or ~/.kube/config.
+// in-cluster, or ~/.kube/config. The file is picked here first, so that
+// having none says what to do: controller-runtime would log its failed
+// in-cluster try with a stack trace, and client-go would suggest setting
+// KUBERNETES_MASTER.
 func restConfig(kubeconfig string) (*rest.Config, error) {
+	from := "KUBECONFIG=" + os.Getenv("KUBECONFIG")
 	if kubeconfig != "" {
+		from = "--kubeconfig " + kubeconfig
 		_ = os.Setenv("KUBECONFIG", kubeconfig)
 	}
-	return ctrl.GetConfig()
+	if err := pickKubeconfig(from); err != nil {
+		return nil, err
+	}
+	cfg, err := ctrl.GetConfig()
+	if clientcmd.IsEmptyConfig(err) {
+		return nil, fmt.Errorf("kubeconfig %s has no cluster, or no current-context: %s", os.Getenv("KUBECONFIG"), kubeconfigHelp)
+	}
+	return cfg, err
+}
+
+const kubeconfigHelp = "point --kubeconfig or KUBECONFIG at the cluster's kubeconfig (the one kubectl uses will do)"
+
+// pickKubeconfig makes $KUBECONFIG name the file controller-runtime would
+// read, or fails when there is none; in a pod (and no $KUBECONFIG) the
+// service account is used and there is nothing to pick. from is how the
+// user named the file, for messages.
+func pickKubeconfig(from string) error {
+	if env := os.Getenv("KUBECONFIG"); env != "" {
+		for _, f := range filepath.SplitList(env) {
+			if _, err := os.Stat(f); err == nil {
+				return nil
+			}
+		}
+		return fmt.Errorf("%s: no such file; %s", from, kubeconfigHelp)
+	}
+	if _, err := rest.InClusterConfig(); err == nil {
+		return nil
+	}
+	home := clientcmd.RecommendedHomeFile
+	if _, err := os.Stat(home); err != nil {
+		return fmt.Errorf("no Kubernetes cluster to talk to: not in a pod, no KUBECONFIG and no %s; %s", home, kubeconfigHelp)
+	}
+	// Named, controller-runtime reads the file without its in-cluster try.
+	_ = os.Setenv("KUBECONFIG", home)
+	return nil
+}
+
+// fromCluster names the cluster an error came from: most often it cannot
+// be reached, or has no Laiki CRDs, and client-go's message does not say
+// which cluster it asked.
+func fromCluster(cfg *rest.Config, err error) error {
+	return fmt.Errorf("the cluster at %s: %w", cfg.Host, err)
 }
 
 // serving are the flags of the commands that run a manager in the cluster

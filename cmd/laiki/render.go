@@ -24,12 +24,20 @@ func newRender() *cobra.Command {
 		Long: `Render runs the workflows on the accepted resources and prints the desired
 state of every target: its configuration and the Kubernetes objects that
 deploy it. Rejected resources are left out and reported on stderr, with file
-and line, and make the exit code 1; the accepted ones are still rendered.`,
+and line, and make the exit code 1; the accepted ones are still rendered.
+A PATH of - reads a file from standard input (stdin.yaml in findings).`,
+		Example: `  laiki render --config laiki.yaml --out rendered/
+  kubectl get shinyproxyapp demo -o yaml | laiki convert - | laiki render ./platform -`,
 		RunE: func(c *cobra.Command, args []string) error {
 			if output != "yaml" && output != "json" {
 				return cannot(fmt.Errorf("unknown output format %q (yaml or json)", output))
 			}
-			res, desired, err := in.run(c.Context(), args)
+			paths, cleanup, err := stdinPaths(args)
+			defer cleanup()
+			if err != nil {
+				return cannot(err)
+			}
+			res, desired, err := in.run(c.Context(), paths)
 			if err != nil {
 				return err
 			}

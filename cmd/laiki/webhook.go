@@ -44,7 +44,7 @@ usual kubeconfig (in-cluster, --kubeconfig, or $KUBECONFIG).`,
 			}
 			mgr, err := ctrl.NewManager(restCfg, srv.options(true))
 			if err != nil {
-				return cannot(err)
+				return cannot(fromCluster(restCfg, err))
 			}
 			adm := &webhook.Admission{Config: cfg, Options: engine.Options{Load: source.Options{CacheDir: in.cacheDir}}, Refresh: interval}
 			if namespace == "" {
@@ -54,7 +54,7 @@ usual kubeconfig (in-cluster, --kubeconfig, or $KUBECONFIG).`,
 				return cannot(err)
 			}
 			if err := webhook.Setup(c.Context(), mgr, adm); err != nil {
-				return cannot(err)
+				return cannot(fromCluster(restCfg, err))
 			}
 			_ = mgr.AddHealthzCheck("ping", healthz.Ping)
 			_ = mgr.AddReadyzCheck("webhook", mgr.GetWebhookServer().StartedChecker())

@@ -268,6 +268,11 @@ func Parse(src SourceRef, file string, data []byte, limits Limits) Result {
 		at(finding.Error, 0, 0, "file is %d bytes, more than the %d a Laiki file may have", len(data), limits.MaxFileBytes)
 		return res
 	}
+	// Blanks only are an empty file, as nothing is: no documents, nothing to
+	// say (yaml.v3 would call a tab among them an error).
+	if len(bytes.TrimSpace(data)) == 0 {
+		return res
+	}
 	sum := sha256.Sum256(data)
 	digest := hex.EncodeToString(sum[:16])
 	dec := yaml.NewDecoder(bytes.NewReader(data))

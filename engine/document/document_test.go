@@ -212,3 +212,14 @@ func TestMergeKeyBombs(t *testing.T) {
 		})
 	}
 }
+
+// An empty file is an empty file: no documents and nothing to report, not
+// an error about the end of the input.
+func TestEmptyFile(t *testing.T) {
+	for _, text := range []string{"", "\n", "   \n\t\n", "# nothing yet\n", "---\n", "---\n---\n", "\ufeff"} {
+		r := parse(t, text)
+		if len(r.Documents) != 0 || len(all(r)) != 0 {
+			t.Errorf("%q: %d documents, findings %+v", text, len(r.Documents), all(r))
+		}
+	}
+}

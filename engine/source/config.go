@@ -8,9 +8,11 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"sort"
@@ -19,6 +21,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/laiki-platform/laiki/engine/internal/near"
 	"github.com/laiki-platform/laiki/engine/types"
 )
 
@@ -170,22 +173,34 @@ func ParseConfig(file string, data []byte) (*Config, error) {
 		cerr.Problems = append(cerr.Problems, fmt.Sprintf("%s:%d: %s", file, line, fmt.Sprintf(format, args...)))
 	}
 
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, fmt.Errorf("%s: invalid YAML: %s", file, strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	// yaml.v3 names Go types in its errors (source.Source, []*source.Source):
+	// the tree is checked first, so that a wrong key or kind is told in
+	// laiki.yaml's own words.
+	sh := shape{file: file}
+	sh.check(&root, reflect.TypeFor[fileConfig](), "")
+	if len(sh.problems) > 0 {
+		cerr.Problems = sh.problems
+		return nil, cerr
+	}
 	var fc fileConfig
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
-	if err := dec.Decode(&fc); err != nil {
+	// io.EOF: an empty laiki.yaml, or comments only, lists no sources.
+	if err := dec.Decode(&fc); err != nil && !errors.Is(err, io.EOF) {
 		var te *yaml.TypeError
 		if errors.As(err, &te) {
 			for _, e := range te.Errors {
-				cerr.Problems = append(cerr.Problems, fmt.Sprintf("%s: %s", file, strings.TrimPrefix(e, "yaml: ")))
+				cerr.Problems = append(cerr.Problems, atLine(file, e))
 			}
 			return nil, cerr
 		}
 		return nil, fmt.Errorf("%s: %w", file, err)
 	}
 	// A second pass over the tree gives each source the line it starts on.
-	var root yaml.Node
-	_ = yaml.Unmarshal(data, &root)
 	if list := findKey(&root, "sources"); list != nil && list.Kind == yaml.SequenceNode {
 		for i, item := range list.Content {
 			if i < len(fc.Sources) && fc.Sources[i] != nil {
@@ -389,6 +404,218 @@ func findKey(n *yaml.Node, key string) *yaml.Node {
 		}
 	}
 	return nil
+}
+
+// shape checks laiki.yaml's tree against the types it decodes into, and
+// says what is wrong as a user wrote it: the path of the key (sources[0].git),
+// its line, and the keys there are.
+type shape struct {
+	file     string
+	problems []string
+}
+
+func (s *shape) problem(n *yaml.Node, format string, args ...any) {
+	s.problems = append(s.problems, fmt.Sprintf("%s:%d: %s", s.file, n.Line, fmt.Sprintf(format, args...)))
+}
+
+func (s *shape) check(n *yaml.Node, t reflect.Type, path string) {
+	n = unwrap(n)
+	// Nothing (an empty file, "key:" with no value) decodes to the zero value.
+	if n == nil || n.Kind == 0 || n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
+		return
+	}
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		s.mapping(n, t, path)
+	case reflect.Slice:
+		if n.Kind != yaml.SequenceNode {
+			s.problem(n, "%s must be a list of %s, not %s", named(path), plural(t.Elem()), kindOf(n))
+			return
+		}
+		for i, item := range n.Content {
+			s.check(item, t.Elem(), fmt.Sprintf("%s[%d]", path, i))
+		}
+	case reflect.Map:
+		if n.Kind != yaml.MappingNode {
+			s.problem(n, "%s must be a mapping, not %s", named(path), kindOf(n))
+			return
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			s.check(n.Content[i+1], t.Elem(), join(path, n.Content[i].Value))
+		}
+	case reflect.Interface:
+		// policy-data: anything goes, the policies read it.
+	default:
+		if n.Kind != yaml.ScalarNode || n.Decode(reflect.New(t).Interface()) != nil {
+			what := kindOf(n)
+			if n.Kind == yaml.ScalarNode {
+				what = fmt.Sprintf("%q", n.Value)
+			}
+			s.problem(n, "%s must be %s, not %s", named(path), scalar(t), what)
+		}
+	}
+}
+
+// unwrap goes through aliases and the document to the node that holds a
+// value; nil for an empty document.
+func unwrap(n *yaml.Node) *yaml.Node {
+	for n != nil {
+		switch {
+		case n.Kind == yaml.AliasNode:
+			n = n.Alias
+		case n.Kind == yaml.DocumentNode && len(n.Content) > 0:
+			n = n.Content[0]
+		case n.Kind == yaml.DocumentNode:
+			return nil
+		default:
+			return n
+		}
+	}
+	return nil
+}
+
+// mapping checks a mapping against a struct: each key one of its fields,
+// each value of the field's type.
+func (s *shape) mapping(n *yaml.Node, t reflect.Type, path string) {
+	keys, fields := yamlFields(t)
+	if n.Kind != yaml.MappingNode {
+		list := keys
+		if len(list) > 4 {
+			list = append(list[:4:4], "...")
+		}
+		s.problem(n, "%s must be a mapping (%s), not %s", named(path), strings.Join(list, ", "), kindOf(n))
+		return
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if k.Tag == "!!merge" {
+			s.check(v, t, path) // <<: *defaults holds keys of this same mapping
+			continue
+		}
+		f, ok := fields[k.Value]
+		if !ok {
+			at := ""
+			if path != "" {
+				at = path + ": "
+			}
+			if likely := Closest(k.Value, keys, 2); len(likely) > 0 {
+				s.problem(k, "%sunknown key %q (did you mean %q?)", at, k.Value, likely[0])
+			} else {
+				s.problem(k, "%sunknown key %q (known: %s)", at, k.Value, strings.Join(keys, ", "))
+			}
+			continue
+		}
+		s.check(v, f, join(path, k.Value))
+	}
+}
+
+// yamlFields lists the keys a struct reads, in its order, with their types.
+func yamlFields(t reflect.Type) ([]string, map[string]reflect.Type) {
+	var keys []string
+	fields := map[string]reflect.Type{}
+	for f := range t.Fields() {
+		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if !f.IsExported() || name == "-" || name == "" {
+			continue
+		}
+		keys = append(keys, name)
+		fields[name] = f.Type
+	}
+	return keys, fields
+}
+
+func join(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+// named is how a message names a path: the top of the file has none.
+func named(path string) string {
+	if path == "" {
+		return "the file"
+	}
+	return path
+}
+
+// kindOf says what a node is, in YAML's words.
+func kindOf(n *yaml.Node) string {
+	switch {
+	case n.Kind == yaml.MappingNode:
+		return "a mapping"
+	case n.Kind == yaml.SequenceNode:
+		return "a list"
+	case n.Tag == "!!int" || n.Tag == "!!float":
+		return "a number"
+	case n.Tag == "!!bool":
+		return "true or false"
+	}
+	return "a string"
+}
+
+// plural names the items of a list.
+func plural(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch {
+	case t == reflect.TypeFor[Source]():
+		return "sources"
+	case t.Kind() == reflect.String:
+		return "strings"
+	case t.Kind() == reflect.Struct || t.Kind() == reflect.Map:
+		return "mappings"
+	}
+	return "values"
+}
+
+// scalar names what a scalar field takes.
+func scalar(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "a whole number"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Bool:
+		return "true or false"
+	}
+	return "a string"
+}
+
+var typeErrorLine = regexp.MustCompile(`^line (\d+): (.*)$`)
+
+// atLine puts one of yaml.v3's decoding errors ("line 3: mapping key "name"
+// already defined at line 2") as file:line: message.
+func atLine(file, e string) string {
+	e = strings.TrimPrefix(e, "yaml: ")
+	if m := typeErrorLine.FindStringSubmatch(e); m != nil {
+		return fmt.Sprintf("%s:%s: %s", file, m[1], m[2])
+	}
+	return fmt.Sprintf("%s: %s", file, e)
+}
+
+// Closest returns the known names nearest a misspelt one, case aside, at
+// most maxEdits edits away (all of them when several are as near), sorted:
+// the "did you mean" of laiki.yaml's keys, and of the commands, which
+// cannot import engine/internal/near themselves.
+func Closest(name string, known []string, maxEdits int) []string {
+	best := maxEdits + 1
+	var out []string
+	for _, k := range known {
+		switch d := near.Distance(strings.ToLower(name), strings.ToLower(k)); {
+		case d < best:
+			best, out = d, []string{k}
+		case d == best && !slices.Contains(out, k):
+			out = append(out, k)
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 // Describe names where a source reads from, with no credentials.

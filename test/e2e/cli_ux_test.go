@@ -1,0 +1,154 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// laikiStdin is laikiRun with text on standard input (laikiRun gives the
+// binary none): the same environment, HOME a fresh directory.
+func laikiStdin(t *testing.T, dir, stdin string, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, laiki, args...)
+	cmd.Dir = dir
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "GIT_") && !strings.HasPrefix(kv, "TEAM_TOKEN") && !strings.HasPrefix(kv, "HOME=") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Env = append(cmd.Env, "HOME="+t.TempDir())
+	cmd.Stdin = strings.NewReader(stdin)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	r := result{stdout: out.String(), stderr: errOut.String()}
+	var ee *exec.ExitError
+	switch {
+	case ctx.Err() != nil:
+		t.Fatalf("laiki %s did not finish in 60s\n%s", strings.Join(args, " "), r.stderr)
+	case errors.As(err, &ee):
+		r.code = ee.ExitCode()
+	case err != nil:
+		t.Fatal(err)
+	}
+	return r
+}
+
+// "-" reads a document from standard input, as convert does: an app piped
+// into render and explain, checked against the example platform.
+func TestStdinDash(t *testing.T) {
+	r := laikiStdin(t, repo, app("piped"), "render", "examples/platform", "-")
+	if r.code != 0 || !strings.Contains(r.stdout, "id: piped") {
+		t.Errorf("render -: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = laikiStdin(t, repo, app("piped"), "explain", "examples/platform", "-", "ShinyProxy/piped")
+	if r.code != 0 || !strings.Contains(r.stdout, "ShinyProxyApp ShinyProxy/ShinyProxy/piped (") || !strings.Contains(r.stdout, "stdin.yaml:6:3") {
+		t.Errorf("explain -: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	// A finding on the piped document names it stdin.yaml, with its line;
+	// with --platform it is a team's app, held to the baseline.
+	r = laikiStdin(t, repo, app("bad")+"  kubernetes-pod-patches: x\n", "render", "--platform", "examples/platform", "-")
+	if r.code != 1 || !strings.Contains(r.stderr, "stdin.yaml:8:3: deny:") {
+		t.Errorf("a rejected piped app: exit %d\n%s", r.code, r.stderr)
+	}
+	r = laikiStdin(t, repo, app("piped"), "render", "-", "-")
+	if r.code != 2 || !strings.Contains(r.stderr, "once") {
+		t.Errorf("- twice: exit %d\n%s", r.code, r.stderr)
+	}
+}
+
+// explain takes a resource as check names it: TYPE NS/TARGET/ID (one
+// argument or two), NS/TARGET/ID, or NS/ID.
+func TestExplainTakesCheckResource(t *testing.T) {
+	rep := parseReport(t, laikiRun(t, repo, nil, "check", "--config", "examples/laiki.yaml", "-o", "json"))
+	var name string
+	for _, r := range rep.Resources {
+		if r.ID == "shinyproxy-demo" {
+			name = r.Resource
+		}
+	}
+	typ, rest, ok := strings.Cut(name, " ")
+	if !ok {
+		t.Fatalf("check names the app %q", name)
+	}
+	for _, args := range [][]string{{name}, {typ, rest}, {rest}, {"ShinyProxy/shinyproxy-demo"}} {
+		r := laikiRun(t, repo, nil, append([]string{"explain", "--config", "examples/laiki.yaml"}, args...)...)
+		if r.code != 0 || !strings.HasPrefix(r.stdout, name+" (examples/apps/shinyproxy-demo.yaml:1)") {
+			t.Errorf("explain %q: exit %d\n%s%s", args, r.code, r.stdout, r.stderr)
+		}
+	}
+	// With paths before it, two words are still the resource.
+	r := laikiRun(t, repo, nil, "explain", "examples/platform", "examples/apps", typ, rest)
+	if r.code != 0 || !strings.HasPrefix(r.stdout, name+" (") {
+		t.Errorf("explain PATH... TYPE NS/TARGET/ID: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = laikiRun(t, repo, nil, "explain", "--config", "examples/laiki.yaml", "ShinyProxy/shinyproxy-dem")
+	if r.code != 1 || !strings.Contains(r.stderr, "no resource ShinyProxy/shinyproxy-dem in any source; did you mean ShinyProxy/shinyproxy-demo?") {
+		t.Errorf("a misspelt resource: exit %d\n%s", r.code, r.stderr)
+	}
+}
+
+// A laiki.yaml of the wrong shape, and an empty one, in the user's words.
+func TestConfigMessagesInUsersWords(t *testing.T) {
+	dir := t.TempDir()
+	write(t, dir, map[string]string{
+		"misspelt.yaml": "sources:\n  - name: a\n    pth: x\n",
+		"mapping.yaml":  "# the sources\nsources:\n  name: a\n",
+		"empty.yaml":    "",
+		"apps/c5.yaml":  "",
+		"apps/ok.yaml":  "laiki-metadata: {target-type: ShinyProxy, name: sp, namespace: apps}\nlaiki-spec:\n  proxy: {title: t}\n",
+	})
+	for file, want := range map[string]string{
+		"misspelt.yaml": `misspelt.yaml:3: sources[0]: unknown key "pth" (did you mean "path"?)`,
+		"mapping.yaml":  `mapping.yaml:3: sources must be a list of sources, not a mapping`,
+	} {
+		r := laikiRun(t, dir, nil, "check", "--config", file)
+		if r.code != 2 || !strings.Contains(r.stderr, want) || strings.Contains(r.stderr, "source.Source") {
+			t.Errorf("%s: exit %d, want %q:\n%s", file, r.code, want, r.stderr)
+		}
+	}
+	// An empty file is an empty file, as laiki.yaml (no sources) and as an
+	// app file.
+	for _, args := range [][]string{{"check", "--config", "empty.yaml"}, {"check", "apps"}, {"check", "apps/c5.yaml"}} {
+		r := laikiRun(t, dir, nil, args...)
+		if r.code != 0 || strings.Contains(r.stdout+r.stderr, "EOF") {
+			t.Errorf("%q: exit %d\n%s%s", args, r.code, r.stdout, r.stderr)
+		}
+	}
+}
+
+// The commands that need a cluster say what to do when there is none,
+// without a Go stack trace.
+func TestNoClusterSaysWhatToDo(t *testing.T) {
+	// Not in a pod, no KUBECONFIG, and laikiRun's HOME has no .kube/config.
+	none := []string{"KUBECONFIG=", "KUBERNETES_SERVICE_HOST=", "KUBERNETES_SERVICE_PORT="}
+	missing := []string{"KUBECONFIG=" + filepath.Join(t.TempDir(), "nope"), "KUBERNETES_SERVICE_HOST="}
+	for _, args := range [][]string{
+		{"webhook", "--config", "examples/laiki.yaml"},
+		{"operator", "--config", "examples/laiki.yaml"},
+		{"apply", "--config", "examples/laiki.yaml"},
+	} {
+		r := laikiRun(t, repo, none, args...)
+		if r.code != 2 || !strings.Contains(r.stderr, "--kubeconfig") || !strings.Contains(r.stderr, "KUBECONFIG") {
+			t.Errorf("%s with no cluster: exit %d\n%s", args[0], r.code, r.stderr)
+		}
+		for _, internal := range []string{"stacktrace", ".go:", "KUBERNETES_MASTER"} {
+			if strings.Contains(r.stderr, internal) {
+				t.Errorf("%s with no cluster speaks Go (%s):\n%s", args[0], internal, r.stderr)
+			}
+		}
+		r = laikiRun(t, repo, missing, args...)
+		if r.code != 2 || !strings.Contains(r.stderr, "nope") || strings.Contains(r.stderr, "stacktrace") || strings.Contains(r.stderr, "KUBERNETES_MASTER") {
+			t.Errorf("%s with KUBECONFIG naming no file: exit %d\n%s", args[0], r.code, r.stderr)
+		}
+	}
+}
