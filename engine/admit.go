@@ -94,5 +94,5 @@ func (r *Result) admit1(ctx context.Context, d *document.Document, src *source.S
 
 func duplicateOf(d, other *document.Document, what string) finding.Finding {
 	return finding.Finding{Severity: finding.Error, Location: d.Location(), Policy: finding.CheckIdentity, Related: []finding.Location{other.Origin()},
-		Message: fmt.Sprintf("%s is declared more than once: also at %s:%d (source %s)", what, other.File, other.Line, other.Source.Name)}
+		Message: fmt.Sprintf("%s is declared more than once: also at %s", what, other.Where())}
 }

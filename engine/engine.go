@@ -577,7 +577,7 @@ func (r *Result) bindResources(usable func(*document.Document) bool) {
 		for _, d := range others {
 			r.add(d, finding.Finding{Severity: finding.Error, Location: d.PosOf(document.KeySpec, rs[0].Type.IdentityKey), Policy: finding.CheckIdentity,
 				Related: []finding.Location{mine[0].Origin()}, Field: document.KeySpec + "." + rs[0].Type.IdentityKey,
-				Message: fmt.Sprintf("%s belongs to source %s (%s:%d), which declared it first: choose another %s", what, owner, mine[0].File, mine[0].Line, rs[0].Type.IdentityKey)})
+				Message: fmt.Sprintf("%s belongs to source %s (%s), which declared it first: choose another %s", what, owner, mine[0].Where(), rs[0].Type.IdentityKey)})
 		}
 		if len(mine) > 1 {
 			r.duplicates(mine, what)
@@ -624,7 +624,7 @@ func (r *Result) duplicates(ds []*document.Document, what string) {
 		var related []finding.Location
 		for _, o := range ds {
 			if o != d {
-				others = append(others, fmt.Sprintf("%s:%d (source %s)", o.File, o.Line, o.Source.Name))
+				others = append(others, o.Where())
 				related = append(related, o.Origin())
 			}
 		}

@@ -52,12 +52,18 @@ and says so when every path was read as a platform source.`,
   laiki check --platform ./platform ./apps                 # the apps as their pull request is checked
   laiki check --platform ../platform-repo/platform apps/my-app.yaml
   laiki check ./platform ./apps                            # every path a platform source
-  laiki check --config laiki.yaml -o sarif > laiki.sarif`,
+  laiki check --config laiki.yaml -o sarif > laiki.sarif
+  cat app.yaml | laiki check --platform ./platform -       # an app from standard input`,
 		RunE: func(c *cobra.Command, args []string) error {
 			if !slices.Contains(report.Formats, output) {
 				return cannot(fmt.Errorf("unknown output format %q (one of %s)", output, strings.Join(report.Formats, ", ")))
 			}
-			res, _, err := in.run(c.Context(), args)
+			paths, cleanup, err := in.readStdin(args)
+			defer cleanup()
+			if err != nil {
+				return cannot(err)
+			}
+			res, _, err := in.run(c.Context(), paths)
 			if res != nil && !verbose {
 				quietNotices(res)
 			}

@@ -43,7 +43,7 @@ being the target's. A PATH of - reads a file from standard input.`,
 			if strings.Index(want, "/") <= 0 || strings.HasSuffix(want, "/") {
 				return cannot(fmt.Errorf("%q: give the resource as laiki check names it, e.g. ShinyProxyApp ShinyProxy/ShinyProxy/shinyproxy-demo, or as TARGET-NAMESPACE/ID, e.g. ShinyProxy/shinyproxy-demo", want))
 			}
-			paths, cleanup, err := stdinPaths(paths)
+			paths, cleanup, err := in.readStdin(paths)
 			defer cleanup()
 			if err != nil {
 				return cannot(err)

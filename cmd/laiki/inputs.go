@@ -25,6 +25,8 @@ type inputs struct {
 	// platform are the --platform paths: with them, the other paths are
 	// team sources, checked as a pull request is.
 	platform []string
+	// stdin is the temporary file standard input ("-") was written to.
+	stdin string
 }
 
 func (in *inputs) register(c *cobra.Command) {
@@ -43,6 +45,14 @@ func (in *inputs) register(c *cobra.Command) {
 // load builds the configuration from --config, --platform and paths, or
 // plain paths.
 func (in *inputs) load(paths []string) (*source.Config, error) {
+	cfg, err := in.loadConfig(paths)
+	if err == nil {
+		in.relabelStdin(cfg)
+	}
+	return cfg, err
+}
+
+func (in *inputs) loadConfig(paths []string) (*source.Config, error) {
 	switch {
 	case len(in.platform) > 0 && in.config != "":
 		return nil, cannot(errors.New("give --config or --platform, not both: --platform reads the platform from a directory instead of laiki.yaml"))

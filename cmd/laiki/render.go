@@ -32,7 +32,7 @@ A PATH of - reads a file from standard input (stdin.yaml in findings).`,
 			if output != "yaml" && output != "json" {
 				return cannot(fmt.Errorf("unknown output format %q (yaml or json)", output))
 			}
-			paths, cleanup, err := stdinPaths(args)
+			paths, cleanup, err := in.readStdin(args)
 			defer cleanup()
 			if err != nil {
 				return cannot(err)

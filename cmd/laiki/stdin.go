@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+
+	"github.com/laiki-platform/laiki/engine/source"
 )
 
 // stdinFile is the name the document read from standard input has, in
@@ -39,6 +41,35 @@ func stdinPaths(paths []string) (resolved []string, cleanup func(), err error) {
 	resolved = slices.Clone(paths)
 	resolved[at] = file
 	return resolved, cleanup, nil
+}
+
+// stdinName is what the sources, findings and explain's origins call the
+// document read from standard input.
+const stdinName = "stdin"
+
+// readStdin is stdinPaths for a command that loads its paths through in:
+// the source made from the temporary file is then named stdin, and its
+// findings say stdin:LINE:COL, not the temporary path.
+func (in *inputs) readStdin(paths []string) (resolved []string, cleanup func(), err error) {
+	resolved, cleanup, err = stdinPaths(paths)
+	if err == nil {
+		if at := slices.Index(paths, "-"); at >= 0 {
+			in.stdin = resolved[at]
+		}
+	}
+	return resolved, cleanup, err
+}
+
+// relabelStdin names the source of standard input's temporary file.
+func (in *inputs) relabelStdin(cfg *source.Config) {
+	if in.stdin == "" {
+		return
+	}
+	for _, s := range cfg.Sources {
+		if s.Path == in.stdin {
+			s.Name, s.Shown = stdinName, stdinName
+		}
+	}
 }
 
 func copyStdin(file string) error {

@@ -121,6 +121,18 @@ func (d *Document) Origin() finding.Location {
 	return l
 }
 
+// Where names the document's place for a message about another document:
+// its source, file and line (team-a:apps/one.yaml:6). The source comes
+// first because the reader of the message (a pull request, kubectl) may
+// know another source's files by no other name: two team repositories can
+// both hold app.yaml.
+func (d *Document) Where() string {
+	if d.Source.Name == "" {
+		return fmt.Sprintf("%s:%d", d.File, d.Line)
+	}
+	return fmt.Sprintf("%s:%s:%d", d.Source.Name, d.File, d.Line)
+}
+
 // Describe names the document for messages: "ShinyProxyApp in ShinyProxy/ShinyProxy".
 func (d *Document) Describe() string {
 	switch d.Kind {

@@ -74,6 +74,10 @@ type Source struct {
 	// (PathsConfig, PlatformPathsConfig) rather than read from laiki.yaml:
 	// the text report then says which role each path had.
 	FromPath bool `yaml:"-"`
+	// Shown is the file name findings give a one-file path source read
+	// from somewhere else than the user's disk (standard input): not the
+	// temporary file it was written to.
+	Shown string `yaml:"-"`
 	// PolicyDataFrom names the laiki.yaml whose policy-data a run from
 	// paths took from this source's directory (--platform), for the report.
 	PolicyDataFrom string `yaml:"-"`
@@ -632,6 +636,9 @@ func (s *Source) Describe() string {
 	}
 	if s.ConfigMap != nil {
 		return "configmap " + s.ConfigMap.Namespace + "/" + s.ConfigMap.Name
+	}
+	if s.Shown != "" {
+		return "path " + s.Shown
 	}
 	return "path " + s.Path
 }

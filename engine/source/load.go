@@ -198,7 +198,11 @@ func loadLocal(s *Source, l *Loaded, opts Options) error {
 		if err != nil {
 			return err
 		}
-		l.Files = append(l.Files, File{Path: filepath.ToSlash(filepath.Clean(s.Path)), Data: data})
+		shown := filepath.ToSlash(filepath.Clean(s.Path))
+		if s.Shown != "" {
+			shown = s.Shown
+		}
+		l.Files = append(l.Files, File{Path: shown, Data: data})
 		return nil
 	}
 	// Files are shown under the source's path as written (relative to the

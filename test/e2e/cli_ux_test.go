@@ -51,14 +51,19 @@ func TestStdinDash(t *testing.T) {
 		t.Errorf("render -: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	r = laikiStdin(t, repo, app("piped"), "explain", "examples/platform", "-", "ShinyProxy/piped")
-	if r.code != 0 || !strings.Contains(r.stdout, "ShinyProxyApp ShinyProxy/ShinyProxy/piped (") || !strings.Contains(r.stdout, "stdin.yaml:6:3") {
+	if r.code != 0 || !strings.Contains(r.stdout, "ShinyProxyApp ShinyProxy/ShinyProxy/piped (") || !strings.Contains(r.stdout, "stdin:6:3") {
 		t.Errorf("explain -: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
-	// A finding on the piped document names it stdin.yaml, with its line;
-	// with --platform it is a team's app, held to the baseline.
+	// A finding on the piped document names it stdin, with its line (not
+	// the temporary file it went through); with --platform it is a team's
+	// app, held to the baseline.
 	r = laikiStdin(t, repo, app("bad")+"  kubernetes-pod-patches: x\n", "render", "--platform", "examples/platform", "-")
-	if r.code != 1 || !strings.Contains(r.stderr, "stdin.yaml:8:3: deny:") {
+	if r.code != 1 || !strings.Contains(r.stderr, "stdin:8:3: deny:") || strings.Contains(r.stderr, "laiki-stdin-") {
 		t.Errorf("a rejected piped app: exit %d\n%s", r.code, r.stderr)
+	}
+	r = laikiStdin(t, repo, app("bad")+"  kubernetes-pod-patches: x\n", "check", "--platform", "examples/platform", "-")
+	if r.code != 1 || !strings.Contains(r.stdout, "stdin:8:3: deny:") || strings.Contains(r.stdout, "laiki-stdin-") {
+		t.Errorf("check -: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	r = laikiStdin(t, repo, app("piped"), "render", "-", "-")
 	if r.code != 2 || !strings.Contains(r.stderr, "once") {
