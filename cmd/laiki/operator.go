@@ -79,7 +79,7 @@ Events, and Prometheus metrics (laiki_*).`,
 			opts.GracefulShutdownTimeout = &shutdown
 			mgr, err := ctrl.NewManager(restCfg, opts)
 			if err != nil {
-				return cannot(err)
+				return cannot(fromCluster(restCfg, err))
 			}
 			// One gate for the reconcile loop and the webhook: a new policy
 			// set is tested once, and both decide with the same set.
