@@ -69,9 +69,11 @@ type Change struct {
 	Resource string `json:"resource"` // engine.Resource.Key()
 	Kind     Kind   `json:"kind"`
 	// File and Line of the checkout's version; the base's for a resource
-	// removed, or held because its source could not be read.
-	File string `json:"file"`
-	Line int    `json:"line"`
+	// removed, or held because its source could not be read. Source names
+	// the source the file is in (a Git source's file is named inside it).
+	File   string `json:"file"`
+	Line   int    `json:"line"`
+	Source string `json:"source"`
 	// Accepted is the checkout's verdict (false when it has no version).
 	Accepted bool `json:"accepted"`
 	// Diff is what differs: in the effective settings for Changed; for
@@ -152,7 +154,7 @@ func Compare(base, head *engine.Result) *Plan {
 // add lists a resource at the file and line of the version given, with the
 // checkout's verdict.
 func (p *Plan) add(r *engine.Resource, k Kind, accepted bool, diff []FieldChange) {
-	p.Changes = append(p.Changes, Change{Resource: r.Key(), Kind: k, File: r.Doc.File, Line: r.Doc.Line, Accepted: accepted, Diff: diff})
+	p.Changes = append(p.Changes, Change{Resource: r.Key(), Kind: k, File: r.Doc.File, Line: r.Doc.Line, Source: r.Doc.Source.Name, Accepted: accepted, Diff: diff})
 }
 
 // sort orders the changes by kind, then by resource: the same plan for the

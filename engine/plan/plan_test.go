@@ -50,6 +50,7 @@ func run(t *testing.T, files map[string]string) *engine.Result {
 		t.Fatal(err)
 	}
 	cfg := source.PlatformPathsConfig([]string{filepath.Join(dir, "platform")}, []string{filepath.Join(dir, "apps")}, []string{"ShinyProxy"})
+	cfg.Sources[0].Name, cfg.Sources[1].Name = "platform", team
 	res, err := engine.Run(context.Background(), engine.Options{Config: cfg, Load: source.Options{CacheDir: t.TempDir()}})
 	if err != nil {
 		t.Fatal(err)
@@ -69,13 +70,17 @@ func with(base map[string]string, more map[string]string) map[string]string {
 	return out
 }
 
-const key = "ShinyProxyApp ShinyProxy/sp/"
+const (
+	key  = "ShinyProxyApp ShinyProxy/sp/"
+	team = "team" // the apps' source
+)
 
 // brief is a change without its file's directory (each run has its own).
 type brief struct {
 	Resource string
 	Kind     plan.Kind
 	File     string
+	Source   string
 	Accepted bool
 	Diff     []plan.FieldChange
 }
@@ -83,7 +88,7 @@ type brief struct {
 func briefs(p *plan.Plan) []brief {
 	var out []brief
 	for _, c := range p.Changes {
-		out = append(out, brief{c.Resource, c.Kind, filepath.Base(c.File), c.Accepted, c.Diff})
+		out = append(out, brief{c.Resource, c.Kind, filepath.Base(c.File), c.Source, c.Accepted, c.Diff})
 	}
 	return out
 }
@@ -111,9 +116,9 @@ func TestCompareAddedRemovedChanged(t *testing.T) {
 	}
 	p := plan.Compare(base, head)
 	want := []brief{
-		{key + "new", plan.Added, "new.yaml", true, nil},
-		{key + "demo", plan.Changed, "demo.yaml", true, []plan.FieldChange{{Path: "laiki-spec.container-memory-limit", Before: "512Mi", After: "1Gi"}}},
-		{key + "old", plan.Removed, "old.yaml", false, nil},
+		{key + "new", plan.Added, "new.yaml", team, true, nil},
+		{key + "demo", plan.Changed, "demo.yaml", team, true, []plan.FieldChange{{Path: "laiki-spec.container-memory-limit", Before: "512Mi", After: "1Gi"}}},
+		{key + "old", plan.Removed, "old.yaml", team, false, nil},
 	}
 	if got := briefs(p); !reflect.DeepEqual(got, want) {
 		t.Errorf("plan\n%+v\nwant\n%+v", got, want)
@@ -141,8 +146,8 @@ func TestComparePreProcessorsDecide(t *testing.T) {
 	})))
 	p := plan.Compare(base, head)
 	want := []brief{
-		{key + "priv", plan.Added, "priv.yaml", true, nil},
-		{key + "relies", plan.Changed, "relies.yaml", true, []plan.FieldChange{{Path: "laiki-spec.container-memory-limit", Before: "512Mi", After: "1Gi"}}},
+		{key + "priv", plan.Added, "priv.yaml", team, true, nil},
+		{key + "relies", plan.Changed, "relies.yaml", team, true, []plan.FieldChange{{Path: "laiki-spec.container-memory-limit", Before: "512Mi", After: "1Gi"}}},
 	}
 	if got := briefs(p); !reflect.DeepEqual(got, want) || p.Unchanged != 1 {
 		t.Errorf("plan (unchanged %d, want 1)\n%+v\nwant\n%+v", p.Unchanged, got, want)
@@ -178,8 +183,8 @@ func TestCompareRejectedIsHeld(t *testing.T) {
 	}
 	p := plan.Compare(base, head)
 	want := []brief{
-		{key + "demo", plan.Held, "demo.yaml", false, []plan.FieldChange{{Path: "laiki-spec.container-memory-limit", After: "lots"}}},
-		{key + "new", plan.Rejected, "new.yaml", false, nil},
+		{key + "demo", plan.Held, "demo.yaml", team, false, []plan.FieldChange{{Path: "laiki-spec.container-memory-limit", After: "lots"}}},
+		{key + "new", plan.Rejected, "new.yaml", team, false, nil},
 	}
 	if got := briefs(p); !reflect.DeepEqual(got, want) || p.Unchanged != 0 {
 		t.Errorf("plan (unchanged %d)\n%+v\nwant\n%+v", p.Unchanged, got, want)
@@ -191,7 +196,7 @@ func TestCompareRejectedIsHeld(t *testing.T) {
 func resource(id, file string, accepted bool, spec map[string]any) *engine.Resource {
 	return &engine.Resource{ID: id, Accepted: accepted, Spec: spec, Doc: &document.Document{
 		Kind: document.Resource, Type: "ShinyProxyApp", TargetNamespace: "ShinyProxy", TargetName: "sp",
-		File: file, Line: 1, Source: document.SourceRef{Name: "team", Role: source.RoleTeam},
+		File: file, Line: 1, Source: document.SourceRef{Name: team, Role: source.RoleTeam},
 	}}
 }
 
@@ -213,8 +218,8 @@ func TestCompareHoldsAsTheReconcileLoop(t *testing.T) {
 			t.Errorf("%s: %s, want removed (its target is gone)", c.Resource, c.Kind)
 		}
 	}
-	team := &source.Source{Name: "team", Role: source.RoleTeam, Path: "apps"}
-	unread := &engine.Result{Targets: []*document.Document{target()}, Sources: []*source.Loaded{{Source: team, Failed: true}}}
+	src := &source.Source{Name: team, Role: source.RoleTeam, Path: "apps"}
+	unread := &engine.Result{Targets: []*document.Document{target()}, Sources: []*source.Loaded{{Source: src, Failed: true}}}
 	p := plan.Compare(base, unread)
 	if len(p.Changes) != 2 || p.Changes[0].Kind != plan.Held || p.Changes[1].Kind != plan.Held || p.Changes[0].File != "apps/a.yaml" {
 		t.Errorf("a source that could not be read keeps what it had: %+v", p.Changes)

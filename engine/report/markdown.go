@@ -42,10 +42,11 @@ const (
 func Markdown(w io.Writer, r *engine.Result, p *plan.Plan) error {
 	var b strings.Builder
 	writeVerdict(&b, r)
-	rows := findingRows(r.Findings)
+	at := placesOf(r)
+	rows := findingRows(at, r.Findings)
 	var entries []string
 	if p != nil {
-		entries = planEntries(p)
+		entries = planEntries(at, p)
 	}
 	// Room for the headings and the notes of what was left out.
 	room := MarkdownLimit - b.Len() - 2000
@@ -85,18 +86,16 @@ func fit(s []string, room int) int {
 }
 
 // writeVerdict heads the summary: ✅ only when every source was read and
-// every resource accepted; a source that could not be read is Laiki's
-// fault (or the network's), not the team's, and says so before any count.
+// every resource accepted. A fault (a source that could not be read, a
+// policy that does not compile) is the platform's or Laiki's, not the
+// team's, and is said before any count.
 func writeVerdict(b *strings.Builder, r *engine.Result) {
 	b.WriteString(MarkdownMarker + "\n")
 	s := r.Summary()
-	switch unread := unreadSources(r); {
-	case len(unread) > 0:
-		fmt.Fprintf(b, "## ⚠️ Laiki could not check everything: %s could not be read\n\n", plural(len(unread), "source", "sources"))
-		for _, name := range unread {
-			fmt.Fprintf(b, "- source %s\n", code(name))
-		}
-		b.WriteString("\n")
+	switch faults := faultsOf(r); {
+	case len(faults) > 0:
+		b.WriteString("## ⚠️ Laiki could not check everything\n\n")
+		writeFaults(b, faults)
 	case r.Failed():
 		fmt.Fprintf(b, "## ❌ Laiki: %s\n\n", plural(s.Rejected, "resource rejected", "resources rejected")+blockingCounts(s))
 	case !allAccepted(r):
@@ -107,15 +106,34 @@ func writeVerdict(b *strings.Builder, r *engine.Result) {
 	b.WriteString(summaryLine(s))
 }
 
-// unreadSources names the sources a run could not read.
-func unreadSources(r *engine.Result) []string {
+// faultsOf is what kept a run from judging: its Faults (StandDown), or,
+// on a run that was not asked, the sources it could not read.
+func faultsOf(r *engine.Result) []string {
+	if len(r.Faults) > 0 {
+		return r.Faults
+	}
 	var out []string
 	for _, l := range r.Sources {
 		if l.Failed {
-			out = append(out, l.Source.Name)
+			out = append(out, fmt.Sprintf("source %s (%s) could not be read", l.Source.Name, l.Source.Describe()))
 		}
 	}
 	return out
+}
+
+// writeFaults writes the faults as a text block: one may hold several
+// lines (a policy's compile errors), and a block shows them as they are,
+// with nothing in them read as Markdown.
+func writeFaults(b *strings.Builder, faults []string) {
+	var lines []string
+	for _, f := range faults {
+		for _, l := range strings.Split(f, "\n") {
+			lines = append(lines, SafeText(l))
+		}
+	}
+	text := strings.Join(lines, "\n")
+	fence := fenceFor(text)
+	b.WriteString(fence + "text\n" + text + "\n" + fence + "\n\n")
 }
 
 // allAccepted reports whether every resource of a run is accepted (or the
@@ -155,16 +173,14 @@ func plural(n int, one, many string) string {
 
 var severityIcon = map[finding.Severity]string{finding.Error: "🛑", finding.Deny: "❌", finding.Warn: "⚠️", finding.Notice: "ℹ️"}
 
-// findingRows makes a table row of each finding.
-func findingRows(fs []finding.Finding) []string {
+// findingRows makes a table row of each finding, its file named as the
+// other formats name it (team-one:app.yaml for a Git source's).
+func findingRows(at places, fs []finding.Finding) []string {
 	rows := make([]string, 0, len(fs))
 	for _, f := range fs {
 		where := "laiki"
-		switch {
-		case f.File != "" && f.Line > 0:
-			where = codeCell(fmt.Sprintf("%s:%d", f.File, f.Line))
-		case f.File != "":
-			where = codeCell(f.File)
+		if f.File != "" {
+			where = codeCell(at.where(f.Source, finding.Location{File: f.File, Line: f.Line}))
 		}
 		policy := ""
 		if f.Policy != "" {
@@ -201,11 +217,11 @@ var kindTitle = map[plan.Kind]string{
 
 // planEntries makes the Markdown of each change: a list item, with the
 // diff of its settings when it has one.
-func planEntries(p *plan.Plan) []string {
+func planEntries(at places, p *plan.Plan) []string {
 	out := make([]string, 0, len(p.Changes))
 	for _, c := range p.Changes {
 		var b strings.Builder
-		fmt.Fprintf(&b, "- %s at %s\n", code(c.Resource), code(fmt.Sprintf("%s:%d", c.File, c.Line)))
+		fmt.Fprintf(&b, "- %s at %s\n", code(c.Resource), code(at.where(c.Source, finding.Location{File: c.File, Line: c.Line})))
 		if len(c.Diff) > 0 {
 			writeDiff(&b, c.Diff)
 		}

@@ -98,9 +98,27 @@ func TestMarkdownVerdictAndNoFindings(t *testing.T) {
 
 	// A source that could not be read is no pass, and not the team's doing.
 	r := mdResult(true)
-	r.Sources = []*source.Loaded{{Source: &source.Source{Name: "platform"}, Failed: true}}
-	if out := markdown(t, r, nil); !strings.Contains(out, "## ⚠️ Laiki could not check everything: 1 source could not be read\n\n- source `platform`\n") {
+	r.Sources = []*source.Loaded{{Source: &source.Source{Name: "platform", Path: "platform"}, Failed: true}}
+	if out := markdown(t, r, nil); !strings.Contains(out, "## ⚠️ Laiki could not check everything\n\n```text\nsource platform (path platform) could not be read\n```\n") {
 		t.Errorf("an unread source:\n%s", out)
+	}
+	// The run's faults, as they are, lines and all: nothing in them is
+	// Markdown.
+	r.Faults = []string{"a policy does not compile:\nplatform/x.rego:3: <b>rego_parse_error</b>\n```"}
+	if out := markdown(t, r, nil); !strings.Contains(out, "## ⚠️ Laiki could not check everything\n\n````text\na policy does not compile:\nplatform/x.rego:3: <b>rego_parse_error</b>\n```\n````\n") {
+		t.Errorf("faults:\n%s", out)
+	}
+}
+
+// A file of a Git source is named with its source, as the other formats
+// name it: two team repositories may both hold app.yaml.
+func TestMarkdownNamesGitFiles(t *testing.T) {
+	r := mdResult(true, finding.Finding{Severity: finding.Warn, Location: finding.Location{File: "app.yaml", Line: 4}, Source: "team-one", Message: "m"})
+	r.Sources = []*source.Loaded{{Source: &source.Source{Name: "team-one", Git: &source.GitSpec{URL: "https://git.example.com/one.git"}}}}
+	p := &plan.Plan{Changes: []plan.Change{{Resource: "ShinyProxyApp ShinyProxy/sp/a", Kind: plan.Added, File: "app.yaml", Line: 1, Source: "team-one", Accepted: true}}}
+	out := markdown(t, r, p)
+	if !strings.Contains(out, "| `team-one:app.yaml:4` | ⚠️ warn |") || !strings.Contains(out, "- `ShinyProxyApp ShinyProxy/sp/a` at `team-one:app.yaml:1`\n") {
+		t.Errorf("a Git source's file:\n%s", out)
 	}
 }
 
