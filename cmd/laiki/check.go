@@ -11,12 +11,13 @@ import (
 
 	"github.com/laiki-platform/laiki/engine"
 	"github.com/laiki-platform/laiki/engine/finding"
+	"github.com/laiki-platform/laiki/engine/plan"
 	"github.com/laiki-platform/laiki/engine/report"
 )
 
 func newCheck() *cobra.Command {
 	var in inputs
-	var output string
+	var output, against string
 	var verbose, failOnWarn, quiet, noColor bool
 	c := &cobra.Command{
 		Use:   "check [--config FILE | [--platform DIR]... PATH...]",
@@ -53,10 +54,14 @@ and says so when every path was read as a platform source.`,
   laiki check --platform ../platform-repo/platform apps/my-app.yaml
   laiki check ./platform ./apps                            # every path a platform source
   laiki check --config laiki.yaml -o sarif > laiki.sarif
-  cat app.yaml | laiki check --platform ./platform -       # an app from standard input`,
+  cat app.yaml | laiki check --platform ./platform -       # an app from standard input
+  laiki check --config laiki.ci.yaml --against origin/main -o markdown >> "$GITHUB_STEP_SUMMARY"`,
 		RunE: func(c *cobra.Command, args []string) error {
 			if !slices.Contains(report.Formats, output) {
 				return cannot(fmt.Errorf("unknown output format %q (one of %s)", output, strings.Join(report.Formats, ", ")))
+			}
+			if against != "" && output != "markdown" {
+				return cannot(errors.New("--against writes its plan in the markdown output: add -o markdown"))
 			}
 			paths, cleanup, err := in.readStdin(args)
 			defer cleanup()
@@ -85,6 +90,14 @@ and says so when every path was read as a platform source.`,
 				return err
 			}
 			res.StandDown()
+			var p *plan.Plan
+			if against != "" && len(res.Faults) == 0 {
+				if p, err = planAgainst(c.Context(), &in, paths, against, res); err != nil {
+					res.Faults = append(res.Faults, unwrap(err))
+					_ = report.Markdown(os.Stdout, res, nil)
+					return err
+				}
+			}
 			if verbose && res.Policies != nil {
 				// On standard error: the report on standard output stays
 				// as the format has it.
@@ -93,6 +106,8 @@ and says so when every path was read as a platform source.`,
 			if output == "text" {
 				color := !noColor && os.Getenv("NO_COLOR") == "" && isTerminal(os.Stdout)
 				err = report.TextWith(os.Stdout, res, report.TextOptions{Quiet: quiet, Color: color})
+			} else if output == "markdown" {
+				err = report.Markdown(os.Stdout, res, p)
 			} else {
 				err = report.Write(os.Stdout, output, res)
 			}
@@ -111,6 +126,8 @@ and says so when every path was read as a platform source.`,
 	in.register(c)
 	c.Flags().StringVarP(&output, "output", "o", "text", "output format: "+strings.Join(report.Formats, ", "))
 	c.Flags().BoolVarP(&verbose, "verbose", "v", false, "say on standard error which policies were evaluated (governance rule sets, rules, pre-processors) and their revision; report the files that are not Laiki documents")
+	c.Flags().StringVar(&against, "against", "", "with -o markdown: also say what the pull request changes in the running platform, "+
+		"against REF (its base: origin/main, a commit) of the repository the working directory is in; only the files are read at REF")
 	c.Flags().BoolVar(&failOnWarn, "fail-on-warn", false, "exit 1 on a warning too (as conftest's --fail-on-warn)")
 	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "text: the findings only, no summary")
 	c.Flags().BoolVar(&noColor, "no-color", false, "no colours on a terminal (NO_COLOR does the same)")

@@ -19,7 +19,7 @@ import (
 )
 
 // Formats lists the output formats.
-var Formats = []string{"text", "json", "sarif", "github", "junit"}
+var Formats = []string{"text", "json", "sarif", "github", "junit", "markdown"}
 
 // Write writes a result in a format.
 func Write(w io.Writer, format string, r *engine.Result) error {
@@ -34,6 +34,8 @@ func Write(w io.Writer, format string, r *engine.Result) error {
 		return GitHub(w, r)
 	case "junit":
 		return JUnit(w, r)
+	case "markdown":
+		return Markdown(w, r, nil)
 	}
 	return fmt.Errorf("unknown output format %q (one of %s)", format, strings.Join(Formats, ", "))
 }
