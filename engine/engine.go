@@ -105,6 +105,10 @@ type Result struct {
 	Reload *admission.Reload
 	// Owners is Options.Owners: who owns each claimed name.
 	Owners map[string]string
+	// ConfigFile is the sources file (laiki.yaml) the run read, if any: a
+	// finding at a source's entry in it is on that file, whatever the
+	// source.
+	ConfigFile string
 	// Faults say what kept Laiki from judging: a source it could not read,
 	// policies that do not compile. They are not the teams' doing: `laiki
 	// check` exits 2 on them, and the resources they would have decided on
@@ -346,7 +350,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	if opts.Load.MaxFileBytes == 0 {
 		opts.Load.MaxFileBytes = int64(opts.Limits.MaxFileBytes)
 	}
-	res := &Result{byDoc: map[*document.Document][]finding.Finding{}, keys: keyRulesOf(opts.Config.PolicyData), Owners: opts.Owners}
+	res := &Result{byDoc: map[*document.Document][]finding.Finding{}, keys: keyRulesOf(opts.Config.PolicyData), Owners: opts.Owners, ConfigFile: opts.Config.File}
 	load := opts.Loader
 	if load == nil {
 		load = source.Load

@@ -35,14 +35,14 @@ func (r *Result) StandDown() bool {
 		if !l.Failed {
 			continue
 		}
-		why := "it could not be read"
+		why := fmt.Sprintf("source %s (%s) could not be read", l.Source.Name, l.Source.Describe())
 		for _, f := range l.Findings {
 			if f.Severity.Blocking() {
-				why = f.Message
+				why = f.Message // names the source already
 				break
 			}
 		}
-		r.Faults = append(r.Faults, fmt.Sprintf("source %s (%s): %s", l.Source.Name, l.Source.Describe(), why))
+		r.Faults = append(r.Faults, why)
 		platformDown = platformDown || l.Source.Role == source.RolePlatform
 	}
 	if platformDown {

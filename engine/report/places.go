@@ -21,6 +21,9 @@ import (
 // platform file read from Git is not one of them.
 type places struct {
 	sources map[string]*source.Source
+	// config is the sources file: a finding at a source's entry in it is
+	// on this local file, whatever the source.
+	config string
 	// exists stats a path relative to the working directory (os.Stat; a
 	// test may replace it).
 	exists func(string) bool
@@ -34,20 +37,21 @@ func placesOf(r *engine.Result) places {
 	for _, l := range r.Sources {
 		p.sources[l.Source.Name] = l.Source
 	}
+	p.config = r.ConfigFile
 	return p
 }
 
-// qualified reports whether files of the named source are named with it:
-// those of a source that is not on this disk. A finding with no source (a
-// laiki.yaml, a built-in) is on disk.
-func (p places) qualified(src string) bool {
+// qualified reports whether a file of the named source is named with it:
+// one of a source that is not on this disk. A finding with no source (a
+// built-in) or on the sources file itself is on disk.
+func (p places) qualified(src, file string) bool {
 	s, ok := p.sources[src]
-	return ok && !s.Local()
+	return ok && !s.Local() && (file != p.config || file == "")
 }
 
 // name is the file as the reader should see it.
 func (p places) name(src, file string) string {
-	if p.qualified(src) {
+	if p.qualified(src, file) {
 		return src + ":" + file
 	}
 	return file
@@ -64,7 +68,7 @@ func (p places) where(src string, l finding.Location) string {
 // local source (or of none) at a relative path under the working directory
 // that exists there.
 func (p places) annotatable(src, file string) bool {
-	if file == "" || p.qualified(src) || filepath.IsAbs(file) {
+	if file == "" || p.qualified(src, file) || filepath.IsAbs(file) {
 		return false
 	}
 	clean := filepath.ToSlash(filepath.Clean(file))

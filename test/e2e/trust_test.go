@@ -294,7 +294,15 @@ func TestFaultsAreNotBlamedOnTheTeam(t *testing.T) {
 		return rs
 	}
 
-	t.Run("platform unreadable", func(t *testing.T) { broken(t, all(false), "platform") })
+	t.Run("platform unreadable", func(t *testing.T) {
+		rs := all(false)
+		broken(t, rs, "platform")
+		// The refusal is at the source's entry in laiki.ci.yaml, a file of
+		// the checkout: not named as one of the platform repository's.
+		if out := rs["text"].stdout; !strings.HasPrefix(out, "laiki.ci.yaml:2:5: error: source platform") {
+			t.Errorf("text: want the refusal at laiki.ci.yaml:2:5, got\n%s", out)
+		}
+	})
 
 	t.Run("platform policy does not compile", func(t *testing.T) {
 		commit(t, l.platformWork, map[string]string{"broken.rego": "package laiki.governance.broken\n\ndeny contains msg if {\n\tmsg := \n}\n"}, "a broken rule")
