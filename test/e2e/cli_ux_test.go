@@ -1,71 +1,34 @@
 package e2e
 
 import (
-	"bytes"
-	"context"
-	"errors"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 )
-
-// laikiStdin is laikiRun with text on standard input (laikiRun gives the
-// binary none): the same environment, HOME a fresh directory.
-func laikiStdin(t *testing.T, dir, stdin string, args ...string) result {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, laiki, args...)
-	cmd.Dir = dir
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "GIT_") && !strings.HasPrefix(kv, "TEAM_TOKEN") && !strings.HasPrefix(kv, "HOME=") {
-			cmd.Env = append(cmd.Env, kv)
-		}
-	}
-	cmd.Env = append(cmd.Env, "HOME="+t.TempDir())
-	cmd.Stdin = strings.NewReader(stdin)
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	err := cmd.Run()
-	r := result{stdout: out.String(), stderr: errOut.String()}
-	var ee *exec.ExitError
-	switch {
-	case ctx.Err() != nil:
-		t.Fatalf("laiki %s did not finish in 60s\n%s", strings.Join(args, " "), r.stderr)
-	case errors.As(err, &ee):
-		r.code = ee.ExitCode()
-	case err != nil:
-		t.Fatal(err)
-	}
-	return r
-}
 
 // "-" reads a document from standard input, as convert does: an app piped
 // into render and explain, checked against the example platform.
 func TestStdinDash(t *testing.T) {
-	r := laikiStdin(t, repo, app("piped"), "render", "examples/platform", "-")
+	r := laikiStdin(t, repo, nil, app("piped"), "render", "examples/platform", "-")
 	if r.code != 0 || !strings.Contains(r.stdout, "id: piped") {
 		t.Errorf("render -: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
-	r = laikiStdin(t, repo, app("piped"), "explain", "examples/platform", "-", "ShinyProxy/piped")
+	r = laikiStdin(t, repo, nil, app("piped"), "explain", "examples/platform", "-", "ShinyProxy/piped")
 	if r.code != 0 || !strings.Contains(r.stdout, "ShinyProxyApp ShinyProxy/ShinyProxy/piped (") || !strings.Contains(r.stdout, "stdin:6:3") {
 		t.Errorf("explain -: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	// A finding on the piped document names it stdin, with its line (not
 	// the temporary file it went through); with --platform it is a team's
 	// app, held to the baseline.
-	r = laikiStdin(t, repo, app("bad")+"  kubernetes-pod-patches: x\n", "render", "--platform", "examples/platform", "-")
+	r = laikiStdin(t, repo, nil, app("bad")+"  kubernetes-pod-patches: x\n", "render", "--platform", "examples/platform", "-")
 	if r.code != 1 || !strings.Contains(r.stderr, "stdin:8:3: deny:") || strings.Contains(r.stderr, "laiki-stdin-") {
 		t.Errorf("a rejected piped app: exit %d\n%s", r.code, r.stderr)
 	}
-	r = laikiStdin(t, repo, app("bad")+"  kubernetes-pod-patches: x\n", "check", "--platform", "examples/platform", "-")
+	r = laikiStdin(t, repo, nil, app("bad")+"  kubernetes-pod-patches: x\n", "check", "--platform", "examples/platform", "-")
 	if r.code != 1 || !strings.Contains(r.stdout, "stdin:8:3: deny:") || strings.Contains(r.stdout, "laiki-stdin-") {
 		t.Errorf("check -: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
-	r = laikiStdin(t, repo, app("piped"), "render", "-", "-")
+	r = laikiStdin(t, repo, nil, app("piped"), "render", "-", "-")
 	if r.code != 2 || !strings.Contains(r.stderr, "once") {
 		t.Errorf("- twice: exit %d\n%s", r.code, r.stderr)
 	}

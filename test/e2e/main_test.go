@@ -73,6 +73,12 @@ type result struct {
 // hangs fails the test.
 func laikiRun(t *testing.T, dir string, env []string, args ...string) result {
 	t.Helper()
+	return laikiStdin(t, dir, env, "", args...)
+}
+
+// laikiStdin is laikiRun with stdin as the binary's standard input.
+func laikiStdin(t *testing.T, dir string, env []string, stdin string, args ...string) result {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, laiki, args...)
@@ -84,6 +90,7 @@ func laikiRun(t *testing.T, dir string, env []string, args ...string) result {
 	}
 	cmd.Env = append(cmd.Env, "HOME="+t.TempDir())
 	cmd.Env = append(cmd.Env, env...)
+	cmd.Stdin = strings.NewReader(stdin)
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	err := cmd.Run()
