@@ -111,7 +111,7 @@ func reconcileChild(root string, apps int) error {
 	env := &envtest.Environment{
 		BinaryAssetsDirectory: lines[len(lines)-1],
 		CRDDirectoryPaths: []string{filepath.Join(root, "charts", "laiki", "crds"),
-			filepath.Join(root, "test", "third_party", "shinyproxy-operator", "shinyproxy.crd.yaml")},
+			filepath.Join(root, "engine", "workflow", "crds", "shinyproxy.crd.yaml")},
 		ErrorIfCRDPathMissing: true,
 	}
 	restCfg, err := env.Start()

@@ -90,7 +90,7 @@ func run(m *testing.M) (int, error) {
 	// The ShinyProxy operator's CRD is a prerequisite of the chart, not
 	// part of it; Laiki's own CRDs come from the rendered chart.
 	env = &envtest.Environment{
-		CRDDirectoryPaths:     []string{filepath.Join(repo, "test", "third_party", "shinyproxy-operator", "shinyproxy.crd.yaml")},
+		CRDDirectoryPaths:     []string{filepath.Join(repo, "engine", "workflow", "crds", "shinyproxy.crd.yaml")},
 		CRDs:                  crds,
 		ErrorIfCRDPathMissing: true,
 	}

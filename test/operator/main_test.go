@@ -67,7 +67,7 @@ func run(m *testing.M) (int, error) {
 	env = &envtest.Environment{
 		CRDDirectoryPaths: []string{
 			filepath.Join(repo, "charts", "laiki", "crds"),
-			filepath.Join(repo, "test", "third_party", "shinyproxy-operator", "shinyproxy.crd.yaml"),
+			filepath.Join(repo, "engine", "workflow", "crds", "shinyproxy.crd.yaml"),
 		},
 		ErrorIfCRDPathMissing: true,
 	}
