@@ -3,6 +3,7 @@ package workflow
 import (
 	"fmt"
 	"path"
+	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -231,69 +232,180 @@ func mountCraneRepo(app *yaml.Node, repo *craneRepo, backend string) *finding.Fi
 		f.Resource = repo.app.Key()
 		return &f
 	}
-	switch backend {
-	case "kubernetes":
-		k8s := laikiStorage(repo.crane, "kubernetes")
-		volume := map[string]any{"name": dataVolumeName}
-		if csi, ok := k8s["csi"].(map[string]any); ok {
-			src := map[string]any{"driver": csi["driver"], "readOnly": repo.readOnly}
-			if attrs, ok := csi["volume-attributes"].(map[string]any); ok {
-				src["volumeAttributes"] = attrs
-			}
-			volume["csi"] = src
-		} else {
-			volume["persistentVolumeClaim"] = map[string]any{"claimName": craneClaimName(repo.crane), "readOnly": repo.readOnly}
-		}
-		mount := map[string]any{"name": dataVolumeName, "mountPath": DataMountPath, "subPath": repo.name, "readOnly": repo.readOnly}
-		// With no container-volumes, ShinyProxy's pod has no volume lists
-		// yet: the patch creates them, as ShinyProxy's documentation does.
-		var ops []any
-		if v := get(app, "container-volumes"); v == nil || len(v.Content) == 0 {
-			ops = []any{
-				map[string]any{"op": "add", "path": "/spec/volumes", "value": []any{volume}},
-				map[string]any{"op": "add", "path": "/spec/containers/0/volumeMounts", "value": []any{mount}},
-			}
-		} else {
-			ops = []any{
-				map[string]any{"op": "add", "path": "/spec/volumes/-", "value": volume},
-				map[string]any{"op": "add", "path": "/spec/containers/0/volumeMounts/-", "value": mount},
-			}
-		}
-		if existing := get(app, "kubernetes-pod-patches"); existing != nil {
-			var prev []any
-			if err := yaml.Unmarshal([]byte(existing.Value), &prev); err != nil {
-				return fail("kubernetes-pod-patches is not a YAML list of patches, so the data volume cannot be added: %v", err)
-			}
-			ops = append(prev, ops...)
-		}
-		text, err := yaml.Marshal(ops)
-		if err != nil {
-			return fail("pod patch: %v", err)
-		}
-		set(app, "kubernetes-pod-patches", &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: string(text), Style: yaml.LiteralStyle})
-	default: // docker and docker-swarm: a bind mount of the repository's directory
-		host, _ := laikiStorage(repo.crane, "docker")["host-path"].(string)
-		if host == "" {
-			spec, _ := repo.crane.Spec.(map[string]any)
-			craneApp, _ := spec["app"].(map[string]any)
-			if loc, _ := craneApp["storage-location"].(string); strings.HasPrefix(loc, "/") {
-				host = loc
-			}
-		}
-		if host == "" {
-			return fail("Crane target %s/%s says no host directory for its storage (laiki-storage.docker.host-path), so the data repository cannot be mounted on %s", repo.crane.Namespace, repo.crane.Name, backend)
-		}
-		bind := path.Join(host, repo.name) + ":" + DataMountPath
-		if repo.readOnly {
-			bind += ":ro"
-		}
-		vols := get(app, "container-volumes")
-		if vols == nil {
-			vols = &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq"}
-			set(app, "container-volumes", vols)
-		}
-		vols.Content = append(vols.Content, str(bind))
+	if backend == "kubernetes" {
+		return mountOnKubernetes(app, repo, fail)
 	}
+	return mountOnDocker(app, repo, backend, fail) // docker and docker-swarm
+}
+
+// The pod's lists that Laiki's patch adds the data volume and its mount to.
+const (
+	podVolumes = "/spec/volumes"
+	podMounts  = "/spec/containers/0/volumeMounts"
+)
+
+// mountOnKubernetes appends to the app's kubernetes-pod-patches the ops
+// that add the data volume and its mount, after the app's own ops (which
+// ShinyProxy applies in order, before kubernetes-authorized-pod-patches).
+func mountOnKubernetes(app *yaml.Node, repo *craneRepo, fail func(string, ...any) *finding.Finding) *finding.Finding {
+	earlier, err := earlierPodPatches(app)
+	if err != nil {
+		return fail("kubernetes-pod-patches is not a YAML list of patches, so the data volume cannot be added: %v", err)
+	}
+	// Only what Laiki knows decides whether a list is there to append to:
+	// container-volumes (from which ShinyProxy makes both lists) and the
+	// earlier ops. A list that exists must be appended to, as a whole array
+	// would replace it; one that does not must be created, as appending to
+	// it fails and the app does not start.
+	made := hasContainerVolumes(app)
+	ops := append(earlier,
+		addToList(podVolumes, listExistsAfter(podVolumes, made, earlier), craneVolume(repo)),
+		addToList(podMounts, listExistsAfter(podMounts, made, earlier), craneMount(repo)))
+	text, err := yaml.Marshal(ops)
+	if err != nil {
+		return fail("pod patch: %v", err)
+	}
+	set(app, "kubernetes-pod-patches", &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: string(text), Style: yaml.LiteralStyle})
+	return nil
+}
+
+// craneVolume is the pod volume of the Crane target's storage: its CSI
+// volume, else its claim.
+func craneVolume(repo *craneRepo) map[string]any {
+	volume := map[string]any{"name": dataVolumeName}
+	if csi, ok := laikiStorage(repo.crane, "kubernetes")["csi"].(map[string]any); ok {
+		src := map[string]any{"driver": csi["driver"], "readOnly": repo.readOnly}
+		if attrs, ok := csi["volume-attributes"].(map[string]any); ok {
+			src["volumeAttributes"] = attrs
+		}
+		volume["csi"] = src
+	} else {
+		volume["persistentVolumeClaim"] = map[string]any{"claimName": craneClaimName(repo.crane), "readOnly": repo.readOnly}
+	}
+	return volume
+}
+
+// craneMount mounts the repository's own directory of the storage, and
+// only it, at /mnt/data.
+func craneMount(repo *craneRepo) map[string]any {
+	return map[string]any{"name": dataVolumeName, "mountPath": DataMountPath, "subPath": repo.name, "readOnly": repo.readOnly}
+}
+
+// earlierPodPatches are the ops the app's kubernetes-pod-patches (its own,
+// or a pre-processor's) already hold: ShinyProxy reads them as YAML.
+func earlierPodPatches(app *yaml.Node) ([]any, error) {
+	n := get(app, "kubernetes-pod-patches")
+	if n == nil {
+		return nil, nil
+	}
+	if n.Kind != yaml.ScalarNode {
+		return nil, fmt.Errorf("ShinyProxy reads it as a string") // its value would be lost
+	}
+	var ops []any
+	if err := yaml.Unmarshal([]byte(n.Value), &ops); err != nil {
+		return nil, err
+	}
+	return ops, nil
+}
+
+// hasContainerVolumes says whether ShinyProxy gives the pod volumes and
+// mounts of its own: one per container-volumes entry (a list, as the
+// ShinyProxyApp schema has it).
+func hasContainerVolumes(app *yaml.Node) bool {
+	v := get(app, "container-volumes")
+	return v != nil && len(v.Content) > 0
+}
+
+// addToList is the op that adds item to the list at pointer list: appended
+// when the list exists, else the list made with item alone.
+func addToList(list string, exists bool, item any) map[string]any {
+	if exists {
+		return map[string]any{"op": "add", "path": list + "/-", "value": item}
+	}
+	return map[string]any{"op": "add", "path": list, "value": []any{item}}
+}
+
+// listExistsAfter says whether the list at pointer list is there after ops,
+// given whether it was before them. Only an op at the list or at one of its
+// parents changes that (an op inside it needs it there already, or fails
+// on its own).
+func listExistsAfter(list string, before bool, ops []any) bool {
+	exists := before
+	for _, o := range ops {
+		op, _ := o.(map[string]any)
+		kind, _ := op["op"].(string)
+		path, _ := op["path"].(string)
+		if from, _ := op["from"].(string); kind == "move" && pointerCovers(from, list) {
+			exists = false
+		}
+		if !pointerCovers(path, list) {
+			continue
+		}
+		switch kind {
+		case "remove":
+			exists = false // or, for a container, another one in its place: unknown, so none
+		case "add", "replace":
+			exists = isListAt(op["value"], strings.TrimPrefix(list, path))
+		case "copy", "move":
+			// A part of the pod Laiki does not see: taken to be the list, so
+			// that a wrong guess fails the app's start, where ShinyProxy
+			// says so, rather than drop a volume without a word.
+			exists = true
+		}
+	}
+	return exists
+}
+
+// pointerCovers says whether an op at path sets or removes what is at pointer
+// target: path is target or one of its parents.
+func pointerCovers(path, target string) bool {
+	return path == target || strings.HasPrefix(target, path+"/")
+}
+
+// isListAt says whether v holds a list at the relative pointer rel.
+func isListAt(v any, rel string) bool {
+	for _, tok := range strings.Split(rel, "/")[1:] {
+		switch c := v.(type) {
+		case map[string]any:
+			v = c[tok]
+		case []any:
+			i, err := strconv.Atoi(tok)
+			if err != nil || i < 0 || i >= len(c) {
+				return false
+			}
+			v = c[i]
+		default:
+			return false
+		}
+	}
+	_, ok := v.([]any)
+	return ok
+}
+
+// mountOnDocker bind-mounts the repository's directory of the Crane
+// target's host directory through container-volumes.
+func mountOnDocker(app *yaml.Node, repo *craneRepo, backend string, fail func(string, ...any) *finding.Finding) *finding.Finding {
+	host, _ := laikiStorage(repo.crane, "docker")["host-path"].(string)
+	if host == "" {
+		spec, _ := repo.crane.Spec.(map[string]any)
+		craneApp, _ := spec["app"].(map[string]any)
+		if loc, _ := craneApp["storage-location"].(string); strings.HasPrefix(loc, "/") {
+			host = loc
+		}
+	}
+	if host == "" {
+		return fail("Crane target %s/%s says no host directory for its storage (laiki-storage.docker.host-path), so the data repository cannot be mounted on %s", repo.crane.Namespace, repo.crane.Name, backend)
+	}
+	bind := path.Join(host, repo.name) + ":" + DataMountPath
+	if repo.readOnly {
+		bind += ":ro"
+	}
+	vols := get(app, "container-volumes")
+	if vols == nil {
+		vols = &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq"}
+		set(app, "container-volumes", vols)
+	}
+	vols.Content = append(vols.Content, str(bind))
 	return nil
 }
 
