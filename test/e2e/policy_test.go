@@ -123,7 +123,7 @@ func TestUnevaluatedPolicyRefusedOutLoud(t *testing.T) {
 		"apps/ok.yaml":    app("ok"),
 	})
 	r := laikiRun(t, dir, nil, "check", "--config", "laiki.yaml", "-v")
-	if r.code != 0 || !strings.Contains(r.stderr, "2 governance rule sets (3 rules) and 1 pre-processor evaluated") {
+	if r.code != 0 || !strings.Contains(r.stderr, "3 governance rule sets (5 rules) and 1 pre-processor evaluated") {
 		t.Errorf("check -v must count the policies: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	for name, text := range map[string]string{
@@ -144,11 +144,11 @@ func TestUnevaluatedPolicyRefusedOutLoud(t *testing.T) {
 	}
 	os.Remove(filepath.Join(dir, "rules", "extra.rego"))
 	r = laikiRun(t, dir, nil, "policy", "test", "--config", "laiki.yaml")
-	if r.code != 0 || !strings.Contains(r.stdout, "policies: 2 governance rule sets (3 rules) and 1 pre-processor evaluated") {
+	if r.code != 0 || !strings.Contains(r.stdout, "policies: 3 governance rule sets (5 rules) and 1 pre-processor evaluated") {
 		t.Errorf("policy test must count the policies: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	r = laikiRun(t, dir, nil, "policy", "eval", "--config", "laiki.yaml", "apps/ok.yaml")
-	if r.code != 0 || !strings.Contains(r.stdout, "policies: 2 governance rule sets (3 rules) and 1 pre-processor evaluated") {
+	if r.code != 0 || !strings.Contains(r.stdout, "policies: 3 governance rule sets (5 rules) and 1 pre-processor evaluated") {
 		t.Errorf("policy eval must count the policies: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 }
