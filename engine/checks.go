@@ -10,6 +10,7 @@ import (
 	"github.com/laiki-platform/laiki/engine/admission"
 	"github.com/laiki-platform/laiki/engine/document"
 	"github.com/laiki-platform/laiki/engine/finding"
+	"github.com/laiki-platform/laiki/engine/kube"
 	"github.com/laiki-platform/laiki/engine/source"
 	"github.com/laiki-platform/laiki/engine/types"
 )
@@ -36,11 +37,27 @@ func checkTarget(d *document.Document) []finding.Finding {
 	if tt.Check != nil {
 		fs = append(fs, problemFindings(d, tt.Check(d.Spec))...)
 	}
-	if !dns1123Label.MatchString(d.Namespace) {
+	if !dns1123Label.MatchString(d.Namespace) && types.KubernetesNamespace(d.Spec) == "" {
 		fs = append(fs, finding.Finding{Severity: finding.Warn, Location: d.PosOf(document.KeyMetadata + "." + document.MetaNamespace),
-			Policy: finding.CheckNaming, Message: fmt.Sprintf("namespace %s is not a valid Kubernetes namespace name (lower case letters, digits and '-'); it is mapped to one when deployed to Kubernetes", d.Namespace)})
+			Policy: finding.CheckNaming, Message: fmt.Sprintf("namespace %s is not a valid Kubernetes namespace name (lower case letters, digits and '-'): this target's objects go to the namespace %s, the name Laiki maps it to; to choose the namespace, set %s in the laiki-spec of each target of %s (e.g. %s: %s)",
+				d.Namespace, kube.Name(d.Namespace), types.KubernetesNamespaceKey, d.Namespace, types.KubernetesNamespaceKey, namespaceSuggestion(d.Namespace))})
 	}
 	return fs
+}
+
+var notInLabel = regexp.MustCompile(`[^a-z0-9-]+`)
+
+// namespaceSuggestion is a namespace name close to a Laiki namespace that
+// Kubernetes does not take: its lower-case form, cleaned.
+func namespaceSuggestion(namespace string) string {
+	s := strings.Trim(notInLabel.ReplaceAllString(strings.ToLower(namespace), "-"), "-")
+	if len(s) > 63 {
+		s = strings.Trim(s[:63], "-")
+	}
+	if !dns1123Label.MatchString(s) {
+		return "apps"
+	}
+	return s
 }
 
 // checkNames refuses names that cannot be names: they become parts of

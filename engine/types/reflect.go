@@ -25,7 +25,8 @@ var (
 // are errors), object-only (a field of the object form, not of laiki-spec),
 // expression (a Spring expression, "#{...}", is a value of it too),
 // quantity (a Kubernetes quantity, whatever the Go type), boolean (true or
-// false, whatever the Go type).
+// false, whatever the Go type), dns-label (a name Kubernetes takes for a
+// namespace).
 // unknown says how unknown keys at the top are reported ("" accepts them).
 func FromGoType(what string, t reflect.Type, unknown finding.Severity) *Schema {
 	f := fieldOf(t, nil)
@@ -38,6 +39,9 @@ func fieldOf(t reflect.Type, tags map[string]bool) Field {
 		t = t.Elem()
 	}
 	f := Field{Required: tags["required"], Expression: tags["expression"]}
+	if tags["dns-label"] {
+		f.Check = dnsLabel
+	}
 	switch {
 	case tags["string-or-list"]:
 		f.Type = StringOrList

@@ -166,3 +166,29 @@ func TestCanonicalize(t *testing.T) {
 		t.Errorf("two spellings: %+v", ps)
 	}
 }
+
+// Every target type takes laiki-kubernetes-namespace, and only a name
+// Kubernetes takes for a namespace, at the key itself.
+func TestKubernetesNamespaceKey(t *testing.T) {
+	for _, name := range TargetNames() {
+		tt, _ := Target(name)
+		for value, wantErr := range map[any]bool{"shinyproxy": false, "team-a-apps": false, "ShinyProxy": true, "a_b": true, "-a": true, int64(5): true,
+			strings.Repeat("a", 64): true} {
+			var errs []string
+			for _, p := range tt.Schema.Check(map[string]any{KubernetesNamespaceKey: value}) {
+				if p.Severity == finding.Error {
+					errs = append(errs, strings.Join(p.Path, ".")+": "+p.Message)
+				}
+			}
+			if wantErr != (len(errs) == 1) || (wantErr && !strings.HasPrefix(errs[0], KubernetesNamespaceKey+": ")) {
+				t.Errorf("%s with %s %v: %v", name, KubernetesNamespaceKey, value, errs)
+			}
+		}
+	}
+	if got := KubernetesNamespace(map[string]any{KubernetesNamespaceKey: "apps"}); got != "apps" {
+		t.Errorf("KubernetesNamespace: %q", got)
+	}
+	if got := KubernetesNamespace(map[string]any{}); got != "" {
+		t.Errorf("KubernetesNamespace of a spec without it: %q", got)
+	}
+}

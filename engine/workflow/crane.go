@@ -174,7 +174,7 @@ func renderCrane(c *Context, t *document.Document, out *Target, _ *Desired) []fi
 	out.Objects = append(out.Objects, Ordered{mapping(
 		"apiVersion", "v1",
 		"kind", "ConfigMap",
-		"metadata", mapping("name", KubeName(t.Name)+"-config", "namespace", KubeName(t.Namespace), "labels", managedLabels(t, "crane")),
+		"metadata", mapping("name", KubeName(t.Name)+"-config", "namespace", KubeNamespace(t), "labels", managedLabels(t, "crane")),
 		"data", mapping("application.yml", text.String()),
 	)})
 	if pvc := craneClaim(t); pvc != nil {
@@ -217,7 +217,7 @@ func craneClaim(t *document.Document) *yaml.Node {
 	return mapping(
 		"apiVersion", "v1",
 		"kind", "PersistentVolumeClaim",
-		"metadata", mapping("name", craneClaimName(t), "namespace", KubeName(t.Namespace), "labels", managedLabels(t, "crane-storage")),
+		"metadata", mapping("name", craneClaimName(t), "namespace", KubeNamespace(t), "labels", managedLabels(t, "crane-storage")),
 		"spec", spec,
 	)
 }

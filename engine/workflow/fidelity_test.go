@@ -17,18 +17,22 @@ import (
 // What was judged is what is rendered: the target's configuration as the
 // engine read it (merge keys, single or a list, and aliases resolved) is
 // the configuration rendered, less what workflows own (proxy.specs, Laiki's
-// laiki-ecr); and an accepted app is rendered as the spec the policies
-// judged, less Laiki's own keys.
+// laiki-ecr and laiki-kubernetes-namespace, the app pods' namespace Laiki
+// sets where the platform did not); and an accepted app is rendered as the
+// spec the policies judged, less Laiki's own keys.
 func FuzzRenderedIsJudged(f *testing.F) {
 	f.Add("common: &common {title: Apps, logo-url: x}\nmore: &more {port: 9090, title: Other}\nproxy: {<<: [*common, *more], port: 8080}\n",
 		"id: a\ncontainer-image: r/a:1\n")
 	f.Add("base: &b {a: 1}\nproxy: {<<: *b, title: T}\n", "id: a\ncontainer-image: r/a:1\nextra: &e {x: 1}\ncontainer-env: {<<: *e, y: '2'}\n")
 	f.Add("proxy:\n  title: Apps\n  <<: [{title: no, port: 1}, {port: 2, landing-page: /}]\n", "id: a\ncontainer-image: r/a:1\ncontainer-cmd: [a, b]\n")
 	f.Add("proxy: {title: &t x, port: *t}\n", "id: a\ncontainer-image: r/a:1\ncontainerEnv: {A: '1'}\nmaxInstances: 2\n")
+	f.Add("proxy: {containerBackend: kubernetes, kubernetes: {image-pull-secret: r}}\nlaiki-kubernetes-namespace: apps\n", "id: a\ncontainer-image: r/a:1\n")
+	f.Add("proxy: {container-backend: kubernetes, kubernetes: {namespace: ''}}\n", "id: a\ncontainer-image: r/a:1\n")
 	ctx := context.Background()
 	f.Fuzz(func(t *testing.T, target, app string) {
 		platform := document.SourceRef{Name: "platform", Role: source.RolePlatform}
-		tp := document.Parse(platform, "sp.yaml", []byte("laiki-metadata:\n  target-type: ShinyProxy\n  name: sp\n  namespace: ns\nlaiki-spec:\n"+indent(target)), document.DefaultLimits)
+		// fqdn: a target without it is in error, and renders nothing to compare.
+		tp := document.Parse(platform, "sp.yaml", []byte("laiki-metadata:\n  target-type: ShinyProxy\n  name: sp\n  namespace: ns\nlaiki-spec:\n  fqdn: sp.example.com\n"+indent(target)), document.DefaultLimits)
 		ap := document.Parse(platform, "app.yaml", []byte("laiki-metadata:\n  resource-type: ShinyProxyApp\n  target-name: sp\n  target-namespace: ns\nlaiki-spec:\n"+indent(app)), document.DefaultLimits)
 		if len(tp.Documents) != 1 || len(ap.Documents) != 1 || tp.Documents[0].Broken || ap.Documents[0].Broken {
 			return
@@ -51,6 +55,7 @@ func FuzzRenderedIsJudged(f *testing.F) {
 		if judged == nil || rendered == nil {
 			return
 		}
+		unplaced(judged, rendered)
 		var specs []any
 		if p, ok := rendered["proxy"].(map[string]any); ok {
 			specs, _ = p["specs"].([]any)
@@ -62,6 +67,7 @@ func FuzzRenderedIsJudged(f *testing.F) {
 			}
 		}
 		delete(judged, "laiki-ecr")
+		delete(judged, workflow.KubeNamespaceKey)
 		if !reflect.DeepEqual(judged, rendered) {
 			t.Fatalf("the rendered configuration is not the one judged:\njudged   %s\nrendered %s", js(judged), js(rendered))
 		}
@@ -76,6 +82,27 @@ func FuzzRenderedIsJudged(f *testing.F) {
 			}
 		}
 	})
+}
+
+// unplaced takes out of the rendered configuration where Laiki placed app
+// pods (proxy.kubernetes.namespace): it sets it where the platform left it
+// unset, null or empty.
+func unplaced(judged, rendered map[string]any) {
+	rp, _ := rendered["proxy"].(map[string]any)
+	rk, _ := rp["kubernetes"].(map[string]any)
+	jp, _ := judged["proxy"].(map[string]any)
+	jk, hadK := jp["kubernetes"].(map[string]any)
+	if ns := jk["namespace"]; rk == nil || (ns != nil && ns != "") {
+		return // nothing placed, or the platform's own
+	}
+	if _, had := jk["namespace"]; had {
+		jk["namespace"] = rk["namespace"]
+		return
+	}
+	delete(rk, "namespace")
+	if !hadK && len(rk) == 0 {
+		delete(rp, "kubernetes")
+	}
 }
 
 // asJSON gives a value as JSON has it, whatever held it (a YAML tree, the

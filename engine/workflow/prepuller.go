@@ -138,7 +138,7 @@ func renderPrePuller(c *Context, t *document.Document, out *Target, _ *Desired) 
 	out.Objects = append(out.Objects, Ordered{mapping(
 		"apiVersion", "apps/v1",
 		"kind", "DaemonSet",
-		"metadata", mapping("name", name, "namespace", KubeName(t.Namespace), "labels", labels),
+		"metadata", mapping("name", name, "namespace", KubeNamespace(t), "labels", labels),
 		"spec", mapping(
 			"selector", mapping("matchLabels", selector),
 			"updateStrategy", mapping("type", "RollingUpdate", "rollingUpdate", mapping("maxUnavailable", "100%")),

@@ -55,6 +55,7 @@ func renderShinyProxy(c *Context, t *document.Document, out *Target, d *Desired)
 		}
 		specs.Content = append(specs.Content, n)
 	}
+	fs = append(fs, placeAppPods(c, t, proxy)...)
 	set(proxy, "specs", specs)
 
 	// application.yml: the configuration less the operator's keys.
@@ -69,7 +70,7 @@ func renderShinyProxy(c *Context, t *document.Document, out *Target, d *Desired)
 	out.Objects = append(out.Objects, Ordered{mapping(
 		"apiVersion", "openanalytics.eu/v1",
 		"kind", "ShinyProxy",
-		"metadata", mapping("name", KubeName(t.Name), "namespace", KubeName(t.Namespace), "labels", managedLabels(t, "shinyproxy")),
+		"metadata", mapping("name", KubeName(t.Name), "namespace", KubeNamespace(t), "labels", managedLabels(t, "shinyproxy")),
 		"spec", full,
 	)})
 	return fs

@@ -170,6 +170,7 @@ func Render(res *engine.Result) *Desired {
 		if out.Config.Node == nil || out.Config.Kind != yaml.MappingNode {
 			out.Config = Ordered{mapping()}
 		}
+		dropLaikiTargetKeys(out.Config.Node)
 		for _, w := range workflows {
 			if w.TargetType == t.Type {
 				d.Findings = append(d.Findings, w.Render(c, t, out, d)...)

@@ -18,6 +18,15 @@ type ShinyProxyTargetSpec struct {
 	// this target (a Laiki key: ShinyProxy never sees it).
 	// +optional
 	LaikiEcr *EcrSettings `json:"laiki-ecr,omitempty" laiki:"strict"`
+	// LaikiKubernetesNamespace is the Kubernetes namespace the target's
+	// objects go to (a Laiki key: never rendered into the component's
+	// configuration). Without it, the Laiki namespace, mapped to a
+	// Kubernetes name when it is not one (ShinyProxy becomes
+	// shinyproxy-ae8ef13dc8).
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	// +optional
+	LaikiKubernetesNamespace string `json:"laiki-kubernetes-namespace,omitempty" laiki:"dns-label"`
 }
 
 // EcrSettings are the platform's settings for every AwsEcrRepository bound
@@ -82,6 +91,15 @@ type PrePullerTargetSpec struct {
 	HelperImage string `json:"helper-image,omitempty"`
 	// ImagePullSecrets to add to the ShinyProxy targets'.
 	ImagePullSecrets []string `json:"image-pull-secrets,omitempty"`
+	// LaikiKubernetesNamespace is the Kubernetes namespace the target's
+	// objects go to (a Laiki key: never rendered into the component's
+	// configuration). Without it, the Laiki namespace, mapped to a
+	// Kubernetes name when it is not one (ShinyProxy becomes
+	// shinyproxy-ae8ef13dc8).
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	// +optional
+	LaikiKubernetesNamespace string `json:"laiki-kubernetes-namespace,omitempty" laiki:"dns-label"`
 }
 
 // PrePullerTarget pre-pulls every app image of its namespace on new nodes
@@ -114,6 +132,15 @@ type CraneTargetSpec struct {
 	// LaikiStorage says how app containers reach Crane's storage.
 	// +optional
 	LaikiStorage *CraneStorage `json:"laiki-storage,omitempty" laiki:"strict"`
+	// LaikiKubernetesNamespace is the Kubernetes namespace the target's
+	// objects go to (a Laiki key: never rendered into the component's
+	// configuration). Without it, the Laiki namespace, mapped to a
+	// Kubernetes name when it is not one (ShinyProxy becomes
+	// shinyproxy-ae8ef13dc8).
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	// +optional
+	LaikiKubernetesNamespace string `json:"laiki-kubernetes-namespace,omitempty" laiki:"dns-label"`
 }
 
 // CraneStorage says how app containers reach Crane's storage-location.
