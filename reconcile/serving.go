@@ -14,7 +14,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/laiki-platform/laiki/engine/kube"
 	"github.com/laiki-platform/laiki/engine/workflow"
 )
 
@@ -33,8 +32,9 @@ const (
 
 // Serving is what the components of the targets report after a run.
 type Serving struct {
-	// Waiting says, by Kubernetes namespace, why the apps there are not
-	// served yet ("" or missing: served).
+	// Waiting says, by Laiki namespace, why the apps bound there are not
+	// served yet ("" or missing: served). Not by Kubernetes namespace: the
+	// targets of one Laiki namespace may deploy to different ones.
 	Waiting map[string][]string
 	// PullFailed says, by image, which nodes cannot pull it and why.
 	PullFailed map[string][]string
@@ -57,16 +57,17 @@ func (r *Reconciler) serving(ctx context.Context, run *Run) *Serving {
 	}
 	for _, tg := range run.Desired.Targets {
 		for _, o := range tg.Objects {
-			kind, name := kindAndName(o)
-			ns := kube.Name(tg.Namespace)
+			// The object is looked for where the workflow put it
+			// (workflow.KubeNamespace of its target).
+			kind, ns, name := objectRef(o)
 			switch kind {
 			case "ShinyProxy":
 				if why := r.shinyProxyServing(ctx, ns, name, written["ShinyProxy/"+ns+"/"+name]); why != "" {
-					s.Waiting[ns] = append(s.Waiting[ns], why)
+					s.Waiting[tg.Namespace] = append(s.Waiting[tg.Namespace], why)
 				}
 			case "DaemonSet":
 				if why := r.prePullerServing(ctx, ns, name, s); why != "" {
-					s.Waiting[ns] = append(s.Waiting[ns], why)
+					s.Waiting[tg.Namespace] = append(s.Waiting[tg.Namespace], why)
 				}
 			}
 		}
@@ -74,8 +75,8 @@ func (r *Reconciler) serving(ctx context.Context, run *Run) *Serving {
 	return s
 }
 
-// kindAndName reads the kind and name of a rendered object from its tree.
-func kindAndName(o workflow.Ordered) (kind, name string) {
+// objectRef reads the kind, namespace and name of a rendered object from its tree.
+func objectRef(o workflow.Ordered) (kind, namespace, name string) {
 	value := func(n *yaml.Node, key string) *yaml.Node {
 		if n == nil || n.Kind != yaml.MappingNode {
 			return nil
@@ -90,10 +91,13 @@ func kindAndName(o workflow.Ordered) (kind, name string) {
 	if k := value(o.Node, "kind"); k != nil {
 		kind = k.Value
 	}
+	if n := value(value(o.Node, "metadata"), "namespace"); n != nil {
+		namespace = n.Value
+	}
 	if n := value(value(o.Node, "metadata"), "name"); n != nil {
 		name = n.Value
 	}
-	return kind, name
+	return kind, namespace, name
 }
 
 // shinyProxyServing says why a ShinyProxy resource does not serve the
@@ -158,7 +162,8 @@ func (r *Reconciler) prePullerServing(ctx context.Context, ns, name string, s *S
 }
 
 // progress turns an accepted app's verdict into Progressing or
-// ImagePullFailed when its components do not serve it yet.
+// ImagePullFailed when the components of its Laiki namespace ns do not
+// serve it yet.
 func (s *Serving) progress(ns, image string, v verdict) verdict {
 	if s == nil || !v.ready {
 		return v

@@ -20,7 +20,7 @@ import (
 	"github.com/laiki-platform/laiki/engine/cluster"
 	"github.com/laiki-platform/laiki/engine/document"
 	"github.com/laiki-platform/laiki/engine/finding"
-	"github.com/laiki-platform/laiki/engine/kube"
+	"github.com/laiki-platform/laiki/engine/workflow"
 )
 
 // Condition types, as Kubernetes conventions (kstatus) have them.
@@ -109,8 +109,8 @@ func verdicts(run *Run, stop error) map[*document.Document]verdict {
 			if d.Kind != document.Resource {
 				v.reason = ReasonInError
 			}
-		case d.Kind == document.Target && len(failed[kube.Name(d.Namespace)]) > 0:
-			v = verdict{reason: ReasonApplyFailed, message: strings.Join(failed[kube.Name(d.Namespace)], "; ")}
+		case d.Kind == document.Target && len(failed[workflow.KubeNamespace(d)]) > 0:
+			v = verdict{reason: ReasonApplyFailed, message: strings.Join(failed[workflow.KubeNamespace(d)], "; ")}
 		}
 		out[d] = v
 	}
@@ -134,7 +134,7 @@ func verdicts(run *Run, stop error) map[*document.Document]verdict {
 			continue
 		}
 		image, _ := r.Spec.(map[string]any)["container-image"].(string)
-		out[r.Doc] = run.Serving.progress(kube.Name(r.Doc.TargetNamespace), image, out[r.Doc])
+		out[r.Doc] = run.Serving.progress(r.Doc.TargetNamespace, image, out[r.Doc])
 	}
 	for _, a := range run.Audit {
 		for _, r := range res.Resources {
