@@ -73,7 +73,7 @@ func renderShinyProxy(c *Context, t *document.Document, out *Target, d *Desired)
 		"metadata", mapping("name", KubeName(t.Name), "namespace", KubeNamespace(t), "labels", managedLabels(t, "shinyproxy")),
 		"spec", full,
 	)})
-	return fs
+	return append(fs, checkAgainstCRD(c, t, out)...)
 }
 
 // appNode writes an app's spec after pre-processors: id first, then the keys
