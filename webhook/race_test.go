@@ -82,7 +82,7 @@ func TestConcurrentRequestsWhilePoliciesChange(t *testing.T) {
 }
 
 // writeFile writes a file under dir, making its directories.
-func writeFile(t *testing.T, dir, name, text string) {
+func writeFile(t testing.TB, dir, name, text string) {
 	t.Helper()
 	p := filepath.Join(dir, name)
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
