@@ -191,8 +191,16 @@ func (r *Reconciler) Reconcile(ctx context.Context) (*Run, error) {
 	// last accepted versions keep running); the others apply.
 	run.Held = append(run.Held, res.HoldUnread(r.lastAccepted, never)...)
 	run.Unread = never
-	run.Audit = audit(res, run.Held)
 	run.Desired = workflow.RenderAndJudge(res)
+	// A workflow may take back what the policies accepted (a data
+	// repository that cannot be had, a value the ShinyProxy operator's CRD
+	// refuses): that new version is rejected as surely, and the running
+	// one is held as above, then rendered in its place.
+	if more := res.Hold(r.lastAccepted); len(more) > 0 {
+		run.Held = append(run.Held, more...)
+		run.Desired = workflow.Render(res)
+	}
+	run.Audit = audit(res, run.Held)
 	objs, err := r.Applier.Objects(run.Desired)
 	if err != nil {
 		return run, err

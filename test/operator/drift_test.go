@@ -141,3 +141,36 @@ func TestApplyKeepsTheRunningVersion(t *testing.T) {
 		t.Errorf("apply must say it kept it:\n%s", r.stdout)
 	}
 }
+
+// A new version that the policies accept but a workflow refuses (its data
+// repository names a Crane target that is not there) keeps the running
+// version too: the reconcile loop holds what the workflows take back, not
+// only what the policies reject.
+func TestApplyKeepsTheRunningVersionAWorkflowRefuses(t *testing.T) {
+	ns := "drift-keep-wf"
+	namespace(t, kube.Name(ns))
+	dir := t.TempDir()
+	gittest.Write(t, filepath.Join(dir, "platform"), platformFiles(ns))
+	gittest.Write(t, filepath.Join(dir, "team"), map[string]string{"a.yaml": appFile(ns, "a", "registry.example.com/a/a:1")})
+	cfg := teams(t, dir, ns, "team")
+	apply := func() result {
+		return runLaiki(t, "apply", "--config", cfg, "--kubeconfig", kubeconfig, "--cache-dir", t.TempDir(), "--instance", "drift-keep-wf")
+	}
+	apply()
+	gittest.Write(t, filepath.Join(dir, "team"), map[string]string{"a.yaml": appFile(ns, "a", "registry.example.com/a/a:2") +
+		"  access-users: [jack]\n  crane-data-repository: {crane: not-there, name: a-data, read-access: {users: [jack]}}\n"})
+	r := apply()
+	if !strings.Contains(r.stdout+r.stderr, "no Crane target not-there") {
+		t.Fatalf("the workflow must refuse the new version:\n%s%s", r.stdout, r.stderr)
+	}
+	u, err := shinyProxy(t, kube.Name(ns), "apps")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := apps(u)["a"]["container-image"]; got != "registry.example.com/a/a:1" {
+		t.Errorf("the running version must stay deployed: a runs %v\n%s%s", got, r.stdout, r.stderr)
+	}
+	if !strings.Contains(r.stdout, "kept ShinyProxyApp "+ns+"/apps/a at its last accepted version") {
+		t.Errorf("apply must say it kept it:\n%s", r.stdout)
+	}
+}
