@@ -48,6 +48,9 @@ type Admission struct {
 	// Refresh re-reads the sources this often (Setup runs it), so that
 	// changed platform policies are picked up without a restart; 0 never.
 	Refresh time.Duration
+	// CacheSize is how many judgments of objects are remembered under the
+	// state in force (0: DefaultCacheSize; negative: none).
+	CacheSize int
 
 	mu    sync.Mutex
 	dirty atomic.Bool
@@ -56,6 +59,7 @@ type Admission struct {
 	// loaded is the last read of the sources: a change in the cluster is
 	// judged against it, so that no request waits on Git.
 	loaded []*source.Loaded
+	cache  judgments
 }
 
 // refresh re-reads the sources every Refresh until ctx ends, off the path of
@@ -155,41 +159,65 @@ func (a *Admission) build(ctx context.Context, fetch bool) (*engine.Result, erro
 		a.dirty.Store(true)
 		return nil, err
 	}
+	size := a.CacheSize
+	if size == 0 {
+		size = DefaultCacheSize
+	}
+	// Before the state is in force, so that no request can remember a
+	// judgment under it that the reset would not see; a request still
+	// judging under the old state remembers nothing.
+	a.cache.reset(s, size)
 	a.state.Store(s)
 	return s, nil
 }
 
-// decide runs the engine on the object of a request.
-func (a *Admission) decide(ctx context.Context, req admission.Request, govern bool) (map[string]any, *document.Document, engine.Verdict, error) {
+// current is the state in force when it needs no rebuild (else nil): a
+// judgment remembered under it still holds.
+func (a *Admission) current() *engine.Result {
+	if s := a.state.Load(); s != nil && !a.dirty.Load() {
+		return s
+	}
+	return nil
+}
+
+// decide runs the engine on the object of a request (or answers with its
+// judgment under the same state); obj is the object with its owner set.
+func (a *Admission) decide(ctx context.Context, req admission.Request, govern bool) (map[string]any, *judgment, error) {
 	var obj map[string]any
 	if err := json.Unmarshal(req.Object.Raw, &obj); err != nil {
-		return nil, nil, engine.Verdict{}, fmt.Errorf("the object is not JSON: %w", err)
+		return nil, nil, fmt.Errorf("the object is not JSON: %w", err)
 	}
 	u := unstructured.Unstructured{Object: obj}
 	if err := namesAgree(&u); err != nil {
-		return obj, nil, denied(err.Error()), nil
+		return obj, &judgment{v: denied(err.Error())}, nil
 	}
 	src, err := a.Config.SourceFor(req.UserInfo.Username, req.UserInfo.Groups)
 	if err != nil {
-		return obj, nil, denied(err.Error()), nil
+		return obj, &judgment{v: denied(err.Error())}, nil
 	}
 	owner, err := a.owner(req, src)
 	if err != nil {
-		return obj, nil, denied(err.Error()), nil
+		return obj, &judgment{v: denied(err.Error())}, nil
 	}
 	// The owner is Laiki's to say: whatever the object claims, it is the
 	// creator's source, and never changes.
 	if got := u.GetAnnotations()[kube.AnnotationSource]; got != "" && got != owner.Name && govern {
-		return obj, nil, denied(fmt.Sprintf("annotation %s is Laiki's: this object belongs to source %s, not %s", kube.AnnotationSource, owner.Name, got)), nil
+		return obj, &judgment{v: denied(fmt.Sprintf("annotation %s is Laiki's: this object belongs to source %s, not %s", kube.AnnotationSource, owner.Name, got))}, nil
 	}
 	setOwner(obj, owner.Name)
+	key, cacheable := judgmentKey(obj, owner, govern)
+	if s := a.current(); s != nil && cacheable {
+		if j := a.cache.get(s, key); j != nil {
+			return obj, j, nil
+		}
+	}
 	d, fs, err := cluster.ObjectDocument(obj, owner.Ref())
 	if err != nil {
-		return obj, nil, denied(err.Error()), nil
+		return obj, &judgment{v: denied(err.Error())}, nil
 	}
 	state, err := a.State(ctx)
 	if err != nil {
-		return nil, nil, engine.Verdict{}, err
+		return nil, nil, err
 	}
 	var v engine.Verdict
 	if govern {
@@ -199,7 +227,21 @@ func (a *Admission) decide(ctx context.Context, req admission.Request, govern bo
 	}
 	v.Findings = append(fs, v.Findings...)
 	v.Allowed = v.Allowed && !finding.AnyBlocking(fs)
-	return obj, d, v, nil
+	j := &judgment{v: v}
+	j.v.Resource = nil
+	// Only a resource whose pre-processors ran has a new spec; the
+	// validating webhook does not change the object.
+	if !govern && v.Resource != nil && v.Resource.PreProcessors != nil {
+		changed := *d
+		changed.Spec = v.Resource.Spec
+		if newObj, err := kube.ToObject(&changed); err == nil {
+			j.spec = newObj["spec"]
+		}
+	}
+	if cacheable && j.cacheable() {
+		a.cache.put(state, key, j)
+	}
+	return obj, j, nil
 }
 
 // owner is the source an object of a request belongs to: on create, the
@@ -289,10 +331,11 @@ func (m Mutator) Handle(ctx context.Context, req admission.Request) admission.Re
 	if req.Operation != admissionv1.Create && req.Operation != admissionv1.Update {
 		return admission.Allowed("")
 	}
-	obj, d, v, err := m.decide(ctx, req, false)
+	obj, j, err := m.decide(ctx, req, false)
 	if err != nil {
 		return admission.Errored(http.StatusInternalServerError, err)
 	}
+	v := j.v
 	// A refusal before governance (access, binding, schema, a pre-processor
 	// that fails) comes from here already: the API server checks the
 	// object's schema between the two webhooks, and Laiki's message (with
@@ -313,12 +356,8 @@ func (m Mutator) Handle(ctx context.Context, req admission.Request) admission.Re
 	for k, val := range obj {
 		mutated[k] = val
 	}
-	if d != nil && v.Resource != nil && v.Resource.PreProcessors != nil {
-		changed := *d
-		changed.Spec = v.Resource.Spec
-		if newObj, err := kube.ToObject(&changed); err == nil {
-			mutated["spec"] = newObj["spec"]
-		}
+	if j.spec != nil {
+		mutated["spec"] = j.spec
 	}
 	raw, err := json.Marshal(mutated)
 	if err != nil {
@@ -338,11 +377,11 @@ func (val Validator) Handle(ctx context.Context, req admission.Request) admissio
 	if req.Operation != admissionv1.Create && req.Operation != admissionv1.Update {
 		return admission.Allowed("")
 	}
-	_, _, v, err := val.decide(ctx, req, true)
+	_, j, err := val.decide(ctx, req, true)
 	if err != nil {
 		return admission.Errored(http.StatusInternalServerError, err)
 	}
-	return verdict(v, func(f finding.Finding) bool { return !isPreProcessorFinding(f) })
+	return verdict(j.v, func(f finding.Finding) bool { return !isPreProcessorFinding(f) })
 }
 
 // deletion lets a source delete its own objects, a platform source any; a
