@@ -1,6 +1,9 @@
 package types
 
-import "regexp"
+import (
+	"regexp"
+	"strings"
+)
 
 // imageReference is the distribution reference grammar (domain, lower-case
 // path components, tag, digest), the same that the baseline policy checks in
@@ -17,4 +20,17 @@ var imageReference = func() *regexp.Regexp {
 // ValidImage reports whether ref is an image reference a container runtime accepts.
 func ValidImage(ref string) bool {
 	return len(ref) <= 255 && imageReference.MatchString(ref)
+}
+
+// imageTag reads what pins an image reference: its tag ("" without one) and
+// whether it names a digest. A port of the registry (host:5000/app) is not
+// a tag: a tag comes after the last '/'.
+func imageTag(ref string) (tag string, digest bool) {
+	if name, _, found := strings.Cut(ref, "@"); found {
+		ref, digest = name, true
+	}
+	if i := strings.LastIndex(ref, ":"); i > strings.LastIndex(ref, "/") {
+		tag = ref[i+1:]
+	}
+	return tag, digest
 }

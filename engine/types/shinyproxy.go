@@ -4,14 +4,19 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/laiki-platform/laiki/engine/api/v1alpha1"
 	"github.com/laiki-platform/laiki/engine/finding"
 )
 
 // ShinyProxy: the spec is a standard ShinyProxy application.yml, passed on as
-// the platform wrote it. Laiki only insists that apps come from their own
-// files, so that data scientists, not the platform file, own them.
+// the platform wrote it, plus the keys of the ShinyProxy operator that
+// deploys it (fqdn, image, ...). Laiki insists that apps come from their own
+// files, so that data scientists, not the platform file, own them, and on
+// what the operator needs to run the ShinyProxy the platform means.
 func init() {
 	RegisterTarget(&TargetType{
 		Name:   "ShinyProxy",
@@ -19,18 +24,114 @@ func init() {
 		Schema: FromGoType("ShinyProxy configuration", reflect.TypeOf(v1alpha1.ShinyProxyTargetSpec{}), ""),
 		Check: func(spec any) []Problem {
 			m, _ := spec.(map[string]any)
-			proxy, _ := m["proxy"].(map[string]any)
 			var problems []Problem
-			if specs, ok := proxy["specs"]; ok && specs != nil {
-				problems = append(problems, Problem{Path: []string{"proxy", "specs"}, Severity: finding.Error,
-					Message: "the base ShinyProxy configuration must not list apps: give each app its own ShinyProxyApp file, bound to this target"})
-			}
-			ecr, _ := m["laiki-ecr"].(map[string]any)
-			if od, ok := ecr["on-delete"].(string); ok && !slices.Contains([]string{"keep", "delete-if-empty", "force"}, od) {
-				problems = append(problems, Problem{Path: []string{"laiki-ecr", "on-delete"}, Severity: finding.Error,
-					Message: fmt.Sprintf("on-delete is keep, delete-if-empty or force, not %q", od)})
+			for _, check := range []func(map[string]any) []Problem{noApps, ecrOnDelete, fqdn, pinnedImage} {
+				problems = append(problems, check(m)...)
 			}
 			return problems
 		},
 	})
+}
+
+// pinnedShinyProxy is the image the fixes suggest: a release of ShinyProxy
+// that Laiki's app keys are read against.
+const pinnedShinyProxy = "openanalytics/shinyproxy:3.2.0"
+
+func noApps(m map[string]any) []Problem {
+	proxy, _ := m["proxy"].(map[string]any)
+	if specs, ok := proxy["specs"]; ok && specs != nil {
+		return []Problem{{Path: []string{"proxy", "specs"}, Severity: finding.Error,
+			Message: "the base ShinyProxy configuration must not list apps: give each app its own ShinyProxyApp file, bound to this target"}}
+	}
+	return nil
+}
+
+func ecrOnDelete(m map[string]any) []Problem {
+	ecr, _ := m["laiki-ecr"].(map[string]any)
+	if od, ok := ecr["on-delete"].(string); ok && !slices.Contains([]string{"keep", "delete-if-empty", "force"}, od) {
+		return []Problem{{Path: []string{"laiki-ecr", "on-delete"}, Severity: finding.Error,
+			Message: fmt.Sprintf("on-delete is keep, delete-if-empty or force, not %q", od)}}
+	}
+	return nil
+}
+
+// fqdn: the ShinyProxy operator's CRD requires it and the operator starts
+// no ShinyProxy without one. A missing one is a warning, not an error: the
+// design document's target leaves the operator's keys to the platform
+// ("# ..."), and a target in error would not be deployed at all (the
+// reconcile loop prunes its objects: the ShinyProxy running would go),
+// while without fqdn the API server refuses the new resource and the one
+// running stays. A wrong value is an error: nothing of it can be deployed.
+func fqdn(m map[string]any) []Problem {
+	v, ok := m["fqdn"]
+	if !ok {
+		return []Problem{{Severity: finding.Warn,
+			Message: "no fqdn, the host name ShinyProxy is served under: the ShinyProxy operator requires it (its CRD does, and it starts no ShinyProxy without one), so the API server refuses this target's ShinyProxy resource until it is there; add it, e.g. fqdn: shinyproxy.example.com"}}
+	}
+	host, isString := v.(string)
+	if !isString || host == "" {
+		return []Problem{{Path: []string{"fqdn"}, Severity: finding.Error,
+			Message: fmt.Sprintf("fqdn must be the host name ShinyProxy is served under (e.g. shinyproxy.example.com), not %s", describe(v))}}
+	}
+	if errs := validation.IsDNS1123Subdomain(host); len(errs) > 0 {
+		return []Problem{{Path: []string{"fqdn"}, Severity: finding.Error,
+			Message: fmt.Sprintf("fqdn: %q is not a host name (the operator makes its Ingress for it): %s", host, strings.Join(errs, "; "))}}
+	}
+	return nil
+}
+
+// pinnedImage: without image the ShinyProxy operator runs
+// openanalytics/shinyproxy:latest, and with any image it pulls on every
+// start unless imagePullPolicy says otherwise. A restart may then run
+// another ShinyProxy than the one the apps were checked against, and none
+// starts while the registry is down.
+func pinnedImage(m map[string]any) []Problem {
+	policy, hasPolicy := m["imagePullPolicy"]
+	if p, ok := policy.(string); hasPolicy && (!ok || !slices.Contains([]string{"Always", "IfNotPresent", "Never"}, p)) {
+		return []Problem{{Path: []string{"imagePullPolicy"}, Severity: finding.Error,
+			Message: fmt.Sprintf("imagePullPolicy is Always, IfNotPresent or Never, not %s", describe(policy))}}
+	}
+	v, ok := m["image"]
+	if !ok {
+		return []Problem{{Severity: finding.Warn,
+			Message: fmt.Sprintf("no image: the ShinyProxy operator runs openanalytics/shinyproxy:latest and pulls it on every start (imagePullPolicy Always), so a restart may run another ShinyProxy, and none starts while the registry is down; pin one: image: %s, with imagePullPolicy: IfNotPresent", pinnedShinyProxy)}}
+	}
+	image, _ := v.(string)
+	if !ValidImage(image) {
+		return []Problem{{Path: []string{"image"}, Severity: finding.Error,
+			Message: fmt.Sprintf("image must be an image reference a node can pull (e.g. %s), not %s", pinnedShinyProxy, describe(v))}}
+	}
+	tag, digest := imageTag(image)
+	switch {
+	case digest:
+		return nil // pinned, and pulling it again gives the same image
+	case tag == "" || tag == "latest":
+		what := "has no tag (so it is latest)"
+		if tag != "" {
+			what = "is tagged latest"
+		}
+		return []Problem{{Path: []string{"image"}, Severity: finding.Warn,
+			Message: fmt.Sprintf("image %s %s: a restart may run another ShinyProxy than the one running now; pin a release (e.g. image: %s, or a digest), with imagePullPolicy: IfNotPresent", image, what, pinnedLike(image))}}
+	case policy == "Always" || !hasPolicy:
+		at, why := []string{"imagePullPolicy"}, "imagePullPolicy Always"
+		if !hasPolicy {
+			at, why = []string{"image"}, "imagePullPolicy Always, the operator's default"
+		}
+		return []Problem{{Path: at, Severity: finding.Warn,
+			Message: fmt.Sprintf("the ShinyProxy operator pulls %s again on every start (%s): no ShinyProxy starts while the registry is down, and a tag pushed again runs another image; set imagePullPolicy: IfNotPresent", image, why)}}
+	}
+	return nil
+}
+
+// pinnedLike suggests a pinned form of an unpinned image: the release Laiki
+// knows for ShinyProxy's own, a version tag for another.
+func pinnedLike(image string) string {
+	repo, _, _ := strings.Cut(image, "@")
+	if tag, _ := imageTag(repo); tag != "" {
+		repo = strings.TrimSuffix(repo, ":"+tag)
+	}
+	if repo == "openanalytics/shinyproxy" || repo == "docker.io/openanalytics/shinyproxy" {
+		return pinnedShinyProxy
+	}
+	return repo + ":<version>"
 }
