@@ -7,9 +7,13 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/metrics"
 	"github.com/open-policy-agent/opa/v1/rego"
+	"github.com/open-policy-agent/opa/v1/topdown"
 
 	"github.com/laiki-platform/laiki/engine/document"
 	"github.com/laiki-platform/laiki/engine/finding"
@@ -78,27 +82,35 @@ func (p *Policies) PreProcess(ctx context.Context, d *document.Document, pps []*
 			return spec, fs, changes
 		}
 		spec = Normalize(newSpec)
-		for _, w := range asList(out["warn"]) {
-			msg, field := message(w)
-			fs = append(fs, finding.Finding{Severity: finding.Warn, Location: fieldLocation(d, field), Message: msg, Policy: policy,
-				Source: d.Source.Name, Field: strings.Join(field, "."), Related: []finding.Location{pp.Origin()}})
-		}
-		reported := map[string]bool{}
-		for _, c := range asList(out["changes"]) {
-			m, _ := c.(map[string]any)
-			rule, _ := m["rule"].(string)
-			ch := Change{Field: fieldPath(m["field"]), PreProcessor: pp, Rule: rule}
-			if len(ch.Field) > 1 {
-				reported[ch.Field[1]] = true
-			}
-			changes = append(changes, ch)
-		}
-		// A pre-processor that does not say what it changed still changed
-		// it: each top-level key it set or added is its, so that a finding
-		// about that key names it rather than the resource's author.
-		changes = append(changes, unreported(before, spec, pp, reported)...)
+		f, c := preProcessed(d, pp, before, spec, out["warn"], out["changes"])
+		fs, changes = append(fs, f...), append(changes, c...)
 	}
 	return spec, fs, changes
+}
+
+// preProcessed reads what one pre-processor said besides the spec it gave
+// (after, from before): its warnings and the fields it changed.
+func preProcessed(d, pp *document.Document, before, after, warn, changed any) (fs []finding.Finding, changes []Change) {
+	policy := PreProcessorPackage + "." + pp.Type
+	for _, w := range asList(warn) {
+		msg, field := message(w)
+		fs = append(fs, finding.Finding{Severity: finding.Warn, Location: fieldLocation(d, field), Message: msg, Policy: policy,
+			Source: d.Source.Name, Field: strings.Join(field, "."), Related: []finding.Location{pp.Origin()}})
+	}
+	reported := map[string]bool{}
+	for _, c := range asList(changed) {
+		m, _ := c.(map[string]any)
+		rule, _ := m["rule"].(string)
+		ch := Change{Field: fieldPath(m["field"]), PreProcessor: pp, Rule: rule}
+		if len(ch.Field) > 1 {
+			reported[ch.Field[1]] = true
+		}
+		changes = append(changes, ch)
+	}
+	// A pre-processor that does not say what it changed still changed
+	// it: each top-level key it set or added is its, so that a finding
+	// about that key names it rather than the resource's author.
+	return fs, append(changes, unreported(before, after, pp, reported)...)
 }
 
 // KeyPreProcessors is the input key that lists the pre-processors that ran
@@ -145,6 +157,12 @@ func (p *Policies) Govern(ctx context.Context, d *document.Document, spec any, p
 		return nil
 	}
 	results, _ := rs[0].Expressions[0].Value.(map[string]any)
+	return governed(d, results)
+}
+
+// governed reads the governance rules' values (by "package|rule") as
+// findings.
+func governed(d *document.Document, results map[string]any) []finding.Finding {
 	var out []finding.Finding
 	for _, key := range sortedKeys(results) {
 		pkg, rule, _ := strings.Cut(key, "|")
@@ -175,19 +193,32 @@ func (p *Policies) Govern(ctx context.Context, d *document.Document, spec any, p
 }
 
 func (p *Policies) eval(ctx context.Context, q rego.PreparedEvalQuery, input map[string]any) (rego.ResultSet, error) {
-	if p.timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, p.timeout)
-		defer cancel()
-	}
 	// Converted straight to Rego's values: EvalInput would go through a
 	// JSON round trip, a good part of an evaluation's cost.
 	value, err := ast.InterfaceToValue(input)
 	if err != nil {
 		return nil, fmt.Errorf("the input is not JSON-like: %w", err)
 	}
-	rs, err := q.Eval(ctx, rego.EvalParsedInput(value))
-	if err != nil && ctx.Err() == context.DeadlineExceeded {
+	return p.evalValue(ctx, q, value)
+}
+
+// evalValue evaluates a prepared query on an input, within the set's time
+// limit. The evaluation is stopped through a topdown.Cancel of its own
+// rather than a context with a deadline: OPA starts a goroutine per
+// evaluation to watch a context, which (with the context and its timer)
+// was a measurable part of a short evaluation. Metrics are not kept (OPA
+// would make a fresh set of maps for each evaluation otherwise).
+func (p *Policies) evalValue(ctx context.Context, q rego.PreparedEvalQuery, input ast.Value) (rego.ResultSet, error) {
+	cancel := topdown.NewCancel()
+	var late atomic.Bool
+	if p.timeout > 0 {
+		t := time.AfterFunc(p.timeout, func() { late.Store(true); cancel.Cancel() })
+		defer t.Stop()
+	}
+	stop := context.AfterFunc(ctx, cancel.Cancel)
+	defer stop()
+	rs, err := q.Eval(ctx, rego.EvalParsedInput(input), rego.EvalExternalCancel(cancel), rego.EvalMetrics(metrics.NoOp()))
+	if err != nil && (late.Load() || ctx.Err() == context.DeadlineExceeded) {
 		return nil, fmt.Errorf("stopped after %s: the policy took too long (does it loop?)", p.timeout)
 	}
 	return rs, err
