@@ -126,19 +126,49 @@ func resource(t *testing.T, res *engine.Result, id string) *engine.Resource {
 	return nil
 }
 
+// The bundled examples deploy as written: nothing to say about them. The
+// design document's, kept as it has them, are accepted too, with what they
+// draw: the namespace ShinyProxy mapped, the upper-case image, and the
+// operator's keys the document leaves to the platform ("# ...").
 func TestExamples(t *testing.T) {
-	for _, cfg := range []string{"laiki.yaml", "laiki-with-data.yaml"} {
-		t.Run(cfg, func(t *testing.T) {
-			c, err := source.LoadConfig(filepath.Join("..", "examples", cfg))
+	designWarnings := []string{
+		"namespace ShinyProxy is not a valid Kubernetes namespace name",
+		"openanalytics/ShinyProxy-demo has upper case letters",
+		"no fqdn",
+		"no image: the ShinyProxy operator runs openanalytics/shinyproxy:latest",
+	}
+	for _, c := range []struct {
+		dir, cfg string
+		warnings []string
+	}{
+		{"examples", "laiki.yaml", nil},
+		{"examples", "laiki-with-data.yaml", nil},
+		{"test/fixtures/design", "laiki.yaml", designWarnings},
+		{"test/fixtures/design", "laiki-with-data.yaml", designWarnings},
+	} {
+		t.Run(c.dir+"/"+c.cfg, func(t *testing.T) {
+			cfg, err := source.LoadConfig(filepath.Join("..", c.dir, c.cfg))
 			if err != nil {
 				t.Fatal(err)
 			}
-			res, err := engine.Run(context.Background(), engine.Options{Config: c})
+			res, err := engine.Run(context.Background(), engine.Options{Config: cfg})
 			if err != nil {
 				t.Fatal(err)
 			}
 			if res.Failed() {
 				t.Fatalf("examples must pass:\n%s", dump(res.Findings))
+			}
+			if c.warnings == nil && len(res.Findings) > 0 {
+				t.Errorf("the bundled examples draw findings:\n%s", dump(res.Findings))
+			}
+			for _, want := range c.warnings {
+				found := false
+				for _, f := range res.Findings {
+					found = found || (f.Severity == finding.Warn && strings.Contains(f.Message, want))
+				}
+				if !found {
+					t.Errorf("no warning %q:\n%s", want, dump(res.Findings))
+				}
 			}
 			demo := resource(t, res, "shinyproxy-demo").Spec.(map[string]any)
 			want := map[string]any{

@@ -10,6 +10,8 @@ import (
 // every finding has the file name.
 func FuzzParse(f *testing.F) {
 	seeds, _ := filepath.Glob("../../examples/*/*.yaml")
+	design, _ := filepath.Glob("../../test/fixtures/design/*/*.yaml")
+	seeds = append(seeds, design...)
 	for _, s := range seeds {
 		if b, err := os.ReadFile(s); err == nil {
 			f.Add(b)

@@ -67,7 +67,7 @@ func documents(t *testing.T, file string) []any {
 
 func exampleFiles(t *testing.T) []string {
 	var files []string
-	for _, root := range []string{"../../examples", "../../../shared/design/examples"} {
+	for _, root := range []string{"../../examples", "../../test/fixtures/design", "../../../shared/design/examples"} {
 		if _, err := os.Stat(root); err != nil {
 			continue // the shared examples are beside the repository, not in a clone
 		}

@@ -35,10 +35,13 @@ func TestName(t *testing.T) {
 	}
 }
 
-// Every example converts to an object and back to the same document.
+// Every example converts to an object and back to the same document: the
+// bundled ones, and the design document's, whose names are mapped.
 func TestRoundTrip(t *testing.T) {
 	files, _ := filepath.Glob("../../examples/*/*.yaml")
-	if len(files) < 7 {
+	design, _ := filepath.Glob("../../test/fixtures/design/*/*.yaml")
+	files = append(files, design...)
+	if len(files) < 14 {
 		t.Fatalf("examples not found: %v", files)
 	}
 	for _, f := range files {

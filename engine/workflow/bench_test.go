@@ -37,7 +37,7 @@ func BenchmarkRender1000Apps(b *testing.B) {
 	write("platform/pre-puller.yaml", puller)
 	for i := range 1000 {
 		write(fmt.Sprintf("apps/app-%04d.yaml", i), fmt.Appendf(nil,
-			"laiki-metadata:\n  resource-type: ShinyProxyApp\n  target-name: ShinyProxy\n  target-namespace: ShinyProxy\nlaiki-spec:\n  id: app-%04d\n  container-image: registry.example.com/team/app-%04d:1\n  container-memory-limit: 1Gi\n", i, i))
+			"laiki-metadata:\n  resource-type: ShinyProxyApp\n  target-name: shinyproxy\n  target-namespace: shinyproxy\nlaiki-spec:\n  id: app-%04d\n  container-image: registry.example.com/team/app-%04d:1\n  container-memory-limit: 1Gi\n", i, i))
 	}
 	res, err := engine.Run(context.Background(), engine.Options{Config: source.PathsConfig([]string{filepath.Join(dir, "platform"), filepath.Join(dir, "apps")})})
 	if err != nil {

@@ -254,10 +254,7 @@ func TestCRDTeamSpellingsAreKebabCase(t *testing.T) {
 // document leaves to it ("# ...": fqdn, which the CRD requires), as
 // TestApplyExamples does: no app is left out and the resource is valid.
 func TestCRDExamplesRenderValid(t *testing.T) {
-	roots := []string{"../../examples"}
-	if _, err := os.Stat("../../../shared/design/examples"); err == nil {
-		roots = append(roots, "../../../shared/design/examples") // beside the repository, not in a clone
-	}
+	roots := []string{"../../examples", "../../test/fixtures/design"}
 	for _, root := range roots {
 		dir := withFqdn(t, root)
 		for _, cfg := range []string{"laiki.yaml", "laiki-with-data.yaml"} {
@@ -276,15 +273,12 @@ func TestCRDExamplesRenderValid(t *testing.T) {
 	}
 }
 
-// withFqdn copies an examples directory (with the repository's laiki.yaml
-// files) and gives its ShinyProxy target an fqdn when it has none.
+// withFqdn copies an examples directory (with its laiki.yaml files) and
+// gives its ShinyProxy target an fqdn when it has none.
 func withFqdn(t *testing.T, root string) string {
 	t.Helper()
 	dir := t.TempDir()
 	copyTree(t, root, dir)
-	for _, name := range []string{"laiki.yaml", "laiki-with-data.yaml"} {
-		copyTree(t, filepath.Join("../../examples", name), filepath.Join(dir, name))
-	}
 	sp := filepath.Join(dir, "platform", "shinyproxy.yaml")
 	text, err := os.ReadFile(sp)
 	if err != nil {

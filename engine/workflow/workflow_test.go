@@ -376,7 +376,7 @@ func TestLargePlatformDeterministic(t *testing.T) {
 
 func TestExplain(t *testing.T) {
 	res := runConfig(t, "../../examples/laiki-with-data.yaml")
-	exps := workflow.Explain(res, workflow.Render(res), "ShinyProxy", "shinyproxy-demo")
+	exps := workflow.Explain(res, workflow.Render(res), "shinyproxy", "shinyproxy-demo")
 	if len(exps) != 1 || !exps[0].Accepted {
 		t.Fatalf("explanations: %+v", exps)
 	}
@@ -386,9 +386,9 @@ func TestExplain(t *testing.T) {
 	}
 	want := map[string]string{
 		"id":                             "file ../../examples/apps-with-data/shinyproxy-demo.yaml:6:3",
-		"container-cpu-limit":            "pre-processor ShinyProxyAppDefaultsPreProcessor ShinyProxy/ShinyProxyAppDefaults (../../examples/platform/app-defaults.yaml:1), fallback",
-		"container-env.PLATFORM_VERSION": "pre-processor ShinyProxyAppDefaultsPreProcessor ShinyProxy/ShinyProxyAppDefaults (../../examples/platform/app-defaults.yaml:1), append",
-		"container-privileged":           "pre-processor ShinyProxyAppDefaultsPreProcessor ShinyProxy/ShinyProxyAppDefaults (../../examples/platform/app-defaults.yaml:1), override",
+		"container-cpu-limit":            "pre-processor ShinyProxyAppDefaultsPreProcessor shinyproxy/app-defaults (../../examples/platform/app-defaults.yaml:1), fallback",
+		"container-env.PLATFORM_VERSION": "pre-processor ShinyProxyAppDefaultsPreProcessor shinyproxy/app-defaults (../../examples/platform/app-defaults.yaml:1), append",
+		"container-privileged":           "pre-processor ShinyProxyAppDefaultsPreProcessor shinyproxy/app-defaults (../../examples/platform/app-defaults.yaml:1), override",
 		"kubernetes-pod-patches":         "workflow ShinyProxyAppToCraneWorkflow (crane-data-repository, ../../examples/apps-with-data/shinyproxy-demo.yaml:8:3)",
 	}
 	for k, v := range want {

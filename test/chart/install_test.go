@@ -82,6 +82,9 @@ var freePort = gittest.FreePort
 // chart's policies refuse.
 func TestInstallToFirstApp(t *testing.T) {
 	const ns = "laiki-system"
+	// The example platform's namespace: its targets' objects, and the
+	// Laiki objects teams apply with kubectl, are there.
+	const spNamespace = "shinyproxy"
 	root := t.TempDir()
 
 	// Step 1 of the README: the platform repository and a team's.
@@ -93,8 +96,6 @@ func TestInstallToFirstApp(t *testing.T) {
 		}
 		platform[f] = string(b)
 	}
-	// The ShinyProxy operator's CRD requires fqdn, which the example leaves to the platform owner.
-	platform["shinyproxy.yaml"] += "  fqdn: shinyproxy.example.com\n"
 	gittest.Repo(t, root, "platform", platform)
 	demo, err := os.ReadFile(filepath.Join(repo, "examples", "apps", "shinyproxy-demo.yaml"))
 	if err != nil {
@@ -110,7 +111,7 @@ func TestInstallToFirstApp(t *testing.T) {
     git: {url: %[1]s/platform.git, ref: main}
   - name: team-a
     git: {url: %[1]s/team.git, ref: main}
-    allow: {resource-types: [ShinyProxyApp], target-namespaces: [ShinyProxy]}
+    allow: {resource-types: [ShinyProxyApp], target-namespaces: [shinyproxy]}
     subjects: {groups: [team-a]}
 namespaces: [%[2]s]
 interval: 2s
@@ -121,10 +122,10 @@ policies:
     deny contains {"msg": "images from Docker Hub must be mirrored first", "field": ["container-image"]} if {
     	startswith(input["laiki-spec"]["container-image"], "docker.io/")
     }
-`, daemon, kube.Name("ShinyProxy"))
+`, daemon, spNamespace)
 	// The targets' namespace exists: with namespaces set, Laiki may write
 	// there and make none.
-	if err := admin.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: kube.Name("ShinyProxy")}}); err != nil && !strings.Contains(err.Error(), "already exists") {
+	if err := admin.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: spNamespace}}); err != nil && !strings.Contains(err.Error(), "already exists") {
 		t.Fatal(err)
 	}
 	valuesFile := filepath.Join(t.TempDir(), "values.yaml")
@@ -149,7 +150,6 @@ policies:
 	stderr := startOperator(t, d.Spec.Template.Spec.Containers[0], cfg.Data["laiki.yaml"], kubeconfig, ns, webhookPort)
 
 	// Step 3: the first app appears in ShinyProxy.
-	spNamespace := kube.Name("ShinyProxy")
 	eventually(t, 60*time.Second, func() bool { return strings.Contains(appIDs(spNamespace), "shinyproxy-demo") }, func() string {
 		return "apps " + appIDs(spNamespace) + "\noperator:\n" + tail(stderr.String())
 	})
@@ -304,7 +304,7 @@ func startOperator(t *testing.T, c corev1.Container, laikiYAML, kubeconfig, ns s
 // appObject is a ShinyProxyApp object for the example ShinyProxy target.
 func appObject(t *testing.T, id, image string) *unstructured.Unstructured {
 	t.Helper()
-	text := "laiki-metadata:\n  resource-type: ShinyProxyApp\n  target-name: ShinyProxy\n  target-namespace: ShinyProxy\nlaiki-spec:\n  id: " + id + "\n  container-image: " + image + "\n"
+	text := "laiki-metadata:\n  resource-type: ShinyProxyApp\n  target-name: shinyproxy\n  target-namespace: shinyproxy\nlaiki-spec:\n  id: " + id + "\n  container-image: " + image + "\n"
 	parsed := document.Parse(document.SourceRef{Name: "test", Role: "team"}, "app.yaml", []byte(text), document.DefaultLimits)
 	if len(parsed.Documents) != 1 {
 		t.Fatal(parsed.Findings)

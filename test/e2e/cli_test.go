@@ -56,8 +56,8 @@ func TestRender(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}
-	for _, f := range []string{"shinyproxy-ae8ef13dc8/shinyproxy-shinyproxy-ae8ef13dc8/application.yml",
-		"shinyproxy-ae8ef13dc8/prepuller-pre-puller/daemonset-pre-puller.yaml", "external/awsecrrepository-shinyproxy-ae8ef13dc8-my-repository-name.yaml"} {
+	for _, f := range []string{"shinyproxy/shinyproxy-shinyproxy/application.yml",
+		"shinyproxy/prepuller-pre-puller/daemonset-pre-puller.yaml", "external/awsecrrepository-shinyproxy-my-repository-name.yaml"} {
 		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
 			t.Error(err)
 		}
@@ -65,7 +65,7 @@ func TestRender(t *testing.T) {
 	// A rejected app is left out and reported; the others are rendered.
 	dir := t.TempDir()
 	write(t, dir, map[string]string{"apps/bad.yaml": app("bad") + "  kubernetes-pod-patches: x\n", "apps/good.yaml": app("good")})
-	write(t, dir, map[string]string{"laiki.yaml": "sources:\n  - {name: platform, path: " + filepath.Join(repo, "examples", "platform") + ", role: platform}\n  - {name: team, path: apps, allow: {target-namespaces: [ShinyProxy]}}\n"})
+	write(t, dir, map[string]string{"laiki.yaml": "sources:\n  - {name: platform, path: " + filepath.Join(repo, design, "platform") + ", role: platform}\n  - {name: team, path: apps, allow: {target-namespaces: [ShinyProxy]}}\n"})
 	r = laikiRun(t, dir, nil, "render", "--config", "laiki.yaml")
 	if r.code != 1 || !strings.Contains(r.stdout, "id: good") || strings.Contains(r.stdout, "id: bad") || !strings.Contains(r.stderr, "apps/bad.yaml:8:3: deny:") {
 		t.Errorf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
@@ -73,14 +73,15 @@ func TestRender(t *testing.T) {
 }
 
 func TestExplainAndConvert(t *testing.T) {
-	r := laikiRun(t, repo, nil, "explain", "--config", "examples/laiki.yaml", "ShinyProxy/shinyproxy-demo")
+	r := laikiRun(t, repo, nil, "explain", "--config", "examples/laiki.yaml", "shinyproxy/shinyproxy-demo")
 	if r.code != 0 || !strings.Contains(r.stdout, "fallback") || !strings.Contains(r.stdout, "examples/apps/shinyproxy-demo.yaml:6:3") {
 		t.Errorf("explain: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
-	if r := laikiRun(t, repo, nil, "explain", "--config", "examples/laiki.yaml", "ShinyProxy/nope"); r.code != 1 {
+	if r := laikiRun(t, repo, nil, "explain", "--config", "examples/laiki.yaml", "shinyproxy/nope"); r.code != 1 {
 		t.Errorf("explain of a missing resource: exit %d", r.code)
 	}
-	objs := laikiRun(t, repo, nil, "convert", "examples/platform", "examples/apps")
+	// The design's names are not Kubernetes names: convert maps them, and back.
+	objs := laikiRun(t, repo, nil, "convert", design+"/platform", design+"/apps")
 	if objs.code != 0 || !strings.Contains(objs.stdout, "kind: ShinyProxyApp") || !strings.Contains(objs.stdout, "laiki.io/namespace: ShinyProxy") {
 		t.Fatalf("convert: exit %d\n%s%s", objs.code, objs.stdout, objs.stderr)
 	}

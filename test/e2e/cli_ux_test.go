@@ -7,24 +7,24 @@ import (
 )
 
 // "-" reads a document from standard input, as convert does: an app piped
-// into render and explain, checked against the example platform.
+// into render and explain, checked against the design's example platform.
 func TestStdinDash(t *testing.T) {
-	r := laikiStdin(t, repo, nil, app("piped"), "render", "examples/platform", "-")
+	r := laikiStdin(t, repo, nil, app("piped"), "render", design+"/platform", "-")
 	if r.code != 0 || !strings.Contains(r.stdout, "id: piped") {
 		t.Errorf("render -: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
-	r = laikiStdin(t, repo, nil, app("piped"), "explain", "examples/platform", "-", "ShinyProxy/piped")
+	r = laikiStdin(t, repo, nil, app("piped"), "explain", design+"/platform", "-", "ShinyProxy/piped")
 	if r.code != 0 || !strings.Contains(r.stdout, "ShinyProxyApp ShinyProxy/ShinyProxy/piped (") || !strings.Contains(r.stdout, "stdin:6:3") {
 		t.Errorf("explain -: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	// A finding on the piped document names it stdin, with its line (not
 	// the temporary file it went through); with --platform it is a team's
 	// app, held to the baseline.
-	r = laikiStdin(t, repo, nil, app("bad")+"  kubernetes-pod-patches: x\n", "render", "--platform", "examples/platform", "-")
+	r = laikiStdin(t, repo, nil, app("bad")+"  kubernetes-pod-patches: x\n", "render", "--platform", design+"/platform", "-")
 	if r.code != 1 || !strings.Contains(r.stderr, "stdin:8:3: deny:") || strings.Contains(r.stderr, "laiki-stdin-") {
 		t.Errorf("a rejected piped app: exit %d\n%s", r.code, r.stderr)
 	}
-	r = laikiStdin(t, repo, nil, app("bad")+"  kubernetes-pod-patches: x\n", "check", "--platform", "examples/platform", "-")
+	r = laikiStdin(t, repo, nil, app("bad")+"  kubernetes-pod-patches: x\n", "check", "--platform", design+"/platform", "-")
 	if r.code != 1 || !strings.Contains(r.stdout, "stdin:8:3: deny:") || strings.Contains(r.stdout, "laiki-stdin-") {
 		t.Errorf("check -: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
@@ -37,7 +37,7 @@ func TestStdinDash(t *testing.T) {
 // explain takes a resource as check names it: TYPE NS/TARGET/ID (one
 // argument or two), NS/TARGET/ID, or NS/ID.
 func TestExplainTakesCheckResource(t *testing.T) {
-	rep := parseReport(t, laikiRun(t, repo, nil, "check", "--config", "examples/laiki.yaml", "-o", "json"))
+	rep := parseReport(t, laikiRun(t, repo, nil, "check", "--config", design+"/laiki.yaml", "-o", "json"))
 	var name string
 	for _, r := range rep.Resources {
 		if r.ID == "shinyproxy-demo" {
@@ -49,17 +49,17 @@ func TestExplainTakesCheckResource(t *testing.T) {
 		t.Fatalf("check names the app %q", name)
 	}
 	for _, args := range [][]string{{name}, {typ, rest}, {rest}, {"ShinyProxy/shinyproxy-demo"}} {
-		r := laikiRun(t, repo, nil, append([]string{"explain", "--config", "examples/laiki.yaml"}, args...)...)
-		if r.code != 0 || !strings.HasPrefix(r.stdout, name+" (examples/apps/shinyproxy-demo.yaml:1)") {
+		r := laikiRun(t, repo, nil, append([]string{"explain", "--config", design + "/laiki.yaml"}, args...)...)
+		if r.code != 0 || !strings.HasPrefix(r.stdout, name+" ("+design+"/apps/shinyproxy-demo.yaml:1)") {
 			t.Errorf("explain %q: exit %d\n%s%s", args, r.code, r.stdout, r.stderr)
 		}
 	}
 	// With paths before it, two words are still the resource.
-	r := laikiRun(t, repo, nil, "explain", "examples/platform", "examples/apps", typ, rest)
+	r := laikiRun(t, repo, nil, "explain", design+"/platform", design+"/apps", typ, rest)
 	if r.code != 0 || !strings.HasPrefix(r.stdout, name+" (") {
 		t.Errorf("explain PATH... TYPE NS/TARGET/ID: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
-	r = laikiRun(t, repo, nil, "explain", "--config", "examples/laiki.yaml", "ShinyProxy/shinyproxy-dem")
+	r = laikiRun(t, repo, nil, "explain", "--config", design+"/laiki.yaml", "ShinyProxy/shinyproxy-dem")
 	if r.code != 1 || !strings.Contains(r.stderr, "no resource ShinyProxy/shinyproxy-dem in any source; did you mean ShinyProxy/shinyproxy-demo?") {
 		t.Errorf("a misspelt resource: exit %d\n%s", r.code, r.stderr)
 	}

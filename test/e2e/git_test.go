@@ -409,9 +409,9 @@ func TestGitSourceFailures(t *testing.T) {
 // rejected at the file and line in the repository.
 func TestTeamSourceLimits(t *testing.T) {
 	root := t.TempDir()
-	platform, _ := os.ReadFile(filepath.Join(repo, "examples", "platform", "shinyproxy.yaml"))
-	defaults, _ := os.ReadFile(filepath.Join(repo, "examples", "platform", "app-defaults.yaml"))
-	ecr, _ := os.ReadFile(filepath.Join(repo, "examples", "apps", "ecr-repository.yaml"))
+	platform, _ := os.ReadFile(filepath.Join(repo, design, "platform", "shinyproxy.yaml"))
+	defaults, _ := os.ReadFile(filepath.Join(repo, design, "platform", "app-defaults.yaml"))
+	ecr, _ := os.ReadFile(filepath.Join(repo, design, "apps", "ecr-repository.yaml"))
 	const head = "# brought by the team\n\n" // documents start on line 3
 	bare, _ := gitRepo(t, root, "team", map[string]string{
 		"ops/target.yaml":          head + strings.Replace(string(platform), "name: ShinyProxy\n", "name: Mine\n", 1),

@@ -171,16 +171,22 @@ func (rep report) ids(source string) (ids, files []string) {
 	return ids, files
 }
 
-// exampleFiles reads examples/<dir>/* as a map from dir/<name> to content.
+// design holds the design document's examples as the document has them:
+// these tests use their names (the namespace ShinyProxy, the target
+// ShinyProxy) and the findings they draw.
+const design = "test/fixtures/design"
+
+// exampleFiles reads test/fixtures/design/<dir>/* as a map from dir/<name>
+// to content.
 func exampleFiles(t *testing.T, dir string) map[string]string {
 	t.Helper()
 	out := map[string]string{}
-	entries, err := os.ReadDir(filepath.Join(repo, "examples", dir))
+	entries, err := os.ReadDir(filepath.Join(repo, design, dir))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, e := range entries {
-		b, err := os.ReadFile(filepath.Join(repo, "examples", dir, e.Name()))
+		b, err := os.ReadFile(filepath.Join(repo, design, dir, e.Name()))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -189,7 +195,7 @@ func exampleFiles(t *testing.T, dir string) map[string]string {
 	return out
 }
 
-// config makes a directory with a copy of examples/platform under platform/
+// config makes a directory with a copy of the design platform under platform/
 // and a laiki.yaml naming it as the platform source (lines 1-4) followed by
 // the team sources; it returns the directory.
 func config(t *testing.T, teams ...string) string {

@@ -5,7 +5,7 @@ import (
 	"testing"
 )
 
-// pathsDir makes a directory with a copy of examples/platform under
+// pathsDir makes a directory with a copy of the design platform under
 // platform/ and apps/priv.yaml, an app that asks for a privileged container
 // (container-privileged on line 8). The example's app defaults override
 // container-privileged to false, which would settle the matter before the
@@ -17,7 +17,7 @@ func pathsDir(t *testing.T) string {
 	defaults := platform["platform/app-defaults.yaml"]
 	platform["platform/app-defaults.yaml"] = strings.Replace(defaults, "  override:\n    container-privileged: false\n", "", 1)
 	if platform["platform/app-defaults.yaml"] == defaults {
-		t.Fatalf("examples/platform/app-defaults.yaml no longer overrides container-privileged as this test expects:\n%s", defaults)
+		t.Fatalf(design+"/platform/app-defaults.yaml no longer overrides container-privileged as this test expects:\n%s", defaults)
 	}
 	write(t, dir, platform)
 	write(t, dir, map[string]string{"apps/priv.yaml": app("priv") + "  container-privileged: true\n"})

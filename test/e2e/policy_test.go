@@ -53,7 +53,7 @@ func TestPolicyTest(t *testing.T) {
 // is judged as the source whose directory holds it.
 func TestPolicyEval(t *testing.T) {
 	dir := t.TempDir()
-	platform := filepath.Join(repo, "examples", "platform")
+	platform := filepath.Join(repo, design, "platform")
 	write(t, dir, map[string]string{
 		"laiki.yaml":      "sources:\n  - {name: platform, path: " + platform + ", role: platform}\n  - {name: rules, path: rules, role: platform}\n  - {name: team, path: apps, allow: {target-namespaces: [ShinyProxy]}}\n",
 		"rules/tags.rego": tagsRule,
@@ -116,7 +116,7 @@ func TestSchema(t *testing.T) {
 // policy eval; each says how many policies it evaluated.
 func TestUnevaluatedPolicyRefusedOutLoud(t *testing.T) {
 	dir := t.TempDir()
-	platform := filepath.Join(repo, "examples", "platform")
+	platform := filepath.Join(repo, design, "platform")
 	write(t, dir, map[string]string{
 		"laiki.yaml":      "sources:\n  - {name: platform, path: " + platform + ", role: platform}\n  - {name: rules, path: rules, role: platform}\n  - {name: team, path: apps, allow: {target-namespaces: [ShinyProxy]}}\n",
 		"rules/tags.rego": tagsRule,

@@ -93,9 +93,11 @@ func object(t testing.TB, text string) *unstructured.Unstructured {
 	return &unstructured.Unstructured{Object: obj}
 }
 
+// exampleText reads a file of the design document's examples, whose names
+// (the namespace ShinyProxy) these tests use.
 func exampleText(t testing.TB, rel string) string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(repo, "examples", rel))
+	b, err := os.ReadFile(filepath.Join(repo, "test", "fixtures", "design", rel))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -33,7 +33,8 @@ var (
 	restCfg *rest.Config
 	repo    string
 	config  *source.Config
-	// platformDir is a copy of the example platform, which tests may change
+	// platformDir is a copy of the design document's example platform
+	// (test/fixtures/design/platform), which tests may change
 	// (the webhook re-reads it every refresh).
 	platformDir string
 )
@@ -75,7 +76,7 @@ func run(m *testing.M) (int, error) {
 		return 1, err
 	}
 	defer os.RemoveAll(platformDir)
-	if err := os.CopyFS(platformDir, os.DirFS(filepath.Join(repo, "examples", "platform"))); err != nil {
+	if err := os.CopyFS(platformDir, os.DirFS(filepath.Join(repo, "test", "fixtures", "design", "platform"))); err != nil {
 		return 1, err
 	}
 	if err := os.MkdirAll(filepath.Join(teamDir, "team-b"), 0o755); err != nil {

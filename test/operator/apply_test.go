@@ -10,6 +10,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
@@ -23,27 +24,16 @@ func runLaiki(t *testing.T, args ...string) result {
 	return runWithEnv(t, nil, args...)
 }
 
-// `laiki apply` on the shared examples (the data variant): a dry run that
-// writes nothing and shows the diff; an apply that creates the ShinyProxy
-// resource (accepted by the operator's real CRD), the PrePuller DaemonSet
-// and the Crane configuration; a second apply that writes nothing; and a
-// target removed from the platform, whose object is pruned while an object
-// Laiki did not make is left alone.
+// `laiki apply` on the bundled examples (the data variant), as written: a
+// dry run that writes nothing and shows the diff; an apply that creates the
+// ShinyProxy resource (accepted by the operator's real CRD), the PrePuller
+// DaemonSet, and the Crane configuration and claim; a second apply that
+// writes nothing; and a target removed from the platform, whose object is
+// pruned while an object Laiki did not make is left alone.
 func TestApplyExamples(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	copyDir(t, filepath.Join(repo, "examples"), dir)
-	// The design document's ShinyProxy target ends in "# ...": the platform
-	// owner writes the rest. The ShinyProxy operator's CRD requires fqdn, the
-	// one key of that rest this test needs.
-	spFile := filepath.Join(dir, "platform", "shinyproxy.yaml")
-	text, err := os.ReadFile(spFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(spFile, append(text, "  fqdn: shinyproxy.example.com\n"...), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	copyDir(t, filepath.Join(repo, "examples"), dir) // as written: the bundled platform needs nothing more
 	cfg := filepath.Join(dir, "laiki-with-data.yaml")
 	cache := t.TempDir()
 	base := []string{"apply", "--config", cfg, "--kubeconfig", kubeconfig, "--cache-dir", cache, "--instance", "examples"}
@@ -53,7 +43,7 @@ func TestApplyExamples(t *testing.T) {
 		t.Fatalf("dry run: exit %d\n%s%s", dry.code, dry.stdout, dry.stderr)
 	}
 	for _, want := range []string{"would create ShinyProxy " + spNamespace + "/" + spName, "would create DaemonSet " + spNamespace + "/pre-puller",
-		"+++ laiki/ShinyProxy/", "id: shinyproxy-demo", "--- /dev/null", "dry run: 4 created"} {
+		"+++ laiki/ShinyProxy/", "id: shinyproxy-demo", "--- /dev/null", "dry run: 5 created"} {
 		if !strings.Contains(dry.stdout, want) {
 			t.Errorf("dry run output lacks %q:\n%s", want, dry.stdout)
 		}
@@ -66,7 +56,7 @@ func TestApplyExamples(t *testing.T) {
 	if first.code != 0 {
 		t.Fatalf("apply: exit %d\n%s%s", first.code, first.stdout, first.stderr)
 	}
-	if !strings.Contains(first.stdout, "applied: 4 created, 0 updated, 0 unchanged, 0 pruned, 0 failed") {
+	if !strings.Contains(first.stdout, "applied: 5 created, 0 updated, 0 unchanged, 0 pruned, 0 failed") {
 		t.Errorf("apply output:\n%s", first.stdout)
 	}
 	sp, err := shinyProxy(t, spNamespace, spName)
@@ -98,6 +88,13 @@ func TestApplyExamples(t *testing.T) {
 	if !strings.Contains(crane.Data["application.yml"], "shinyproxy-demo") {
 		t.Errorf("the Crane configuration lacks the app's repository:\n%s", crane.Data["application.yml"])
 	}
+	// The claim the app's pods mount, where they run.
+	if err := admin.Get(ctx, client.ObjectKey{Namespace: spNamespace, Name: "crane-storage"}, &corev1.PersistentVolumeClaim{}); err != nil {
+		t.Errorf("no Crane storage claim: %v", err)
+	}
+	if ns, _, _ := unstructured.NestedString(sp.Object, "spec", "proxy", "kubernetes", "namespace"); ns != spNamespace {
+		t.Errorf("app pods run in %q, not where their claim is", ns)
+	}
 
 	// Nothing changed: nothing written, not even a resourceVersion.
 	versions := func() []string {
@@ -108,7 +105,7 @@ func TestApplyExamples(t *testing.T) {
 	}
 	before := versions()
 	second := runLaiki(t, base...)
-	if second.code != 0 || !strings.Contains(second.stdout, "applied: 0 created, 0 updated, 3 unchanged, 0 pruned, 0 failed") {
+	if second.code != 0 || !strings.Contains(second.stdout, "applied: 0 created, 0 updated, 4 unchanged, 0 pruned, 0 failed") {
 		t.Errorf("second apply: exit %d\n%s%s", second.code, second.stdout, second.stderr)
 	}
 	if after := versions(); strings.Join(after, " ") != strings.Join(before, " ") {

@@ -28,7 +28,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/laiki-platform/laiki/engine/cluster"
-	"github.com/laiki-platform/laiki/engine/kube"
 	"github.com/laiki-platform/laiki/test/kubetest"
 )
 
@@ -41,10 +40,11 @@ var (
 	repo       string
 )
 
-// The example platform's namespace and ShinyProxy target, as Kubernetes names.
-var (
-	spNamespace = kube.Name("ShinyProxy")
-	spName      = kube.Name("ShinyProxy")
+// The bundled example platform's namespace and ShinyProxy target (names
+// Kubernetes takes as they are).
+const (
+	spNamespace = "shinyproxy"
+	spName      = "shinyproxy"
 )
 
 func TestMain(m *testing.M) {
