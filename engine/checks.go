@@ -172,15 +172,19 @@ func (r *Result) judgeWith(ctx context.Context, res *Resource, govern bool) []fi
 				Related: []finding.Location{pp.Origin()}}}
 		}
 	}
-	spec, fs, changes := r.Policies.PreProcess(ctx, d, pps)
+	// Pre-processors and governance in one evaluation where they can be.
+	ev := r.Policies.Evaluate(ctx, d, pps, govern)
+	spec, fs, changes := ev.Spec, ev.Findings, ev.Changes
 	res.Spec, res.Changes, res.PreProcessors = spec, changes, pps
 	if finding.AnyBlocking(fs) {
 		return fs
 	}
 	// What a pre-processor gives is read in canonical keys too; a key it
 	// spells otherwise is its to fix.
+	renamed := false // spec changed since the evaluation: governance sees the new one
 	if res.Type.Schema.Bound && len(pps) > 0 {
 		renames, problems := res.Type.Schema.Canonicalize(spec)
+		renamed = len(renames) > 0
 		for _, rn := range renames {
 			// Blamed by the key as the pre-processor spelt it.
 			f := blame(finding.Finding{Severity: finding.Warn, Policy: finding.CheckSchema,
@@ -217,7 +221,7 @@ func (r *Result) judgeWith(ctx context.Context, res *Resource, govern bool) []fi
 		return fs
 	}
 	if govern {
-		fs = append(fs, r.Policies.Govern(ctx, d, spec, pps)...)
+		fs = append(fs, ev.Govern(ctx, renamed)...)
 	}
 	res.Accepted = !finding.AnyBlocking(fs)
 	return fs

@@ -48,3 +48,16 @@ func BenchmarkGovern(b *testing.B) {
 		p.Govern(ctx, app, app.Spec, nil)
 	}
 }
+
+// Both, as the engine judges an app: the defaults pre-processor, then
+// governance on its spec, in one evaluation.
+func BenchmarkEvaluate(b *testing.B) {
+	p, app, defaults := benchDocs(b)
+	ctx := context.Background()
+	pps := []*document.Document{defaults}
+	b.ReportAllocs()
+	for b.Loop() {
+		e := p.Evaluate(ctx, app, pps, true)
+		e.Govern(ctx, false)
+	}
+}

@@ -66,6 +66,8 @@ type Policies struct {
 	// docs are the METADATA of the policies, by the Policy of their
 	// findings (see Doc): a report describes each rule in its author's words.
 	docs map[string]RuleDoc
+	// chains are Evaluate's prepared queries.
+	chains *chains
 	// timeout bounds one evaluation, so that a policy that loops is
 	// stopped. A set is shared by every request and run that uses it (the
 	// Gate hands the one in force to all), so it never changes after
@@ -92,6 +94,7 @@ type preprocessor struct {
 	resourceTypes map[string]bool // nil: every type
 	eval          rego.PreparedEvalQuery
 	params        *rego.PreparedEvalQuery
+	collect       string // the reference to its collected rules, for Evaluate's queries
 }
 
 // CompileError is a policy that does not compile; each error has its file and line.
@@ -180,7 +183,7 @@ func Compile(ctx context.Context, platform []Module, config map[string]any) (*Po
 	pps, gov := classify(parsed)
 	var collect strings.Builder
 	fmt.Fprintf(&collect, "package %s\n\n", collectPackage)
-	p := &Policies{preprocessors: map[string]*preprocessor{}, rules: map[string][]string{}, timeout: DefaultTimeout,
+	p := &Policies{preprocessors: map[string]*preprocessor{}, rules: map[string][]string{}, timeout: DefaultTimeout, chains: &chains{},
 		Warnings: nearMisses(parsed, platformFiles)}
 	for _, pkg := range sortedKeys(gov) {
 		p.rulesets = append(p.rulesets, pkg)
@@ -228,8 +231,8 @@ func Compile(ctx context.Context, platform []Module, config map[string]any) (*Po
 		return nil, err
 	}
 	for i, name := range ppNames {
-		pp := &preprocessor{name: name}
-		if pp.eval, err = prepare(fmt.Sprintf("data.%s.pp_%d", collectPackage, i)); err != nil {
+		pp := &preprocessor{name: name, collect: fmt.Sprintf("data.%s.pp_%d", collectPackage, i)}
+		if pp.eval, err = prepare(pp.collect); err != nil {
 			return nil, err
 		}
 		if pps[name]["parameter_errors"] {
