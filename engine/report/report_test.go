@@ -25,7 +25,7 @@ func mixed(t *testing.T) *engine.Result {
 	dir := t.TempDir()
 	files := map[string]string{
 		"laiki.yaml":          "sources:\n  - {name: platform, path: platform, role: platform}\n  - {name: team, path: team, allow: {target-namespaces: [apps]}}\n",
-		"platform/sp.yaml":    "laiki-metadata: {target-type: ShinyProxy, name: sp, namespace: apps}\nlaiki-spec:\n  proxy: {title: t}\n",
+		"platform/sp.yaml":    "laiki-metadata: {target-type: ShinyProxy, name: sp, namespace: apps}\nlaiki-spec:\n  fqdn: sp.example.com\n  image: openanalytics/shinyproxy:3.2.0\n  imagePullPolicy: IfNotPresent\n  proxy: {title: t}\n",
 		"team/ok.yaml":        "laiki-metadata: {resource-type: ShinyProxyApp, target-name: sp, target-namespace: apps}\nlaiki-spec:\n  id: ok\n  container-image: nginx:1\n",
 		"team/priv.yaml":      "laiki-metadata: {resource-type: ShinyProxyApp, target-name: sp, target-namespace: apps}\nlaiki-spec:\n  id: priv\n  container-image: nginx:1\n  container-privileged: true\n",
 		"team/warn.yaml":      "laiki-metadata: {resource-type: ShinyProxyApp, target-name: sp, target-namespace: apps}\nlaiki-spec:\n  id: warn\n  container-image: Team/App\n",
@@ -279,7 +279,7 @@ func TestTextEscapesAnImage(t *testing.T) {
 	dir := t.TempDir()
 	files := map[string]string{
 		"laiki.yaml":       "sources:\n  - {name: platform, path: platform, role: platform}\n  - {name: team, path: team, allow: {target-namespaces: [apps]}}\n",
-		"platform/sp.yaml": "laiki-metadata: {target-type: ShinyProxy, name: sp, namespace: apps}\nlaiki-spec:\n  proxy: {title: t}\n",
+		"platform/sp.yaml": "laiki-metadata: {target-type: ShinyProxy, name: sp, namespace: apps}\nlaiki-spec:\n  fqdn: sp.example.com\n  image: openanalytics/shinyproxy:3.2.0\n  imagePullPolicy: IfNotPresent\n  proxy: {title: t}\n",
 		"team/app.yaml":    "laiki-metadata: {resource-type: ShinyProxyApp, target-name: sp, target-namespace: apps}\nlaiki-spec:\n  id: app\n  container-image: \"nginx\\n::warning file=README.md::pwned\\e[31m\\a\"\n",
 	}
 	for name, text := range files {
@@ -374,7 +374,7 @@ func TestSafeText(t *testing.T) {
 func TestTextSources(t *testing.T) {
 	dir := t.TempDir()
 	files := map[string]string{
-		"platform/sp.yaml": "laiki-metadata: {target-type: ShinyProxy, name: sp, namespace: apps}\nlaiki-spec:\n  proxy: {title: t}\n",
+		"platform/sp.yaml": "laiki-metadata: {target-type: ShinyProxy, name: sp, namespace: apps}\nlaiki-spec:\n  fqdn: sp.example.com\n  image: openanalytics/shinyproxy:3.2.0\n  imagePullPolicy: IfNotPresent\n  proxy: {title: t}\n",
 		"apps/priv.yaml":   "laiki-metadata: {resource-type: ShinyProxyApp, target-name: sp, target-namespace: apps}\nlaiki-spec:\n  id: priv\n  container-image: nginx:1\n  container-privileged: true\n",
 	}
 	for name, text := range files {
