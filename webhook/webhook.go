@@ -211,6 +211,7 @@ func (a *Admission) decide(ctx context.Context, req admission.Request, govern bo
 			return obj, j, nil
 		}
 	}
+	growStack()
 	d, fs, err := objectDocument(obj, owner.Ref())
 	if err != nil {
 		return obj, &judgment{v: denied(err.Error())}, nil
