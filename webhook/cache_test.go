@@ -117,17 +117,16 @@ func answerOf(t *testing.T, obj map[string]any, resp admission.Response) answer 
 	if resp.Result != nil {
 		a.Code, a.Message = resp.Result.Code, resp.Result.Message
 	}
-	if len(resp.Patches) == 0 {
+	ops := patchOf(t, resp)
+	if len(ops) == 0 {
 		a.PatchedNone = true
 		return a
 	}
-	a.Patched = edit(obj, func(o, _, _ map[string]any) {
-		for _, op := range resp.Patches {
-			if err := applyOp(o, op.Operation, op.Path, op.Value); err != nil {
-				t.Fatalf("patch %s %s: %v", op.Operation, op.Path, err)
-			}
-		}
-	})
+	patched, err := applyPatch(obj, ops)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Patched = patched.(map[string]any)
 	return a
 }
 
@@ -175,7 +174,7 @@ func TestCachedJudgmentEqualsFresh(t *testing.T) {
 	// The mutated objects, as the validating webhook gets them.
 	for _, c := range cases[:3] {
 		resp := (Mutator{fresh}).Handle(context.Background(), request(t, c.op, c.user, c.obj, c.old))
-		if !resp.Allowed || len(resp.Patches) == 0 {
+		if !resp.Allowed || len(patchOf(t, resp)) == 0 {
 			t.Fatalf("%s: no mutation: %+v", c.name, resp.AdmissionResponse)
 		}
 		cases = append(cases, tc{c.name + ", mutated", c.op, c.user, answerOf(t, c.obj, resp).Patched, c.old})
@@ -340,15 +339,8 @@ func TestCacheNeverAnswersForAnotherState(t *testing.T) {
 		return resp
 	}
 	memory := func(resp admission.Response) any {
-		for _, p := range resp.Patches {
-			if p.Path == "/spec/container-memory-limit" {
-				return p.Value
-			}
-			if p.Path == "/spec" {
-				return p.Value.(map[string]any)["container-memory-limit"]
-			}
-		}
-		return nil
+		spec, _ := answerOf(t, obj, resp).Patched["spec"].(map[string]any)
+		return spec["container-memory-limit"]
 	}
 	if resp := remembered("validate", validate); !resp.Allowed {
 		t.Fatalf("refused: %+v", resp.Result)

@@ -181,8 +181,9 @@ func (a *Admission) current() *engine.Result {
 }
 
 // decide runs the engine on the object of a request (or answers with its
-// judgment under the same state); obj is the object with its owner set.
-func (a *Admission) decide(ctx context.Context, req admission.Request, govern bool) (map[string]any, *judgment, error) {
+// judgment under the same state); obj is the object with its owner set, and
+// p (when not nil) gets the operations that set it.
+func (a *Admission) decide(ctx context.Context, req admission.Request, govern bool, p *jsonPatch) (map[string]any, *judgment, error) {
 	var obj map[string]any
 	if err := json.Unmarshal(req.Object.Raw, &obj); err != nil {
 		return nil, nil, fmt.Errorf("the object is not JSON: %w", err)
@@ -203,6 +204,9 @@ func (a *Admission) decide(ctx context.Context, req admission.Request, govern bo
 	// creator's source, and never changes.
 	if got := u.GetAnnotations()[kube.AnnotationSource]; got != "" && got != owner.Name && govern {
 		return obj, &judgment{v: denied(fmt.Sprintf("annotation %s is Laiki's: this object belongs to source %s, not %s", kube.AnnotationSource, owner.Name, got))}, nil
+	}
+	if p != nil {
+		ownerOps(p, obj, owner.Name)
 	}
 	setOwner(obj, owner.Name)
 	key, cacheable := judgmentKey(obj, owner, govern)
@@ -236,7 +240,10 @@ func (a *Admission) decide(ctx context.Context, req admission.Request, govern bo
 		changed := *d
 		changed.Spec = v.Resource.Spec
 		if newObj, err := kube.ToObject(&changed); err == nil {
-			j.spec = newObj["spec"]
+			j.spec, err = jsonValue(newObj["spec"])
+			if err != nil {
+				return nil, nil, err
+			}
 		}
 	}
 	if cacheable && j.cacheable() {
@@ -332,7 +339,8 @@ func (m Mutator) Handle(ctx context.Context, req admission.Request) admission.Re
 	if req.Operation != admissionv1.Create && req.Operation != admissionv1.Update {
 		return admission.Allowed("")
 	}
-	obj, j, err := m.decide(ctx, req, false)
+	var p jsonPatch
+	obj, j, err := m.decide(ctx, req, false, &p)
 	if err != nil {
 		return admission.Errored(http.StatusInternalServerError, err)
 	}
@@ -351,20 +359,25 @@ func (m Mutator) Handle(ctx context.Context, req admission.Request) admission.Re
 			warnings = append(warnings, Message(f))
 		}
 	}
-	// obj carries its owner now; only a resource whose pre-processors ran
-	// has a new spec.
-	mutated := make(map[string]any, len(obj))
-	for k, val := range obj {
-		mutated[k] = val
-	}
+	// p sets the owner; only a resource whose pre-processors ran has a new
+	// spec.
 	if j.spec != nil {
-		mutated["spec"] = j.spec
+		if old, ok := obj["spec"]; ok {
+			diffOps(&p, "/spec", old, j.spec)
+		} else {
+			p.op("add", "/spec", j.spec)
+		}
 	}
-	raw, err := json.Marshal(mutated)
+	patch, err := p.bytes()
 	if err != nil {
 		return admission.Errored(http.StatusInternalServerError, err)
 	}
-	return admission.PatchResponseFromRaw(req.Object.Raw, raw).WithWarnings(warnings...)
+	resp := admission.Allowed("")
+	if patch != nil {
+		pt := admissionv1.PatchTypeJSONPatch
+		resp.Patch, resp.PatchType = patch, &pt
+	}
+	return resp.WithWarnings(warnings...)
 }
 
 // Validator is the validating webhook: the verdict.
@@ -378,7 +391,7 @@ func (val Validator) Handle(ctx context.Context, req admission.Request) admissio
 	if req.Operation != admissionv1.Create && req.Operation != admissionv1.Update {
 		return admission.Allowed("")
 	}
-	_, j, err := val.decide(ctx, req, true)
+	_, j, err := val.decide(ctx, req, true, nil)
 	if err != nil {
 		return admission.Errored(http.StatusInternalServerError, err)
 	}
