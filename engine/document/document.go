@@ -98,15 +98,27 @@ type Document struct {
 	// part in the pipeline; its findings say why.
 	Broken bool
 
-	root     *yaml.Node // the document's top mapping
-	metaNode *yaml.Node
-	specKey  *yaml.Node
+	// pos is where every key and item is written (PosOf); the YAML tree it
+	// is made from is dropped once the document is read (see positions).
+	pos      *positions
+	specPos  int32    // laiki-spec's node in pos, -1 when not a mapping or list
+	specKeys []string // laiki-spec's keys in the order written (SpecKeys)
+	// specNode is kept for targets only (SpecNode).
 	specNode *yaml.Node
 }
 
 // SpecNode is the YAML tree of laiki-spec as written (nil when absent), for
-// workflows that keep the platform's own spelling and key order.
+// workflows that keep the platform's own spelling and key order: the
+// configuration of a target. Kept for targets only: a run holds every
+// document to the end, and the trees of thousands of apps were half of its
+// memory. Other documents keep SpecKeys and where each key is (PosOf).
 func (d *Document) SpecNode() *yaml.Node { return d.specNode }
+
+// SpecKeys lists the keys of laiki-spec in the order they are written, as
+// renamed by RenameSpecKey (merge keys included, as <<); nil when
+// laiki-spec is not written as a mapping (an alias of one included), as
+// the keys of SpecNode would be.
+func (d *Document) SpecKeys() []string { return d.specKeys }
 
 // Location of the document itself.
 func (d *Document) Location() finding.Location {
@@ -158,31 +170,17 @@ func (d *Document) PosOf(path ...string) finding.Location {
 	if len(path) == 1 && strings.Contains(path[0], ".") {
 		path = strings.Split(path[0], ".")
 	}
-	n := d.root
+	if d.pos == nil {
+		return loc
+	}
+	n := int32(0)
 	for _, seg := range path {
-		n = deref(n)
-		if n == nil {
+		k, ok := d.pos.child(n, seg)
+		if !ok {
 			break
 		}
-		var key, next *yaml.Node
-		switch n.Kind {
-		case yaml.MappingNode:
-			for i := 0; i+1 < len(n.Content); i += 2 {
-				if n.Content[i].Value == seg {
-					key, next = n.Content[i], n.Content[i+1]
-					break
-				}
-			}
-		case yaml.SequenceNode:
-			if i, err := strconv.Atoi(seg); err == nil && i >= 0 && i < len(n.Content) {
-				key, next = n.Content[i], n.Content[i]
-			}
-		}
-		if key == nil {
-			break
-		}
-		loc.Line, loc.Column = key.Line, key.Column
-		n = next
+		loc.Line, loc.Column = int(k.line), int(k.col)
+		n = k.node
 	}
 	return loc
 }
@@ -192,6 +190,23 @@ func (d *Document) PosOf(path ...string) finding.Location {
 // findings and renders that follow the tree find it under its new name.
 // The spec's values are the caller's to change.
 func (d *Document) RenameSpecKey(path []string, from, to string) {
+	if d.pos != nil {
+		if n := d.pos.mapping(d.specPos, path); n >= 0 {
+			nd := d.pos.nodes[n]
+			for i := nd.first; i < nd.first+nd.n; i++ {
+				if k := &d.pos.kids[i]; k.key == from && !k.merge {
+					k.key = to
+				}
+			}
+			if n == d.specPos && d.specKeys != nil {
+				d.specKeys = d.specKeys[:0]
+				for _, k := range d.pos.kids[nd.first : nd.first+nd.n] {
+					d.specKeys = append(d.specKeys, k.key)
+				}
+			}
+		}
+	}
+	// A target keeps its tree, which is rendered.
 	n := deref(d.specNode)
 	for _, seg := range path {
 		if n == nil || n.Kind != yaml.MappingNode {
@@ -344,9 +359,36 @@ func hasKey(m *yaml.Node, keys ...string) bool {
 	return false
 }
 
-// build reads one document whose top level is a mapping with laiki keys.
+// build reads one document whose top level is a mapping with laiki keys,
+// and keeps where its keys are instead of its tree (see positions).
 func build(src SourceRef, file string, index int, top *yaml.Node, limits Limits) (*Document, []finding.Finding) {
-	d := &Document{Source: src, File: file, Index: index, Line: top.Line, Column: top.Column, root: top}
+	d, fs := read(src, file, index, top, limits)
+	d.pos, d.specPos = &positions{}, -1
+	var seen map[*yaml.Node]int32
+	d.pos.add(top, &seen)
+	if d.specNode != nil {
+		// The value of the first laiki-spec, as read (a second one is an
+		// error).
+		if k, ok := d.pos.child(0, KeySpec); ok {
+			d.specPos = k.node
+		}
+		if d.specNode.Kind == yaml.MappingNode && len(d.specNode.Content) > 1 {
+			d.specKeys = make([]string, 0, len(d.specNode.Content)/2)
+			for i := 0; i+1 < len(d.specNode.Content); i += 2 {
+				d.specKeys = append(d.specKeys, d.specNode.Content[i].Value)
+			}
+		}
+	}
+	if d.Kind != Target {
+		d.specNode = nil
+	}
+	return d, fs
+}
+
+// read reads one document whose top level is a mapping with laiki keys.
+func read(src SourceRef, file string, index int, top *yaml.Node, limits Limits) (*Document, []finding.Finding) {
+	d := &Document{Source: src, File: file, Index: index, Line: top.Line, Column: top.Column}
+	var metaNode, specKey *yaml.Node
 	var fs []finding.Finding
 	fail := func(n *yaml.Node, format string, args ...any) {
 		line, col := d.Line, d.Column
@@ -370,18 +412,18 @@ func build(src SourceRef, file string, index int, top *yaml.Node, limits Limits)
 		seen[k.Value] = k
 		switch k.Value {
 		case KeyMetadata:
-			d.metaNode = v
+			metaNode = v
 		case KeySpec:
-			d.specKey, d.specNode = k, v
+			specKey, d.specNode = k, v
 		default:
 			fail(k, "unknown top-level key %q: a Laiki document has only laiki-metadata and laiki-spec (is it indented under laiki-spec?)", k.Value)
 		}
 	}
-	if d.metaNode == nil {
+	if metaNode == nil {
 		fail(top, "missing laiki-metadata")
 		return d, fs
 	}
-	if d.specKey == nil {
+	if specKey == nil {
 		fail(top, "missing laiki-spec (it may be empty, but it must be there)")
 	}
 
@@ -399,7 +441,7 @@ func build(src SourceRef, file string, index int, top *yaml.Node, limits Limits)
 		d.Spec = spec
 	}
 
-	meta := deref(d.metaNode)
+	meta := deref(metaNode)
 	if meta.Kind != yaml.MappingNode {
 		fail(meta, "laiki-metadata must be a map of keys such as target-type, name and namespace")
 		return d, fs
@@ -453,7 +495,7 @@ func build(src SourceRef, file string, index int, top *yaml.Node, limits Limits)
 	}
 	for _, k := range kindKeys[d.Kind].required {
 		if _, ok := values[k]; !ok {
-			fail(d.metaNode, "a %s needs laiki-metadata.%s", d.Kind, k)
+			fail(metaNode, "a %s needs laiki-metadata.%s", d.Kind, k)
 		}
 	}
 

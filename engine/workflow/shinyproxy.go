@@ -86,14 +86,11 @@ func appNode(r *engine.Resource) *yaml.Node {
 	for _, k := range laikiOnlyKeys {
 		written[k] = true
 	}
-	if sn := r.Doc.SpecNode(); sn != nil && sn.Kind == yaml.MappingNode {
-		for i := 0; i+1 < len(sn.Content); i += 2 {
-			k := sn.Content[i].Value
-			if v, ok := spec[k]; ok && !written[k] && v != nil {
-				set(m, k, node(v))
-			}
-			written[k] = true
+	for _, k := range r.Doc.SpecKeys() {
+		if v, ok := spec[k]; ok && !written[k] && v != nil {
+			set(m, k, node(v))
 		}
+		written[k] = true
 	}
 	extra := node(spec) // sorted keys
 	for i := 0; i+1 < len(extra.Content); i += 2 {
