@@ -17,8 +17,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -38,20 +36,37 @@ const targetPrefix = "AmazonEC2ContainerRegistry_V20150921."
 
 // Repository is a repository as the server keeps it.
 type Repository struct {
-	Name             string
-	Region           string
-	CreatedAt        time.Time
-	TagMutability    string
+	Name          string
+	Region        string
+	CreatedAt     time.Time
+	TagMutability string
+	// Exclusions are the imageTagMutabilityExclusionFilters (wildcards) of
+	// a *_WITH_EXCLUSION tag mutability.
+	Exclusions       []string
 	ScanOnPush       bool
 	EncryptionType   string
 	KMSKey           string
 	Tags             map[string]string
 	LifecyclePolicy  string
 	RepositoryPolicy string
-	// Images counts the images in it (a repository with images is not
-	// deleted without force).
-	Images int
+	// Images counts images that carry nothing a test looks at (a repository
+	// with images is not deleted without force); ImageList are images with
+	// a digest, tags and a push time, which lifecycle previews judge.
+	Images    int
+	ImageList []Image
 }
+
+// Image is one image in a repository.
+type Image struct {
+	Digest   string
+	Tags     []string
+	PushedAt time.Time
+	// StorageClass is STANDARD (the default) or ARCHIVE.
+	StorageClass string
+}
+
+// count is how many images the repository holds.
+func (r *Repository) count() int { return r.Images + len(r.ImageList) }
 
 // Server is the fake ECR endpoint.
 type Server struct {
@@ -59,6 +74,17 @@ type Server struct {
 
 	mu    sync.Mutex
 	repos map[string]*Repository // by region/name
+	// scanning is each region's registry scanning configuration (none set:
+	// each repository's scan on push decides, as before registry-level
+	// scanning).
+	scanning map[string]*ScanningConfiguration
+	// templates are the repository creation templates, by region/prefix.
+	templates map[string]*Template
+	// previews are the lifecycle policy previews, by region/name.
+	previews map[string]*preview
+	// PreviewDelay is how long a lifecycle policy preview stays
+	// IN_PROGRESS (ECR takes seconds).
+	PreviewDelay time.Duration
 	// throttle: the next so many requests are answered ThrottlingException;
 	// fail5xx: the next so many with 500.
 	throttle, fail5xx int
@@ -75,7 +101,9 @@ func Start() (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{URL: "http://" + ln.Addr().String(), repos: map[string]*Repository{}, calls: map[string]int{}}
+	s := &Server{URL: "http://" + ln.Addr().String(), repos: map[string]*Repository{}, calls: map[string]int{},
+		scanning: map[string]*ScanningConfiguration{}, templates: map[string]*Template{}, previews: map[string]*preview{},
+		PreviewDelay: 100 * time.Millisecond}
 	s.srv = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = s.srv.Serve(ln) }()
 	return s, nil
@@ -124,6 +152,8 @@ func (s *Server) Repo(region, name string) *Repository {
 	for k, v := range r.Tags {
 		c.Tags[k] = v
 	}
+	c.Exclusions = append([]string(nil), r.Exclusions...)
+	c.ImageList = append([]Image(nil), r.ImageList...)
 	return &c
 }
 
@@ -138,6 +168,12 @@ func (s *Server) Put(r Repository) {
 	if r.CreatedAt.IsZero() {
 		r.CreatedAt = time.Now()
 	}
+	if r.TagMutability == "" {
+		r.TagMutability = "MUTABLE"
+	}
+	if r.EncryptionType == "" {
+		r.EncryptionType = "AES256"
+	}
 	s.repos[r.Region+"/"+r.Name] = &r
 }
 
@@ -148,6 +184,13 @@ func (s *Server) Change(region, name string, f func(*Repository)) {
 	if r, ok := s.repos[region+"/"+name]; ok {
 		f(r)
 	}
+}
+
+// Delete deletes a repository out of band.
+func (s *Server) Delete(region, name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.repos, region+"/"+name)
 }
 
 type apiError struct {
@@ -198,7 +241,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mu.Lock()
-	out, e := s.handle(op, region, in)
+	out, e := s.dispatch(op, region, in)
 	s.mu.Unlock()
 	if e != nil {
 		writeError(w, e)
@@ -265,211 +308,4 @@ func (s *Server) verify(r *http.Request, body []byte) (string, *apiError) {
 		return "", fail(403, "InvalidSignatureException", "The request signature we calculated does not match the signature you provided.")
 	}
 	return cred[2], nil
-}
-
-func str(in map[string]any, k string) string { v, _ := in[k].(string); return v }
-
-func (s *Server) repo(region string, in map[string]any) (*Repository, *apiError) {
-	name := str(in, "repositoryName")
-	r, ok := s.repos[region+"/"+name]
-	if !ok {
-		return nil, fail(400, "RepositoryNotFoundException", "The repository with name '%s' does not exist in the registry with id '%s'", name, Account)
-	}
-	return r, nil
-}
-
-func arn(region, name string) string {
-	return fmt.Sprintf("arn:aws:ecr:%s:%s:repository/%s", region, Account, name)
-}
-
-func (r *Repository) json() map[string]any {
-	enc := map[string]any{"encryptionType": r.EncryptionType}
-	if r.KMSKey != "" {
-		enc["kmsKey"] = r.KMSKey
-	}
-	return map[string]any{
-		"repositoryArn":              arn(r.Region, r.Name),
-		"registryId":                 Account,
-		"repositoryName":             r.Name,
-		"repositoryUri":              fmt.Sprintf("%s.dkr.ecr.%s.amazonaws.com/%s", Account, r.Region, r.Name),
-		"createdAt":                  float64(r.CreatedAt.Unix()),
-		"imageTagMutability":         r.TagMutability,
-		"imageScanningConfiguration": map[string]any{"scanOnPush": r.ScanOnPush},
-		"encryptionConfiguration":    enc,
-	}
-}
-
-func tagsIn(v any) map[string]string {
-	out := map[string]string{}
-	list, _ := v.([]any)
-	for _, t := range list {
-		m, _ := t.(map[string]any)
-		out[str(m, "Key")] = str(m, "Value")
-	}
-	return out
-}
-
-func tagsOut(m map[string]string) []any {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	out := []any{}
-	for _, k := range keys {
-		out = append(out, map[string]any{"Key": k, "Value": m[k]})
-	}
-	return out
-}
-
-// byArn finds a repository by its ARN (the tag operations name it so).
-func (s *Server) byArn(in map[string]any) (*Repository, *apiError) {
-	a := str(in, "resourceArn")
-	for _, r := range s.repos {
-		if arn(r.Region, r.Name) == a {
-			return r, nil
-		}
-	}
-	return nil, fail(400, "RepositoryNotFoundException", "no repository with ARN %s", a)
-}
-
-func (s *Server) handle(op, region string, in map[string]any) (any, *apiError) {
-	switch op {
-	case "CreateRepository":
-		name := str(in, "repositoryName")
-		if _, ok := s.repos[region+"/"+name]; ok {
-			return nil, fail(400, "RepositoryAlreadyExistsException", "The repository with name '%s' already exists in the registry with id '%s'", name, Account)
-		}
-		if len(name) < 2 || len(name) > 256 || strings.ToLower(name) != name || strings.Contains(name, " ") {
-			return nil, fail(400, "InvalidParameterException", "Invalid parameter at 'repositoryName' failed to satisfy constraint")
-		}
-		r := &Repository{Name: name, Region: region, CreatedAt: time.Now(), TagMutability: "MUTABLE", EncryptionType: "AES256", Tags: tagsIn(in["tags"])}
-		if m := str(in, "imageTagMutability"); m != "" {
-			r.TagMutability = m
-		}
-		if sc, ok := in["imageScanningConfiguration"].(map[string]any); ok {
-			r.ScanOnPush, _ = sc["scanOnPush"].(bool)
-		}
-		if ec, ok := in["encryptionConfiguration"].(map[string]any); ok {
-			r.EncryptionType, r.KMSKey = str(ec, "encryptionType"), str(ec, "kmsKey")
-		}
-		s.repos[region+"/"+name] = r
-		return map[string]any{"repository": r.json()}, nil
-	case "DescribeRepositories":
-		var list []*Repository
-		if names, ok := in["repositoryNames"].([]any); ok {
-			for _, n := range names {
-				r, e := s.repo(region, map[string]any{"repositoryName": n})
-				if e != nil {
-					return nil, e
-				}
-				list = append(list, r)
-			}
-		} else {
-			for _, r := range s.repos {
-				if r.Region == region {
-					list = append(list, r)
-				}
-			}
-		}
-		sort.Slice(list, func(i, j int) bool { return list[i].Name < list[j].Name })
-		start, _ := strconv.Atoi(str(in, "nextToken"))
-		max := 100
-		if m, ok := in["maxResults"].(float64); ok && m > 0 {
-			max = int(m)
-		}
-		out := map[string]any{}
-		repos := []any{}
-		for i := start; i < len(list) && i < start+max; i++ {
-			repos = append(repos, list[i].json())
-		}
-		if start+max < len(list) {
-			out["nextToken"] = strconv.Itoa(start + max)
-		}
-		out["repositories"] = repos
-		return out, nil
-	case "DeleteRepository":
-		r, e := s.repo(region, in)
-		if e != nil {
-			return nil, e
-		}
-		if force, _ := in["force"].(bool); r.Images > 0 && !force {
-			return nil, fail(400, "RepositoryNotEmptyException", "The repository with name '%s' in registry with id '%s' cannot be deleted because it still contains images", r.Name, Account)
-		}
-		delete(s.repos, region+"/"+r.Name)
-		return map[string]any{"repository": r.json()}, nil
-	case "PutImageTagMutability":
-		r, e := s.repo(region, in)
-		if e != nil {
-			return nil, e
-		}
-		r.TagMutability = str(in, "imageTagMutability")
-		return map[string]any{"registryId": Account, "repositoryName": r.Name, "imageTagMutability": r.TagMutability}, nil
-	case "PutImageScanningConfiguration":
-		r, e := s.repo(region, in)
-		if e != nil {
-			return nil, e
-		}
-		sc, _ := in["imageScanningConfiguration"].(map[string]any)
-		r.ScanOnPush, _ = sc["scanOnPush"].(bool)
-		return map[string]any{"registryId": Account, "repositoryName": r.Name, "imageScanningConfiguration": map[string]any{"scanOnPush": r.ScanOnPush}}, nil
-	case "ListTagsForResource":
-		r, e := s.byArn(in)
-		if e != nil {
-			return nil, e
-		}
-		return map[string]any{"tags": tagsOut(r.Tags)}, nil
-	case "TagResource":
-		r, e := s.byArn(in)
-		if e != nil {
-			return nil, e
-		}
-		for k, v := range tagsIn(in["tags"]) {
-			r.Tags[k] = v
-		}
-		return map[string]any{}, nil
-	case "UntagResource":
-		r, e := s.byArn(in)
-		if e != nil {
-			return nil, e
-		}
-		keys, _ := in["tagKeys"].([]any)
-		for _, k := range keys {
-			delete(r.Tags, fmt.Sprint(k))
-		}
-		return map[string]any{}, nil
-	case "PutLifecyclePolicy":
-		r, e := s.repo(region, in)
-		if e != nil {
-			return nil, e
-		}
-		r.LifecyclePolicy = str(in, "lifecyclePolicyText")
-		return map[string]any{"registryId": Account, "repositoryName": r.Name, "lifecyclePolicyText": r.LifecyclePolicy}, nil
-	case "GetLifecyclePolicy":
-		r, e := s.repo(region, in)
-		if e != nil {
-			return nil, e
-		}
-		if r.LifecyclePolicy == "" {
-			return nil, fail(400, "LifecyclePolicyNotFoundException", "Lifecycle policy does not exist for the repository with name '%s'", r.Name)
-		}
-		return map[string]any{"registryId": Account, "repositoryName": r.Name, "lifecyclePolicyText": r.LifecyclePolicy}, nil
-	case "SetRepositoryPolicy":
-		r, e := s.repo(region, in)
-		if e != nil {
-			return nil, e
-		}
-		r.RepositoryPolicy = str(in, "policyText")
-		return map[string]any{"registryId": Account, "repositoryName": r.Name, "policyText": r.RepositoryPolicy}, nil
-	case "GetRepositoryPolicy":
-		r, e := s.repo(region, in)
-		if e != nil {
-			return nil, e
-		}
-		if r.RepositoryPolicy == "" {
-			return nil, fail(400, "RepositoryPolicyNotFoundException", "Repository policy does not exist for the repository with name '%s'", r.Name)
-		}
-		return map[string]any{"registryId": Account, "repositoryName": r.Name, "policyText": r.RepositoryPolicy}, nil
-	}
-	return nil, fail(400, "UnknownOperationException", "operation %q is not served here", op)
 }
