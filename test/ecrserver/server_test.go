@@ -2,6 +2,7 @@ package ecrserver
 
 import (
 	"context"
+	"errors"
 	"os"
 	"strings"
 	"testing"
@@ -32,17 +33,13 @@ func client(t *testing.T) (*ecr.Client, *Server) {
 	return ecr.NewFromConfig(cfg), srv
 }
 
-// code is the error code an SDK error carries ("api error CODE: ...").
+// code is the error code of an SDK error (smithy's APIError).
 func code(err error) string {
-	if err == nil {
-		return ""
+	var api interface{ ErrorCode() string }
+	if errors.As(err, &api) {
+		return api.ErrorCode()
 	}
-	_, after, ok := strings.Cut(err.Error(), "api error ")
-	if !ok {
-		return ""
-	}
-	c, _, _ := strings.Cut(after, ":")
-	return c
+	return ""
 }
 
 const expireUntagged = `{"rules":[{"rulePriority":1,"description":"untagged","selection":{"tagStatus":"untagged","countType":"imageCountMoreThan","countNumber":1},"action":{"type":"expire"}}]}`
