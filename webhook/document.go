@@ -13,66 +13,43 @@ import (
 	"github.com/laiki-platform/laiki/engine/document"
 	"github.com/laiki-platform/laiki/engine/finding"
 	"github.com/laiki-platform/laiki/engine/kube"
+	"github.com/laiki-platform/laiki/engine/types"
 )
 
 // objectDocument is cluster.ObjectDocument without its YAML round trip,
 // which was most of its cost (kube.ObjectNode has yaml.v3 encode the spec,
-// which writes it out as YAML text and parses it back): kube.ObjectNode
-// still reads the object's kind and names, given the spec's names only
-// (targetName, preProcessorName), and laiki-spec is then the tree of the
-// spec's values, built straight from them with the tags the round trip
-// gives them (so a whole number below 1e6 is still an integer, 1e6 a
-// float: yaml.v3 writes floats with %g). The document is
-// cluster.ObjectDocument's (TestObjectDocument compares them for every
-// kind); its nodes carry no lines either. An object the fast path is not
-// sure of takes cluster.ObjectDocument: values JSON does not give, nesting
-// or sizes near the parser's limits, and what the round trip reads
-// otherwise than written (a << key is a merge key; a text with a line
-// break, a literal block, loses a leading one).
+// which writes it out as YAML text and parses it back, at a fixed cost of
+// a few KB of buffers even for an empty map): the tree is built straight
+// from the JSON values, with the tags the round trip gives them (so a
+// whole number below 1e6 is still an integer, 1e6 a float: yaml.v3 writes
+// floats with %g), laiki-metadata as kube.ObjectNode makes it. The
+// document is cluster.ObjectDocument's (TestObjectDocument compares them
+// for every kind); its nodes carry no lines either. Every object the fast
+// path is not sure of takes cluster.ObjectDocument, which also says what is
+// wrong with one that is not a Laiki document (no namespace, no
+// targetName, another kind): values JSON does not give, nesting or sizes
+// near the parser's limits, and what the round trip reads otherwise than
+// written (a << key is a merge key; a text with a line break, a literal
+// block, loses a leading one).
 func objectDocument(obj map[string]any, src document.SourceRef) (*document.Document, []finding.Finding, error) {
 	spec, isMap := obj["spec"].(map[string]any)
 	if !isMap {
 		return slowDocument(obj, src)
 	}
-	head := make(map[string]any, len(obj))
-	for k, v := range obj {
-		head[k] = v
-	}
-	names := map[string]any{}
-	for _, k := range []string{"targetName", "preProcessorName"} {
-		if v, ok := spec[k]; ok {
-			names[k] = v
-		}
-	}
-	head["spec"] = names
-	top, err := kube.ObjectNode(head)
-	if err != nil {
-		return nil, nil, err
-	}
-	// laiki-spec is, by the kind of document ObjectNode made: a resource's
-	// spec without its target's name, a target's spec, a pre-processor's
-	// parameters.
-	var meta, laikiSpec **yaml.Node
-	for i := 0; i+1 < len(top.Content); i += 2 {
-		switch top.Content[i].Value {
-		case document.KeyMetadata:
-			meta = &top.Content[i+1]
-		case document.KeySpec:
-			laikiSpec = &top.Content[i+1]
-		}
-	}
-	if meta == nil || laikiSpec == nil {
-		return slowDocument(obj, src)
-	}
+	meta, class := objectMetadata(obj, spec)
 	b := nodeBuilder{budget: maxFastNodes}
-	switch {
-	case hasKey(*meta, document.MetaResourceType):
-		*laikiSpec = b.mapping(spec, "targetName", true, 1)
-	case hasKey(*meta, document.MetaTargetType):
-		*laikiSpec = b.mapping(spec, "", false, 1)
-	case hasKey(*meta, document.MetaPreProcessorName):
+	var laikiSpec *yaml.Node
+	// laiki-spec is a resource's spec without its target's name, a
+	// target's spec, a pre-processor's parameters.
+	switch class {
+	case document.Resource:
+		laikiSpec = b.mapping(spec, "targetName", true, 1)
+	case document.Target:
+		laikiSpec = b.mapping(spec, "", false, 1)
+	case document.PreProcessor:
+		laikiSpec = &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null"}
 		if p, ok := spec["parameters"]; ok {
-			*laikiSpec = b.node(p, 1)
+			laikiSpec = b.node(p, 1)
 		}
 	default:
 		b.bail = true
@@ -80,6 +57,7 @@ func objectDocument(obj map[string]any, src document.SourceRef) (*document.Docum
 	if b.bail {
 		return slowDocument(obj, src)
 	}
+	top := &yaml.Node{Kind: yaml.MappingNode, Content: []*yaml.Node{str(document.KeyMetadata), meta, str(document.KeySpec), laikiSpec}}
 	u := unstructured.Unstructured{Object: obj}
 	file := u.GetKind() + "/" + u.GetNamespace() + "/" + u.GetName()
 	parsed := document.ParseNode(src, file, top, document.DefaultLimits)
@@ -90,18 +68,62 @@ func objectDocument(obj map[string]any, src document.SourceRef) (*document.Docum
 	return d, append(parsed.Findings, parsed.ByDocument[d]...), nil
 }
 
+// objectMetadata is laiki-metadata as kube.ObjectNode makes it for an
+// object that is a Laiki document, and which kind of document; no kind
+// for any other (kube.ObjectNode says what is wrong with it).
+func objectMetadata(obj, spec map[string]any) (*yaml.Node, document.Kind) {
+	kind, _ := obj["kind"].(string)
+	meta, _ := obj["metadata"].(map[string]any)
+	annotations, _ := meta["annotations"].(map[string]any)
+	name, _ := meta["name"].(string)
+	namespace, _ := meta["namespace"].(string)
+	if n, ok := annotations[kube.AnnotationName].(string); ok && n != "" {
+		name = n
+	}
+	if n, ok := annotations[kube.AnnotationNamespace].(string); ok && n != "" {
+		namespace = n
+	}
+	if namespace == "" {
+		return nil, ""
+	}
+	if kind == kube.PreProcessorKind {
+		ppName, _ := spec["preProcessorName"].(string)
+		m := pairs(document.MetaPreProcessorName, ppName, document.MetaName, name, document.MetaTargetNamespace, namespace)
+		if tn, _ := spec["targetName"].(string); tn != "" {
+			m.Content = append(m.Content, str(document.MetaTargetName), str(tn))
+		}
+		return m, document.PreProcessor
+	}
+	for _, n := range types.TargetNames() {
+		if t, _ := types.Target(n); t != nil && t.Kind == kind {
+			return pairs(document.MetaTargetType, n, document.MetaName, name, document.MetaNamespace, namespace), document.Target
+		}
+	}
+	for _, n := range types.ResourceNames() {
+		if r, _ := types.Resource(n); r != nil && r.Kind == kind {
+			target, _ := spec["targetName"].(string)
+			if target == "" {
+				return nil, ""
+			}
+			return pairs(document.MetaResourceType, n, document.MetaTargetName, target, document.MetaTargetNamespace, namespace), document.Resource
+		}
+	}
+	return nil, ""
+}
+
+func str(s string) *yaml.Node { return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: s} }
+
+func pairs(kv ...string) *yaml.Node {
+	m := &yaml.Node{Kind: yaml.MappingNode, Content: make([]*yaml.Node, 0, len(kv))}
+	for i := 0; i+1 < len(kv); i += 2 {
+		m.Content = append(m.Content, str(kv[i]), str(kv[i+1]))
+	}
+	return m
+}
+
 // slowDocument reads the objects the fast path leaves (a variable for tests
 // to count them).
 var slowDocument = cluster.ObjectDocument
-
-func hasKey(m *yaml.Node, key string) bool {
-	for i := 0; m != nil && i+1 < len(m.Content); i += 2 {
-		if m.Content[i].Value == key {
-			return true
-		}
-	}
-	return false
-}
 
 // Limits of the fast path, below document.DefaultLimits (depth 64, 200,000
 // values), so that an object that comes near them is read by
