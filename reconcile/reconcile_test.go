@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/event"
@@ -93,5 +94,20 @@ func TestPushAuthentication(t *testing.T) {
 				t.Errorf("%s: an accepted push started no run", c.name)
 			}
 		}
+	}
+}
+
+// Status messages and event texts are cut to what the API server takes,
+// never in the middle of a character: a cut UTF-8 sequence is refused (or
+// shown as garbage) where a team's message quoted a non-ASCII value.
+func TestCutKeepsCharactersWhole(t *testing.T) {
+	s := strings.Repeat("a", 1023) + "é and more"
+	got := truncate(s)
+	if !utf8.ValidString(got) || !strings.HasSuffix(got, "...") || len(got) > 1024+3 {
+		t.Errorf("truncate: %q (valid %v, %d bytes)", got[1015:], utf8.ValidString(got), len(got))
+	}
+	long := strings.Repeat("ü", 20000)
+	if m := cut(long, 32768); !utf8.ValidString(m) || len(m) > 32768 {
+		t.Errorf("cut: valid %v, %d bytes", utf8.ValidString(m), len(m))
 	}
 }

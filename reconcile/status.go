@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -161,10 +162,7 @@ func (v verdict) conditions(generation int64) []metav1.Condition {
 		}
 		return metav1.ConditionFalse
 	}
-	msg := v.message
-	if len(msg) > 32768 {
-		msg = msg[:32768]
-	}
+	msg := cut(v.message, 32768) // metav1.Condition's message limit
 	return []metav1.Condition{
 		{Type: Ready, Status: status(v.ready), Reason: v.reason, Message: msg, ObservedGeneration: generation},
 		{Type: Reconciling, Status: status(v.progressing), Reason: v.reason, ObservedGeneration: generation},
@@ -465,7 +463,7 @@ func (r *Reconciler) events(run *Run) {
 	cm.Namespace, cm.Name = r.StatusNamespace, r.statusName()
 	for _, c := range run.External {
 		switch {
-		case c.Op == ExtUnchanged:
+		case c.Op == ExtUnchanged, c.Op == ExtStalled: // said when it happened
 		case c.Err != nil:
 			r.Recorder.Event(cm, corev1.EventTypeWarning, "ExternalFailed", truncate(c.String()))
 		default:
@@ -474,9 +472,24 @@ func (r *Reconciler) events(run *Run) {
 	}
 }
 
+// truncate keeps an event's text short (events are for people; the status
+// holds the whole).
 func truncate(s string) string {
 	if len(s) > 1024 {
-		return s[:1024] + "..."
+		return cut(s, 1024) + "..."
 	}
 	return s
+}
+
+// cut keeps at most n bytes of s, never half a character: the API server
+// refuses a string that is not UTF-8, and a team's message may quote
+// values in any script.
+func cut(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }

@@ -5,7 +5,7 @@ package types
 
 import (
 	"fmt"
-	"sort"
+	"slices"
 	"sync"
 )
 
@@ -99,6 +99,5 @@ func (r *ResourceType) Binds(t string) bool {
 	if len(r.TargetTypes) == 0 {
 		return true
 	}
-	i := sort.SearchStrings(r.TargetTypes, t)
-	return i < len(r.TargetTypes) && r.TargetTypes[i] == t
+	return slices.Contains(r.TargetTypes, t)
 }
