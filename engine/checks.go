@@ -19,8 +19,6 @@ import (
 // admission of one object (Admit). Each returns its findings; the caller
 // records them.
 
-var dns1123Label = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
-
 // checkTarget: a known target type, a valid spec, a namespace Kubernetes
 // can use (or a warning that it is mapped).
 func checkTarget(d *document.Document) []finding.Finding {
@@ -37,7 +35,9 @@ func checkTarget(d *document.Document) []finding.Finding {
 	if tt.Check != nil {
 		fs = append(fs, problemFindings(d, tt.Check(d.Spec))...)
 	}
-	if !dns1123Label.MatchString(d.Namespace) && types.KubernetesNamespace(d.Spec) == "" {
+	// Exactly the names kube.Name maps (too long, upper case, the shape of
+	// a mapped name): each would land in a namespace no one chose.
+	if kube.Mapped(d.Namespace) && types.KubernetesNamespace(d.Spec) == "" {
 		fs = append(fs, finding.Finding{Severity: finding.Warn, Location: d.PosOf(document.KeyMetadata + "." + document.MetaNamespace),
 			Policy: finding.CheckNaming, Message: fmt.Sprintf("namespace %s is not a valid Kubernetes namespace name (lower case letters, digits and '-'): this target's objects go to the namespace %s, the name Laiki maps it to; to choose the namespace, set %s in the laiki-spec of each target of %s (e.g. %s: %s)",
 				d.Namespace, kube.Name(d.Namespace), types.KubernetesNamespaceKey, d.Namespace, types.KubernetesNamespaceKey, namespaceSuggestion(d.Namespace))})
@@ -54,7 +54,7 @@ func namespaceSuggestion(namespace string) string {
 	if len(s) > 63 {
 		s = strings.Trim(s[:63], "-")
 	}
-	if !dns1123Label.MatchString(s) {
+	if kube.Mapped(s) {
 		return "apps"
 	}
 	return s

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"k8s.io/apimachinery/pkg/util/validation"
+
 	"github.com/laiki-platform/laiki/engine/document"
 )
 
@@ -29,7 +31,7 @@ func TestName(t *testing.T) {
 			t.Errorf("%q and %q both map to %q", prev, n, k)
 		}
 		seen[k] = n
-		if !dns1123Label.MatchString(k) {
+		if len(validation.IsDNS1123Label(k)) > 0 {
 			t.Errorf("%q maps to %q, not a DNS label", n, k)
 		}
 	}

@@ -8,11 +8,12 @@ import (
 	"encoding/hex"
 	"regexp"
 	"strings"
+
+	"k8s.io/apimachinery/pkg/util/validation"
 )
 
 var (
-	dns1123Label = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
-	notDNS       = regexp.MustCompile(`[^a-z0-9-]+`)
+	notDNS = regexp.MustCompile(`[^a-z0-9-]+`)
 	// hashed is the shape of a mapped name; a name of that shape is mapped
 	// too, so that no name passes through unchanged onto a mapped one.
 	hashed = regexp.MustCompile(`-[0-9a-f]{10}$`)
@@ -25,7 +26,7 @@ var (
 // "ShinyProxy" and "shinyproxy" never share a name, and the original is kept
 // in an annotation to convert back.
 func Name(name string) string {
-	if dns1123Label.MatchString(name) && !hashed.MatchString(name) {
+	if len(validation.IsDNS1123Label(name)) == 0 && !hashed.MatchString(name) {
 		return name
 	}
 	sum := sha256.Sum256([]byte(name))
