@@ -59,6 +59,9 @@ type Reconciler struct {
 	// ExternalOptions configure the registries of resources outside the
 	// cluster (ECR).
 	ExternalOptions ExternalOptions
+	// Now is the clock a run renders by (the PrePuller's refresh); nil is
+	// time.Now. Tests set it (`laiki apply --now`).
+	Now func() time.Time
 
 	mu           sync.Mutex
 	lastSources  map[string]*source.Loaded
@@ -191,16 +194,18 @@ func (r *Reconciler) Reconcile(ctx context.Context) (*Run, error) {
 	// last accepted versions keep running); the others apply.
 	run.Held = append(run.Held, res.HoldUnread(r.lastAccepted, never)...)
 	run.Unread = never
-	run.Desired = workflow.RenderAndJudge(res)
+	render := workflow.Options{Now: r.now()}
+	run.Desired = workflow.RenderAndJudgeWith(res, render)
 	// A workflow may take back what the policies accepted (a data
 	// repository that cannot be had, a value the ShinyProxy operator's CRD
 	// refuses): that new version is rejected as surely, and the running
 	// one is held as above, then rendered in its place.
 	if more := res.Hold(r.lastAccepted); len(more) > 0 {
 		run.Held = append(run.Held, more...)
-		run.Desired = workflow.Render(res)
+		run.Desired = workflow.RenderWith(res, render)
 	}
 	run.Audit = audit(res, run.Held)
+	r.checkPullSecrets(ctx, run)
 	objs, err := r.Applier.Objects(run.Desired)
 	if err != nil {
 		return run, err

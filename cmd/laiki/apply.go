@@ -27,6 +27,7 @@ func newApply() *cobra.Command {
 	var namespaces []string
 	var dryRun bool
 	var awsBackoff time.Duration
+	var now string
 	c := &cobra.Command{
 		Use:   "apply [--config FILE | PATH...] [--dry-run]",
 		Short: "Deploy the accepted resources to the cluster once (for a CI/CD pipeline)",
@@ -74,6 +75,13 @@ applied (the rest is still applied); 2 Laiki could not run.`,
 					r.Status, r.StatusNamespace = kc, statusNamespace
 				}
 			}
+			if now != "" {
+				at, err := time.Parse(time.RFC3339, now)
+				if err != nil {
+					return cannot(fmt.Errorf("--now: %w", err))
+				}
+				r.Now = func() time.Time { return at }
+			}
 			run, err := r.Reconcile(c.Context())
 			if run != nil && run.Result != nil && (len(run.Result.Findings) > 0 || run.Result.Failed()) {
 				_ = report.Text(os.Stderr, run.Result)
@@ -101,6 +109,9 @@ applied (the rest is still applied); 2 Laiki could not run.`,
 	c.Flags().StringVar(&instance, "instance", "laiki", "name of this Laiki installation: it prunes only the objects it made")
 	c.Flags().DurationVar(&awsBackoff, "aws-max-backoff", 20*time.Second, "longest wait between two retries of a throttled or failed AWS call")
 	c.Flags().StringSliceVar(&namespaces, "namespaces", nil, "the only Kubernetes namespaces Laiki writes to and lists in (its targets'; they must exist): what its RBAC gives it")
+	// For tests only: the time the run renders for (the PrePuller's refresh).
+	c.Flags().StringVar(&now, "now", "", "render as if at this time (RFC 3339); for tests")
+	_ = c.Flags().MarkHidden("now")
 	c.Flags().StringVar(&statusNamespace, "status-namespace", "laiki-system", "keep the last accepted versions (ConfigMap laiki-accepted) and the status (laiki-status) in this namespace, made when missing; \"\" keeps none, and a rejected update then takes its app down")
 	return c
 }

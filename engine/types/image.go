@@ -34,3 +34,41 @@ func imageTag(ref string) (tag string, digest bool) {
 	}
 	return tag, digest
 }
+
+// RunnableImage is the reference that runs, and is pre-pulled, for an
+// app's container-image: the image itself when valid; else, when only
+// upper case stands in the way (the design document's
+// "openanalytics/ShinyProxy-demo"), its name lower-cased with the tag and
+// digest as written, since registries keep repository names in lower case
+// and a kubelet refuses any other (InvalidImageName), while a tag is case
+// sensitive. ok is false when neither is valid: no node could pull it.
+func RunnableImage(ref string) (image string, ok bool) {
+	if ValidImage(ref) {
+		return ref, true
+	}
+	name, pin := splitPin(ref)
+	if lower := strings.ToLower(name) + pin; ValidImage(lower) {
+		return lower, true
+	}
+	return "", false
+}
+
+// splitPin cuts a reference into its name (registry and repository) and
+// what pins it (":tag", "@digest", both, or nothing).
+func splitPin(ref string) (name, pin string) {
+	name, digest, found := strings.Cut(ref, "@")
+	if found {
+		pin = "@" + digest
+	}
+	if i := strings.LastIndex(name, ":"); i > strings.LastIndex(name, "/") {
+		name, pin = name[:i], name[i:]+pin
+	}
+	return name, pin
+}
+
+// MovingTag reports whether pulling ref again may give another image: no
+// digest, and the tag latest or none (which is latest).
+func MovingTag(ref string) bool {
+	tag, digest := imageTag(ref)
+	return !digest && (tag == "" || tag == "latest")
+}

@@ -132,6 +132,12 @@ func origin(r *engine.Resource, path []string, v *yaml.Node) Origin {
 			}
 		}
 	}
+	if spec, _ := r.Spec.(map[string]any); o.Field == "container-image" {
+		if img, mapped := mappedImage(spec); mapped && img == value {
+			o.By, o.From = "workflow", "ShinyProxyAppToShinyProxyWorkflow (the repository in lower case, as the PrePuller pulls it)"
+			return o
+		}
+	}
 	if _, after := lookup(r.Spec, path); after {
 		o.By, o.From = "pre-processor", "a pre-processor"
 		return o

@@ -4,9 +4,14 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
+	"time"
 
+	"gopkg.in/yaml.v3"
+
+	"github.com/laiki-platform/laiki/engine"
 	"github.com/laiki-platform/laiki/engine/document"
 	"github.com/laiki-platform/laiki/engine/finding"
 	"github.com/laiki-platform/laiki/engine/types"
@@ -30,76 +35,252 @@ func init() {
 //   - one bad image blocking the rest: images are pulled by parallel
 //     containers, not by a chain of init containers, so a failed pull holds
 //     back only itself;
-//   - invalid references (upper case, say) are left out with a warning
-//     instead of breaking the pod;
-//   - pull policy IfNotPresent, so a :latest image is not pulled again on
-//     every restart;
+//   - pulling another image than the one that runs: an image with upper
+//     case in its repository is mapped the same way here and in ShinyProxy's
+//     configuration (types.RunnableImage), and one no mapping makes valid is
+//     left out of both (the ShinyProxy workflow says so);
+//   - a tag pushed again never reaching the nodes: with refresh set, images
+//     whose tag can move are pulled with Always, and the pod template
+//     carries the interval it was rendered in, so the DaemonSet rolls, and
+//     pulls them again, once an interval; pinned images keep IfNotPresent,
+//     and so are never pulled again;
+//   - images that land where no app runs, or not where one does: the
+//     tolerations the apps' pod patches give their pods are the DaemonSet's
+//     too, and an app whose patches take it off the DaemonSet's nodes is
+//     warned;
+//   - too many images for one pod: max-images keeps those most apps run;
 //   - requests of 1m CPU and 4Mi memory, and a pod template that changes
 //     (annotation with the image set's hash) exactly when the set changes,
 //     so a new image rolls out to every node at once (maxUnavailable 100%).
 func renderPrePuller(c *Context, t *document.Document, out *Target, _ *Desired) []finding.Finding {
-	var fs []finding.Finding
 	spec, _ := t.Spec.(map[string]any)
-	seen := map[string]bool{}
-	var images []string
-	for _, app := range c.InNamespace(t.Namespace, "ShinyProxyApp") {
-		img, _ := app.Spec.(map[string]any)["container-image"].(string)
-		if img == "" || seen[img] {
-			continue
-		}
-		seen[img] = true
-		if lower := strings.ToLower(img); !types.ValidImage(img) && types.ValidImage(lower) {
-			// Only upper case stands in the way (the design document's
-			// "openanalytics/ShinyProxy-demo"): registries store repository
-			// names in lower case, so that is the image that can be pulled.
-			fs = append(fs, finding.Finding{Severity: finding.Warn, Location: app.Doc.PosOf("laiki-spec.container-image"),
-				Policy: CheckWorkflow, Source: app.Doc.Source.Name, Resource: app.Key(), Field: "laiki-spec.container-image",
-				Message: fmt.Sprintf("PrePuller %s/%s pulls %s for %s: repository names are lower case", t.Namespace, t.Name, lower, img)})
-			img = lower
-			if seen[img] {
-				continue
-			}
-			seen[img] = true
-		}
-		if !types.ValidImage(img) {
-			fs = append(fs, finding.Finding{Severity: finding.Warn, Location: app.Doc.PosOf("laiki-spec.container-image"),
-				Policy: CheckWorkflow, Source: app.Doc.Source.Name, Resource: app.Key(), Field: "laiki-spec.container-image",
-				Message: fmt.Sprintf("PrePuller %s/%s leaves out %s: not a valid image reference, no node could pull it", t.Namespace, t.Name, img)})
-			continue
-		}
-		images = append(images, img)
-	}
-	sort.Strings(images)
+	apps := prePulledApps(c, t)
+	images, fs := imagesOf(t, apps)
+	images, capped := capImages(t, spec, images)
+	fs = append(fs, capped...)
 	if len(images) == 0 {
 		return fs // nothing to pull: no DaemonSet (one left from before is pruned)
 	}
+	refreshed := refreshStamp(spec, images, c.Now)
+	pod, placed := placedPod(c, t, spec, apps, prePullPod(spec, images, refreshed != ""))
+	fs = append(fs, placed...)
+	refs := make([]string, len(images))
+	for i, img := range images {
+		refs[i] = img.ref
+	}
+	out.Config = Ordered{mapping("images", refs)}
+	out.Objects = append(out.Objects, Ordered{prePullDaemonSet(t, refs, pod, refreshed)})
+	return fs
+}
 
+// placedPod adds to the pod spec where it runs and pulls with: the pull
+// secrets and node selector (pullSettings), the tolerations (the
+// PrePuller's and the apps'), the priority class.
+func placedPod(c *Context, t *document.Document, spec map[string]any, apps []*engine.Resource, pod *yaml.Node) (*yaml.Node, []finding.Finding) {
 	pull := pullSettings(c, t, spec)
+	fs := pull.findings
+	tolerations, tfs := tolerationsFor(t, spec, apps)
+	fs = append(fs, tfs...)
+	fs = append(fs, offTheNodes(t, apps, pull.nodeSelector)...)
+	if len(pull.secrets) > 0 {
+		var refs []any
+		for _, s := range pull.secrets {
+			refs = append(refs, mapping("name", s))
+		}
+		set(pod, "imagePullSecrets", node(refs))
+	}
+	if len(pull.nodeSelector) > 0 {
+		set(pod, "nodeSelector", node(pull.nodeSelector))
+	}
+	if len(tolerations) > 0 {
+		set(pod, "tolerations", node(tolerations))
+	}
+	if pc, ok := spec["priority-class-name"].(string); ok && pc != "" {
+		set(pod, "priorityClassName", str(pc))
+	}
+	return pod, fs
+}
+
+// prePullDaemonSet wraps the pod spec. Its template carries the image set's
+// hash and, with refresh, the interval it was rendered in: either change
+// rolls it out to every node at once.
+func prePullDaemonSet(t *document.Document, refs []string, pod *yaml.Node, refreshed string) *yaml.Node {
+	sum := sha256.Sum256([]byte(strings.Join(refs, "\n")))
+	annotations := map[string]any{"laiki.io/images-sha256": hex.EncodeToString(sum[:])}
+	if refreshed != "" {
+		annotations["laiki.io/refreshed"] = refreshed
+	}
+	name := KubeName(t.Name)
+	labels := managedLabels(t, "prepuller")
+	labels["laiki.io/prepuller"] = name
+	return mapping(
+		"apiVersion", "apps/v1",
+		"kind", "DaemonSet",
+		"metadata", mapping("name", name, "namespace", KubeNamespace(t), "labels", labels),
+		"spec", mapping(
+			"selector", mapping("matchLabels", map[string]any{"laiki.io/prepuller": name}),
+			"updateStrategy", mapping("type", "RollingUpdate", "rollingUpdate", mapping("maxUnavailable", "100%")),
+			"template", mapping(
+				"metadata", mapping("labels", labels, "annotations", annotations),
+				"spec", pod,
+			),
+		),
+	)
+}
+
+// prePullImage is one image the PrePuller keeps on the nodes.
+type prePullImage struct {
+	ref string
+	// apps is how many apps run it, what max-images keeps the most of.
+	apps int
+}
+
+// prePulledApps are the accepted apps of the PrePuller's namespace, less
+// those that opt out with pre-pull: false.
+func prePulledApps(c *Context, t *document.Document) []*engine.Resource {
+	var out []*engine.Resource
+	for _, app := range c.InNamespace(t.Namespace, "ShinyProxyApp") {
+		if pre, ok := app.Spec.(map[string]any)["pre-pull"].(bool); ok && !pre {
+			continue
+		}
+		out = append(out, app)
+	}
+	return out
+}
+
+// imagesOf gives the distinct images the apps run, by reference, as
+// ShinyProxy's configuration has them. An image ShinyProxy chooses when the
+// app starts (a Spring expression) cannot be known here: a notice.
+func imagesOf(t *document.Document, apps []*engine.Resource) ([]prePullImage, []finding.Finding) {
+	var fs []finding.Finding
+	count := map[string]int{}
+	for _, app := range apps {
+		raw, _ := app.Spec.(map[string]any)["container-image"].(string)
+		if isExpression(raw) {
+			fs = append(fs, prePullFinding(app, finding.Notice, "laiki-spec.container-image",
+				"PrePuller %s/%s does not pull %s: ShinyProxy chooses the image when the app starts", t.Namespace, t.Name, raw))
+			continue
+		}
+		if img, ok := types.RunnableImage(raw); ok {
+			count[img]++
+		} // else the app is left out of ShinyProxy too, with an error (imageFinding)
+	}
+	images := make([]prePullImage, 0, len(count))
+	for ref, n := range count {
+		images = append(images, prePullImage{ref: ref, apps: n})
+	}
+	sort.Slice(images, func(i, j int) bool { return images[i].ref < images[j].ref })
+	return images, fs
+}
+
+// isExpression says whether ShinyProxy evaluates an app's value when the app
+// starts: a Spring expression or a property placeholder.
+func isExpression(s string) bool { return strings.Contains(s, "#{") || strings.Contains(s, "${") }
+
+// imageFinding says what becomes of an app's container-image on its way to
+// the nodes (nil: it runs as written): an image only upper case keeps from
+// being valid runs, and is pre-pulled, lower-cased (a warning); one nothing
+// makes valid runs nowhere, so the app is left out (an error). The
+// ShinyProxy workflow asks it for every app, and appNode writes the same
+// image.
+func imageFinding(app *engine.Resource) *finding.Finding {
+	raw, isString := app.Spec.(map[string]any)["container-image"].(string)
+	if !isString || raw == "" || isExpression(raw) {
+		return nil // the schema's business, or ShinyProxy's when the app starts
+	}
+	img, ok := types.RunnableImage(raw)
+	switch {
+	case !ok:
+		f := prePullFinding(app, finding.Error, "laiki-spec.container-image",
+			"container-image %s is not a valid image reference, in upper or lower case: no node could pull it, so the app is left out (e.g. registry.example.com/team/app:1.0)", raw)
+		return &f
+	case img != raw:
+		f := prePullFinding(app, finding.Warn, "laiki-spec.container-image",
+			"container-image %s has upper case in its repository, which Kubernetes refuses (InvalidImageName): Laiki runs and pre-pulls %s; write that", raw, img)
+		return &f
+	}
+	return nil
+}
+
+// mappedImage is the container-image ShinyProxy is given for an app in
+// place of the one written (ok false: the one written), the one the
+// PrePuller pulls (see imageFinding).
+func mappedImage(spec map[string]any) (image string, ok bool) {
+	raw, _ := spec["container-image"].(string)
+	if isExpression(raw) {
+		return raw, false
+	}
+	img, ok := types.RunnableImage(raw)
+	return img, ok && img != raw
+}
+
+func prePullFinding(app *engine.Resource, sev finding.Severity, field, format string, args ...any) finding.Finding {
+	return finding.Finding{Severity: sev, Location: app.Doc.PosOf(field), Policy: CheckWorkflow, Source: app.Doc.Source.Name,
+		Resource: app.Key(), Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
+// capImages keeps at most max-images images: those most apps run, then by
+// reference; the others are named in a warning at the target.
+func capImages(t *document.Document, spec map[string]any, images []prePullImage) ([]prePullImage, []finding.Finding) {
+	limit, ok := types.PrePullerMaxImages(spec)
+	if !ok || limit < 1 || int64(len(images)) <= limit {
+		return images, nil
+	}
+	ranked := append([]prePullImage(nil), images...)
+	sort.SliceStable(ranked, func(i, j int) bool { return ranked[i].apps > ranked[j].apps }) // ties stay by reference
+	kept := ranked[:limit]
+	var left []string
+	for _, img := range ranked[limit:] {
+		left = append(left, img.ref)
+	}
+	sort.Slice(kept, func(i, j int) bool { return kept[i].ref < kept[j].ref })
+	sort.Strings(left)
+	return kept, []finding.Finding{{Severity: finding.Warn, Location: t.PosOf("laiki-spec.max-images"), Policy: CheckWorkflow, Source: t.Source.Name,
+		Field: "laiki-spec.max-images",
+		Message: fmt.Sprintf("PrePuller %s/%s pulls %d of its %d images (max-images: %d); left out, as the fewest apps run them: %s (their apps' pods pull them as they start)",
+			t.Namespace, t.Name, limit, len(images), limit, strings.Join(left, ", "))}}
+}
+
+// refreshStamp is the start of the refresh interval now is in (RFC 3339,
+// UTC), when the PrePuller has a refresh and an image whose tag can move;
+// "" otherwise, so that a platform with nothing to refresh never rolls.
+// Intervals are multiples of refresh from Go's zero time (for 24h, from
+// midnight UTC), so every run within one renders the same.
+func refreshStamp(spec map[string]any, images []prePullImage, now time.Time) string {
+	every := types.PrePullerRefresh(spec)
+	if every == 0 || !slices.ContainsFunc(images, func(i prePullImage) bool { return types.MovingTag(i.ref) }) {
+		return ""
+	}
+	return now.UTC().Truncate(every).Format(time.RFC3339)
+}
+
+// prePullPod is the pod spec: the busybox installer, then one container an
+// image. With refresh, an image whose tag can move is pulled with Always,
+// so that each roll asks the registry for it again.
+func prePullPod(spec map[string]any, images []prePullImage, refresh bool) *yaml.Node {
 	helper := DefaultHelperImage
 	if h, ok := spec["helper-image"].(string); ok && h != "" {
 		helper = h
 	}
-	sum := sha256.Sum256([]byte(strings.Join(images, "\n")))
-	name := KubeName(t.Name)
-	selector := map[string]any{"laiki.io/prepuller": name}
-	labels := managedLabels(t, "prepuller")
-	labels["laiki.io/prepuller"] = name
-
 	mount := mapping("name", "laiki-bin", "mountPath", "/laiki-bin", "readOnly", true)
 	var containers []any
 	for i, img := range images {
-		h := sha256.Sum256([]byte(img))
+		policy := "IfNotPresent"
+		if refresh && types.MovingTag(img.ref) {
+			policy = "Always"
+		}
+		h := sha256.Sum256([]byte(img.ref))
 		containers = append(containers, mapping(
 			"name", fmt.Sprintf("pull-%d-%s", i, hex.EncodeToString(h[:])[:8]),
-			"image", img,
-			"imagePullPolicy", "IfNotPresent",
+			"image", img.ref,
+			"imagePullPolicy", policy,
 			"command", []string{"/laiki-bin/busybox", "sleep", "2147483647"},
 			"resources", mapping("requests", mapping("cpu", "1m", "memory", "4Mi"), "limits", mapping("cpu", "10m", "memory", "16Mi")),
 			"securityContext", restricted(),
 			"volumeMounts", []any{mount},
 		))
 	}
-	podSpec := mapping(
+	return mapping(
 		"automountServiceAccountToken", false,
 		"enableServiceLinks", false,
 		"terminationGracePeriodSeconds", 0,
@@ -116,39 +297,6 @@ func renderPrePuller(c *Context, t *document.Document, out *Target, _ *Desired) 
 		"containers", containers,
 		"volumes", []any{mapping("name", "laiki-bin", "emptyDir", mapping("sizeLimit", "16Mi"))},
 	)
-	if len(pull.secrets) > 0 {
-		var refs []any
-		for _, s := range pull.secrets {
-			refs = append(refs, mapping("name", s))
-		}
-		set(podSpec, "imagePullSecrets", node(refs))
-	}
-	if len(pull.nodeSelector) > 0 {
-		set(podSpec, "nodeSelector", node(pull.nodeSelector))
-	}
-	if tol, ok := spec["tolerations"].([]any); ok && len(tol) > 0 {
-		set(podSpec, "tolerations", node(tol))
-	}
-	if pc, ok := spec["priority-class-name"].(string); ok && pc != "" {
-		set(podSpec, "priorityClassName", str(pc))
-	}
-	fs = append(fs, pull.findings...)
-
-	out.Config = Ordered{mapping("images", images)}
-	out.Objects = append(out.Objects, Ordered{mapping(
-		"apiVersion", "apps/v1",
-		"kind", "DaemonSet",
-		"metadata", mapping("name", name, "namespace", KubeNamespace(t), "labels", labels),
-		"spec", mapping(
-			"selector", mapping("matchLabels", selector),
-			"updateStrategy", mapping("type", "RollingUpdate", "rollingUpdate", mapping("maxUnavailable", "100%")),
-			"template", mapping(
-				"metadata", mapping("labels", labels, "annotations", map[string]any{"laiki.io/images-sha256": hex.EncodeToString(sum[:])}),
-				"spec", podSpec,
-			),
-		),
-	)})
-	return fs
 }
 
 func restricted() any {

@@ -21,7 +21,7 @@ var operatorKeys = map[string]bool{
 
 // laikiOnlyKeys are app keys ShinyProxy does not know: workflows turn them into
 // their effects, and they never reach ShinyProxy.
-var laikiOnlyKeys = []string{"crane-data-repository"}
+var laikiOnlyKeys = []string{"crane-data-repository", "pre-pull"}
 
 func init() {
 	Register(&Workflow{Name: "ShinyProxyAppToShinyProxyWorkflow", TargetType: "ShinyProxy", Makes: []string{"openanalytics.eu/v1 ShinyProxy"}, Render: renderShinyProxy})
@@ -42,6 +42,14 @@ func renderShinyProxy(c *Context, t *document.Document, out *Target, d *Desired)
 	var fs []finding.Finding
 	specs := &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq"}
 	for _, app := range c.Bound(t, "ShinyProxyApp") {
+		// The image that runs is the one the PrePuller pulls; an app whose
+		// image no node could pull is left out.
+		if f := imageFinding(app); f != nil {
+			fs = append(fs, *f)
+			if f.Severity.Blocking() {
+				continue
+			}
+		}
 		n := appNode(app)
 		// Laiki-only keys become their effects; an app whose effect cannot
 		// be had is left out rather than run without its data.
@@ -78,7 +86,8 @@ func renderShinyProxy(c *Context, t *document.Document, out *Target, d *Desired)
 
 // appNode writes an app's spec after pre-processors: id first, then the keys
 // in the order the user wrote them, then keys the platform added, by name.
-// Laiki-only keys are left out (their workflows render their effects).
+// Laiki-only keys are left out (their workflows render their effects), and
+// the image is the one the PrePuller pulls (mappedImage).
 func appNode(r *engine.Resource) *yaml.Node {
 	spec, _ := r.Spec.(map[string]any)
 	m := mapping("id", r.ID)
@@ -98,6 +107,9 @@ func appNode(r *engine.Resource) *yaml.Node {
 		if !written[k] && spec[k] != nil {
 			m.Content = append(m.Content, extra.Content[i], extra.Content[i+1])
 		}
+	}
+	if img, ok := mappedImage(spec); ok {
+		set(m, "container-image", str(img))
 	}
 	return m
 }

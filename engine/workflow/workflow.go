@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -98,7 +99,11 @@ type Desired struct {
 
 // Context gives workflows the accepted resources.
 type Context struct {
-	Result   *engine.Result
+	Result *engine.Result
+	// Now is the time the render is for (Options.Now): what a workflow
+	// renders by the clock (the PrePuller's refresh) reads it here, so that
+	// one result at one time always renders the same.
+	Now      time.Time
 	accepted []*engine.Resource
 	// craneOwners: which app owns each Crane repository name, by namespace.
 	craneOwners map[string]*engine.Resource
@@ -138,11 +143,24 @@ func (c *Context) Targets(namespace, targetType string) []*document.Document {
 	return out
 }
 
-// Render runs every workflow on every valid target. Rejected resources are
-// left out: one broken app never holds back the others. The same result
-// always gives the same desired state.
-func Render(res *engine.Result) *Desired {
-	c := &Context{Result: res}
+// Options are what a render depends on besides the engine's result.
+type Options struct {
+	// Now is the time to render for; zero is the time of the call. Only the
+	// PrePuller's refresh reads it; tests (and `laiki apply --now`) set it.
+	Now time.Time
+}
+
+// Render runs every workflow on every valid target, now (see RenderWith).
+func Render(res *engine.Result) *Desired { return RenderWith(res, Options{}) }
+
+// RenderWith runs every workflow on every valid target. Rejected resources
+// are left out: one broken app never holds back the others. The same result
+// at the same time always gives the same desired state.
+func RenderWith(res *engine.Result, o Options) *Desired {
+	if o.Now.IsZero() {
+		o.Now = time.Now()
+	}
+	c := &Context{Result: res, Now: o.Now.UTC()}
 	for _, r := range res.Resources {
 		if r.Accepted {
 			c.accepted = append(c.accepted, r)
@@ -254,10 +272,13 @@ func uniqueExternals(res *engine.Result, d *Desired) []finding.Finding {
 	return fs
 }
 
-// RenderAndJudge renders the desired state and records the workflows'
+// RenderAndJudge renders the desired state now and records the workflows'
 // findings in the result: what every entry point calls.
-func RenderAndJudge(res *engine.Result) *Desired {
-	d := Render(res)
+func RenderAndJudge(res *engine.Result) *Desired { return RenderAndJudgeWith(res, Options{}) }
+
+// RenderAndJudgeWith is RenderAndJudge with options (the time to render for).
+func RenderAndJudgeWith(res *engine.Result, o Options) *Desired {
+	d := RenderWith(res, o)
 	res.AddWorkflowFindings(d.Findings)
 	return d
 }

@@ -145,7 +145,15 @@ warn contains {"msg": msg, "field": ["laiki-spec", "container-image"]} if {
 	config.enabled
 	input["laiki-metadata"]["resource-type"] == "ShinyProxyApp"
 	upper_case_image(image)
-	msg := sprintf("container-image: %s has upper case letters, which Docker refuses in a repository name; did you mean %s?", [image, lower(image)])
+	msg := sprintf("container-image: %s has upper case letters, which Kubernetes refuses in a repository name (InvalidImageName): Laiki runs and pre-pulls %s; write that", [image, runnable_image(image)])
+}
+
+# What Laiki runs and pre-pulls for such an image (types.RunnableImage):
+# the name (registry and repository) lower-cased, the tag and digest as
+# written, since a tag is case sensitive. The lazy name ends where a tag or
+# digest can begin; a tag has no '/', so a registry's port is not one.
+runnable_image(ref) := concat("", [lower(parts[1]), parts[2]]) if {
+	parts := regex.find_all_string_submatch_n(`^(.*?)((?::[\w][\w.-]{0,127})?(?:@.*)?)$`, ref, 1)[0]
 }
 
 deny contains {"msg": msg, "field": ["laiki-spec", "container-image"]} if {

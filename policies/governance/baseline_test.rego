@@ -199,7 +199,18 @@ test_upper_case_image_warns_only if {
 	count(w) == 1
 	some f in w
 	f.field == ["laiki-spec", "container-image"]
-	contains(f.msg, "openanalytics/shinyproxy-demo")
+	contains(f.msg, "Laiki runs and pre-pulls openanalytics/shinyproxy-demo;")
+}
+
+test_upper_case_image_keeps_its_tag if {
+	every image, runs in {
+		"Team/App:V1": "team/app:V1",
+		"Registry:5000/Team/App": "registry:5000/team/app",
+		"Team/App:V1@sha256:0123456789abcdef0123456789ABCDEF": "team/app:V1@sha256:0123456789abcdef0123456789ABCDEF",
+	} {
+		some f in warned({"container-image": image})
+		contains(f.msg, sprintf("Laiki runs and pre-pulls %s;", [runs]))
+	}
 }
 
 test_no_image_is_not_judged_here if {

@@ -127,6 +127,12 @@ type ShinyProxyAppSpec struct {
 	// CraneDataRepository gives the app a Crane data repository of its own,
 	// mounted at /mnt/data (a Laiki key; ShinyProxy never sees it).
 	CraneDataRepository *CraneDataRepository `json:"crane-data-repository,omitempty" laiki:"strict"`
+
+	// PrePull: false keeps the app's image off the PrePuller of its
+	// namespace (a Laiki key; ShinyProxy never sees it). The image is still
+	// pulled when another app runs it.
+	// +optional
+	PrePull *bool `json:"pre-pull,omitempty"`
 }
 
 // PortMapping is one of an app's additional-port-mappings.

@@ -83,14 +83,35 @@ type ShinyProxyTargetList struct {
 type PrePullerTargetSpec struct {
 	// NodeSelector of the DaemonSet; by default the ShinyProxy targets'.
 	NodeSelector map[string]string `json:"node-selector,omitempty"`
-	// Tolerations of the DaemonSet's pods.
+	// Tolerations of the DaemonSet's pods; the tolerations the apps' own
+	// kubernetes-pod-patches give their pods are added, so that their
+	// images land on the nodes they run on.
 	Tolerations []Any `json:"tolerations,omitempty"`
 	// PriorityClassName of the DaemonSet's pods.
 	PriorityClassName string `json:"priority-class-name,omitempty"`
 	// HelperImage holds a static busybox (default busybox:1.36.1-musl).
 	HelperImage string `json:"helper-image,omitempty"`
-	// ImagePullSecrets to add to the ShinyProxy targets'.
+	// ImagePullSecrets to add to the ShinyProxy targets'. Each must exist in
+	// the PrePuller's Kubernetes namespace: `laiki apply` and the operator
+	// warn of one that does not (when they may read secrets there).
 	ImagePullSecrets []string `json:"image-pull-secrets,omitempty"`
+	// Refresh, a duration of an hour or more (24h, say), rolls the
+	// DaemonSet once an interval (at each multiple of it: for 24h, at the
+	// first apply or operator run after midnight UTC), its images whose tag
+	// can move (latest, or none) pulled with Always, so that such an image
+	// pushed again reaches the nodes. Unset (the default), an image is
+	// pulled once per node and kept. Images pinned by a version tag or a
+	// digest are never pulled again.
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$`
+	// +optional
+	Refresh string `json:"refresh,omitempty"`
+	// MaxImages caps the images pulled onto every node (each is a container
+	// of every pod of the DaemonSet): the images most apps run are kept,
+	// then by name, and the others are left out with a warning naming them.
+	// Unset, every image is pulled.
+	// +kubebuilder:validation:Minimum=1
+	// +optional
+	MaxImages *int64 `json:"max-images,omitempty"`
 	// LaikiKubernetesNamespace is the Kubernetes namespace the target's
 	// objects go to (a Laiki key: never rendered into the component's
 	// configuration). Without it, the Laiki namespace, mapped to a
