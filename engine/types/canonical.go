@@ -94,10 +94,19 @@ func (f Field) canonicalize(path []string, v any, idx map[string]map[string]stri
 			*rs = append(*rs, Rename{Path: append([]string(nil), path...), From: ks[0], To: c})
 		}
 	}
-	for _, k := range sortedKeys(f.Fields) {
-		if sub := f.Fields[k]; sub.Type == Object {
-			sub.canonicalize(appendPath(path, k), m[k], idx, rs, ps)
+	// Into the objects of this map, by name, as the schema's fields in
+	// sorted order would: those the map does not hold give nothing, and a
+	// schema has far more fields than an app sets (sorting every field of
+	// ShinyProxyApp for each app was 3% of a check).
+	var objects []string
+	for k := range m {
+		if sub, ok := f.Fields[k]; ok && sub.Type == Object {
+			objects = append(objects, k)
 		}
+	}
+	sort.Strings(objects)
+	for _, k := range objects {
+		f.Fields[k].canonicalize(appendPath(path, k), m[k], idx, rs, ps)
 	}
 }
 
