@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/laiki-platform/laiki/engine/types"
 	"github.com/laiki-platform/laiki/engine/workflow"
 )
 
@@ -168,7 +169,10 @@ func (s *Serving) progress(ns, image string, v verdict) verdict {
 	if s == nil || !v.ready {
 		return v
 	}
-	if fails := s.PullFailed[strings.ToLower(image)]; len(fails) > 0 {
+	// Keyed by the image the PrePuller pulls: the one that runs, mapped as
+	// the workflows map it (the tag kept as written).
+	pulled, _ := types.RunnableImage(image)
+	if fails := s.PullFailed[pulled]; len(fails) > 0 {
 		sort.Strings(fails)
 		return verdict{reason: ReasonImagePullFailed, progressing: true,
 			message: fmt.Sprintf("image %s cannot be pulled: %s", image, strings.Join(fails, "; "))}
