@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/laiki-platform/laiki/engine/cluster"
 	"github.com/spf13/cobra"
@@ -22,51 +23,55 @@ import (
 )
 
 // restConfig reads the usual kubeconfig: --kubeconfig, $KUBECONFIG,
-// in-cluster, or ~/.kube/config. The file is picked here first, so that
-// having none says what to do: controller-runtime would log its failed
-// in-cluster try with a stack trace, and client-go would suggest setting
-// KUBERNETES_MASTER.
+// in-cluster, or ~/.kube/config, with client-go's loading rules (the flag
+// as their explicit path: nothing is passed through the environment). The
+// file is looked for first, so that having none says what to do:
+// controller-runtime would log its failed in-cluster try with a stack
+// trace, and client-go would suggest setting KUBERNETES_MASTER.
 func restConfig(kubeconfig string) (*rest.Config, error) {
-	from := "KUBECONFIG=" + os.Getenv("KUBECONFIG")
-	if kubeconfig != "" {
-		from = "--kubeconfig " + kubeconfig
-		_ = os.Setenv("KUBECONFIG", kubeconfig)
-	}
-	if err := pickKubeconfig(from); err != nil {
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	rules.ExplicitPath = kubeconfig
+	from, err := pickKubeconfig(rules)
+	if err != nil {
 		return nil, err
 	}
-	cfg, err := ctrl.GetConfig()
+	if from == "" {
+		return rest.InClusterConfig()
+	}
+	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{}).ClientConfig()
 	if clientcmd.IsEmptyConfig(err) {
-		return nil, fmt.Errorf("kubeconfig %s has no cluster, or no current-context: %s", os.Getenv("KUBECONFIG"), kubeconfigHelp)
+		return nil, fmt.Errorf("kubeconfig %s has no cluster, or no current-context: %s", from, kubeconfigHelp)
 	}
 	return cfg, err
 }
 
 const kubeconfigHelp = "point --kubeconfig or KUBECONFIG at the cluster's kubeconfig (the one kubectl uses will do)"
 
-// pickKubeconfig makes $KUBECONFIG name the file controller-runtime would
-// read, or fails when there is none; in a pod (and no $KUBECONFIG) the
-// service account is used and there is nothing to pick. from is how the
-// user named the file, for messages.
-func pickKubeconfig(from string) error {
-	if env := os.Getenv("KUBECONFIG"); env != "" {
-		for _, f := range filepath.SplitList(env) {
-			if _, err := os.Stat(f); err == nil {
-				return nil
-			}
+// pickKubeconfig says which kubeconfig the rules will read, as the user
+// named it (for messages), or "" in a pod without one (the service account
+// is used), or fails when there is none.
+func pickKubeconfig(rules *clientcmd.ClientConfigLoadingRules) (string, error) {
+	exists := func(f string) bool { _, err := os.Stat(f); return err == nil }
+	switch {
+	case rules.ExplicitPath != "":
+		if !exists(rules.ExplicitPath) {
+			return "", fmt.Errorf("--kubeconfig %s: no such file; %s", rules.ExplicitPath, kubeconfigHelp)
 		}
-		return fmt.Errorf("%s: no such file; %s", from, kubeconfigHelp)
+		return rules.ExplicitPath, nil
+	case os.Getenv(clientcmd.RecommendedConfigPathEnvVar) != "":
+		env := os.Getenv(clientcmd.RecommendedConfigPathEnvVar)
+		if slices.ContainsFunc(filepath.SplitList(env), exists) {
+			return env, nil
+		}
+		return "", fmt.Errorf("KUBECONFIG=%s: no such file; %s", env, kubeconfigHelp)
 	}
 	if _, err := rest.InClusterConfig(); err == nil {
-		return nil
+		return "", nil
 	}
-	home := clientcmd.RecommendedHomeFile
-	if _, err := os.Stat(home); err != nil {
-		return fmt.Errorf("no Kubernetes cluster to talk to: not in a pod, no KUBECONFIG and no %s; %s", home, kubeconfigHelp)
+	if home := clientcmd.RecommendedHomeFile; exists(home) {
+		return home, nil
 	}
-	// Named, controller-runtime reads the file without its in-cluster try.
-	_ = os.Setenv("KUBECONFIG", home)
-	return nil
+	return "", fmt.Errorf("no Kubernetes cluster to talk to: not in a pod, no KUBECONFIG and no %s; %s", clientcmd.RecommendedHomeFile, kubeconfigHelp)
 }
 
 // fromCluster names the cluster an error came from: most often it cannot
