@@ -368,3 +368,25 @@ func BenchmarkValidateShinyProxy1000Apps(b *testing.B) {
 		}
 	}
 }
+
+// An app a workflow takes back late in a pass (the CRD check of its
+// ShinyProxy target, after the PrePuller of its namespace rendered) is in
+// none of the rendered objects: the PrePuller does not pull for an app
+// that does not run.
+func TestLateRejectionLeavesEveryObject(t *testing.T) {
+	res, d := crdRun(t, map[string]string{
+		"platform/sp.yaml": crdTarget,
+		"platform/pp.yaml": "laiki-metadata: {target-type: PrePuller, name: pp, namespace: apps}\nlaiki-spec: {}\n",
+		"team-a/bad.yaml": "laiki-metadata: {resource-type: ShinyProxyApp, target-name: sp, target-namespace: apps}\n" +
+			"laiki-spec:\n  id: bad\n  container-image: registry.example.com/bad:1\n  containerMemory: 512\n",
+		"team-a/good.yaml": "laiki-metadata: {resource-type: ShinyProxyApp, target-name: sp, target-namespace: apps}\n" +
+			"laiki-spec:\n  id: good\n  container-image: registry.example.com/good:1\n",
+	})
+	if accepted(res, "bad") || !accepted(res, "good") {
+		t.Fatalf("want bad rejected and good accepted:\n%s", findingsText(res.Findings))
+	}
+	ds := yamlOf(t, byName(t, d, "apps", "pp").Objects)
+	if strings.Contains(ds, "registry.example.com/bad:1") || !strings.Contains(ds, "registry.example.com/good:1") {
+		t.Errorf("the PrePuller pulls for the rejected app, or not for the accepted one:\n%s", ds)
+	}
+}

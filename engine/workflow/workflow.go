@@ -277,10 +277,48 @@ func uniqueExternals(res *engine.Result, d *Desired) []finding.Finding {
 func RenderAndJudge(res *engine.Result) *Desired { return RenderAndJudgeWith(res, Options{}) }
 
 // RenderAndJudgeWith is RenderAndJudge with options (the time to render for).
+//
+// A workflow may take back an app's acceptance late in a pass (the CRD
+// check of its ShinyProxy target runs after the PrePuller of its namespace
+// rendered): the pass is then run again on what stays accepted, so that no
+// object pulls, mounts or lists an app that does not run. Each pass can
+// only take acceptances back, so this ends; the findings of every pass are
+// recorded once.
 func RenderAndJudgeWith(res *engine.Result, o Options) *Desired {
-	d := RenderWith(res, o)
-	res.AddWorkflowFindings(d.Findings)
-	return d
+	said := map[string]bool{}
+	var all []finding.Finding
+	for {
+		before := acceptedCount(res)
+		d := RenderWith(res, o)
+		var fresh []finding.Finding
+		for _, f := range d.Findings {
+			if k := findingKey(f); !said[k] {
+				said[k] = true
+				fresh = append(fresh, f)
+			}
+		}
+		res.AddWorkflowFindings(fresh)
+		all = append(all, fresh...)
+		if acceptedCount(res) == before {
+			finding.Sort(all)
+			d.Findings = all
+			return d
+		}
+	}
+}
+
+func acceptedCount(res *engine.Result) int {
+	n := 0
+	for _, r := range res.Resources {
+		if r.Accepted {
+			n++
+		}
+	}
+	return n
+}
+
+func findingKey(f finding.Finding) string {
+	return fmt.Sprintf("%s|%s|%d|%d|%s|%s|%s|%s", f.Source, f.File, f.Line, f.Column, f.Severity, f.Policy, f.Resource, f.Message)
 }
 
 // KubeName maps a Laiki name to a Kubernetes one (see kube.Name).
