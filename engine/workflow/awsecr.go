@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"strings"
 
+	"gopkg.in/yaml.v3"
+
 	"github.com/laiki-platform/laiki/engine/document"
 	"github.com/laiki-platform/laiki/engine/finding"
 	"github.com/laiki-platform/laiki/engine/types"
@@ -14,63 +16,193 @@ func init() {
 }
 
 // renderEcr lists the desired state of every AwsEcrRepository bound to the
-// target. The settings are the platform's (the target's laiki-ecr): a team
-// file chooses only the name, so tag immutability, scanning and encryption
-// cannot be forgotten or loosened. Making the repositories in AWS is the
-// apply step's work (reconcile/ecr.go).
+// target, and of the target's repository creation template. The settings
+// are the platform's (the target's laiki-ecr): a team file chooses only the
+// name, and asks to adopt an existing repository where the platform allows
+// it, so tag immutability, scanning and encryption cannot be forgotten or
+// loosened. Making them in AWS is the apply step's work (reconcile/ecr*.go).
 func renderEcr(c *Context, t *document.Document, _ *Target, d *Desired) []finding.Finding {
 	spec, _ := t.Spec.(map[string]any)
 	settings, _ := spec["laiki-ecr"].(map[string]any)
-	str := func(k string) string { s, _ := settings[k].(string); return s }
+	e := ecrSettings{settings}
 	var fs []finding.Finding
 	for _, r := range c.Bound(t, "AwsEcrRepository") {
-		name := joinPrefix(str("name-prefix"), r.ID)
-		// The prefix is the platform's, so the name is checked again with
-		// it, before anything is asked of AWS.
-		if problem := types.CheckEcrName(name); problem != "" {
-			f := errorAt(r.Doc, "laiki-spec.name", CheckWorkflow, "with the platform's name prefix %q: %s", str("name-prefix"), problem)
+		if f, ok := e.refused(r.Doc, r.Spec); ok {
 			f.Resource = r.Key()
 			fs = append(fs, f)
 			continue
 		}
-		encryption := mapping("encryption-type", "AES256")
-		if key := str("kms-key"); key != "" {
-			encryption = mapping("encryption-type", "KMS", "kms-key", key)
-		}
-		// Settings the platform leaves out stay out (the SDK's default
-		// region, the caller's account, no policy).
-		var kv []any
-		for _, p := range [][2]any{
-			{"repository-name", name},
-			{"region", str("region")},
-			{"registry-id", str("registry-id")},
-			{"image-tag-mutability", "IMMUTABLE"},
-			{"image-scanning-configuration", mapping("scan-on-push", true)},
-			{"encryption-configuration", encryption},
-			{"lifecycle-policy", policyText(settings["lifecycle-policy"])},
-			{"repository-policy", policyText(settings["repository-policy"])},
-			{"on-delete", orDefault(str("on-delete"), "keep")},
-			{"tags", mapping(
-				"app.kubernetes.io/managed-by", "laiki",
-				"laiki.io/resource", r.Key(),
-				"laiki.io/source", r.Doc.Source.Name,
-				"laiki.io/target", t.Namespace+"/"+t.Name,
-			)},
-		} {
-			if p[1] != "" {
-				kv = append(kv, p[0], p[1])
-			}
-		}
-		desired := mapping(kv...)
+		own, _ := r.Spec.(map[string]any)
+		requested, _ := own["adopt"].(bool)
+		desired := e.repository(joinPrefix(e.str("name-prefix"), r.ID), requested, mapping(
+			"app.kubernetes.io/managed-by", "laiki",
+			"laiki.io/resource", r.Key(),
+			"laiki.io/source", r.Doc.Source.Name,
+			"laiki.io/target", t.Namespace+"/"+t.Name,
+		))
 		d.External = append(d.External, External{
-			Type: "AwsEcrRepository", Name: name, TargetName: t.Name, TargetNamespace: t.Namespace,
+			Type: "AwsEcrRepository", Name: joinPrefix(e.str("name-prefix"), r.ID), TargetName: t.Name, TargetNamespace: t.Namespace,
 			Source: r.Doc.Source.Name, File: r.Doc.File, Resource: r.Key(), Desired: Ordered{desired},
 			// One name is one repository in a registry and region, whichever
 			// target and prefix made it.
-			Scope: str("region") + "/" + str("registry-id"),
+			Scope: e.str("region") + "/" + e.str("registry-id"),
 		})
 	}
+	if x, ok := e.template(t); ok {
+		d.External = append(d.External, x)
+	}
 	return fs
+}
+
+// ecrSettings reads a target's laiki-ecr.
+type ecrSettings struct{ m map[string]any }
+
+func (e ecrSettings) str(k string) string { s, _ := e.m[k].(string); return s }
+
+func (e ecrSettings) list(k string) []any {
+	var out []any
+	l, _ := e.m[k].([]any)
+	for _, v := range l {
+		if s, ok := v.(string); ok {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// refused is the error on a resource that cannot be rendered: a name the
+// platform's prefix makes invalid (checked again with it, before anything
+// is asked of AWS), or an adoption the platform does not allow.
+func (e ecrSettings) refused(doc *document.Document, spec any) (finding.Finding, bool) {
+	own, _ := spec.(map[string]any)
+	name, _ := own["name"].(string)
+	if problem := types.CheckEcrName(joinPrefix(e.str("name-prefix"), name)); problem != "" {
+		return errorAt(doc, "laiki-spec.name", CheckWorkflow, "with the platform's name prefix %q: %s", e.str("name-prefix"), problem), true
+	}
+	if requested, _ := own["adopt"].(bool); requested && orDefault(e.str("adopt"), "never") == "never" {
+		return errorAt(doc, "laiki-spec.adopt", CheckWorkflow, "the platform adopts no existing repository (laiki-ecr.adopt is never on the target): remove adopt, or ask the platform to set laiki-ecr.adopt to on-request"), true
+	}
+	return finding.Finding{}, false
+}
+
+func (e ecrSettings) encryption() any {
+	if key := e.str("kms-key"); key != "" {
+		return mapping("encryption-type", "KMS", "kms-key", key)
+	}
+	return mapping("encryption-type", "AES256")
+}
+
+// mutability is what ECR calls imageTagMutability, and its exclusion
+// filters (under IMMUTABLE_WITH_EXCLUSION only).
+func (e ecrSettings) mutability() (string, []any) {
+	if e.str("tag-mutability") == "IMMUTABLE_WITH_EXCLUSION" {
+		return "IMMUTABLE_WITH_EXCLUSION", e.list("tag-mutability-exclusions")
+	}
+	return "IMMUTABLE", nil
+}
+
+// repository is one repository's desired state. Settings the platform
+// leaves out stay out (the SDK's default region, the caller's account, no
+// policy).
+func (e ecrSettings) repository(name string, adoptRequested bool, tags any) *yaml.Node {
+	mode, exclusions := e.mutability()
+	return present(
+		"repository-name", name,
+		"region", e.str("region"),
+		"registry-id", e.str("registry-id"),
+		"name-prefix", e.str("name-prefix"),
+		"image-tag-mutability", mode,
+		"image-tag-mutability-exclusion-filters", exclusions,
+		"image-scanning-configuration", mapping("scan-on-push", true),
+		"encryption-configuration", e.encryption(),
+		"lifecycle-policy", policyText(lifecycle(e.m["lifecycle-policy"], e.str("lifecycle-action"))),
+		"repository-policy", policyText(e.m["repository-policy"]),
+		"on-delete", orDefault(e.str("on-delete"), "keep"),
+		"adopt", orDefault(e.str("adopt"), "never"),
+		"adopt-requested", adoptRequested,
+		"delete-adopted", e.m["delete-adopted"] == true,
+		"tags", tags,
+	)
+}
+
+// template is the target's repository creation template, when its
+// laiki-ecr asks for one: the same settings, for the repositories ECR makes
+// itself under the name prefix.
+func (e ecrSettings) template(t *document.Document) (External, bool) {
+	prefix := strings.Trim(e.str("name-prefix"), "/")
+	applied := e.list("creation-template")
+	if prefix == "" || len(applied) == 0 {
+		return External{}, false
+	}
+	mode, exclusions := e.mutability()
+	desired := present(
+		"prefix", prefix,
+		"region", e.str("region"),
+		"registry-id", e.str("registry-id"),
+		"applied-for", applied,
+		"custom-role-arn", e.str("creation-template-role"),
+		"image-tag-mutability", mode,
+		"image-tag-mutability-exclusion-filters", exclusions,
+		"encryption-configuration", e.encryption(),
+		"lifecycle-policy", policyText(lifecycle(e.m["lifecycle-policy"], e.str("lifecycle-action"))),
+		"repository-policy", policyText(e.m["repository-policy"]),
+		"target", t.Namespace+"/"+t.Name,
+	)
+	return External{Type: "AwsEcrRepositoryCreationTemplate", Name: prefix, TargetName: t.Name, TargetNamespace: t.Namespace,
+		Source: t.Source.Name, File: t.File, Desired: Ordered{desired},
+		// Two targets naming one prefix are told apart by the registry,
+		// which refuses both: each keeps its own entry here.
+		Scope: e.str("region") + "/" + e.str("registry-id") + "/" + t.Namespace + "/" + t.Name,
+	}, true
+}
+
+// present is a mapping of the pairs whose value says something (not "",
+// false or an empty list).
+func present(kv ...any) *yaml.Node {
+	var keep []any
+	for i := 0; i+1 < len(kv); i += 2 {
+		switch v := kv[i+1].(type) {
+		case string:
+			if v == "" {
+				continue
+			}
+		case bool:
+			if !v {
+				continue
+			}
+		case []any:
+			if len(v) == 0 {
+				continue
+			}
+		}
+		keep = append(keep, kv[i], kv[i+1])
+	}
+	return mapping(keep...)
+}
+
+// lifecycle is the platform's lifecycle policy with its action: under
+// archive, each rule that would expire images moves them to ECR's archive
+// storage class instead (they can be restored; expired images cannot).
+func lifecycle(policy any, action string) any {
+	if action != "archive" || policy == nil {
+		return policy
+	}
+	raw, err := json.Marshal(policy)
+	if err != nil {
+		return policy
+	}
+	var doc map[string]any
+	if json.Unmarshal(raw, &doc) != nil {
+		return policy
+	}
+	rules, _ := doc["rules"].([]any)
+	for _, r := range rules {
+		rule, _ := r.(map[string]any)
+		if a, _ := rule["action"].(map[string]any); a != nil && a["type"] == "expire" {
+			rule["action"] = map[string]any{"type": "transition", "targetStorageClass": "archive"}
+		}
+	}
+	return doc
 }
 
 // policyText is a policy document as the ECR API takes it: JSON text, with

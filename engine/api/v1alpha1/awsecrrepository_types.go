@@ -8,10 +8,16 @@ import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 type AwsEcrRepositorySpec struct {
 	// TargetName is the target the repository binds to; its namespace is the object's.
 	TargetName string `json:"targetName" laiki:"object-only"`
-	// Name of the repository in ECR.
-	// +kubebuilder:validation:MinLength=2
+	// Name of the repository in ECR (after the platform's name prefix, if
+	// any: one character is enough then).
+	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=256
 	Name string `json:"name" laiki:"required"`
+	// Adopt asks Laiki to take over a repository of this name that exists
+	// already, made outside Laiki, where the platform allows it
+	// (laiki-ecr.adopt on-request, untagged or always).
+	// +optional
+	Adopt bool `json:"adopt,omitempty"`
 }
 
 // AwsEcrRepository is an ECR repository a team asks for.

@@ -58,6 +58,50 @@ type EcrSettings struct {
 	// +kubebuilder:validation:Enum=keep;delete-if-empty;force
 	// +optional
 	OnDelete string `json:"on-delete,omitempty"`
+	// Adopt says which existing repositories, made outside Laiki, become
+	// Laiki's when a resource names them: never (the default: the resource
+	// is in error, the repository untouched), on-request (those whose
+	// resource says adopt: true), untagged (those that carry no tag at all,
+	// and others on request) or always. A repository tagged as another
+	// Laiki instance's is never adopted.
+	// +kubebuilder:validation:Enum=never;on-request;untagged;always
+	// +optional
+	Adopt string `json:"adopt,omitempty"`
+	// DeleteAdopted lets on-delete delete a repository Laiki adopted (as it
+	// was when adopted): without it, an adopted repository whose resource
+	// is gone is only tagged as orphaned, whatever on-delete says.
+	// +optional
+	DeleteAdopted bool `json:"delete-adopted,omitempty"`
+	// TagMutability is IMMUTABLE (the default) or IMMUTABLE_WITH_EXCLUSION,
+	// whose TagMutabilityExclusions may be overwritten.
+	// +kubebuilder:validation:Enum=IMMUTABLE;IMMUTABLE_WITH_EXCLUSION
+	// +optional
+	TagMutability string `json:"tag-mutability,omitempty"`
+	// TagMutabilityExclusions are the tags that stay mutable under
+	// IMMUTABLE_WITH_EXCLUSION: 1 to 5 wildcards (ECR's pattern
+	// [0-9a-zA-Z._*-]{1,128}; one of * alone would exclude every tag).
+	// +kubebuilder:validation:MaxItems=5
+	// +kubebuilder:validation:items:Pattern=`^[0-9a-zA-Z._*-]{1,128}$`
+	// +optional
+	TagMutabilityExclusions []string `json:"tag-mutability-exclusions,omitempty"`
+	// LifecycleAction is what the lifecycle policy does to the images it
+	// selects: expire (the default: deleted) or archive (moved to ECR's
+	// archive storage class, from which they can be restored).
+	// +kubebuilder:validation:Enum=expire;archive
+	// +optional
+	LifecycleAction string `json:"lifecycle-action,omitempty"`
+	// CreationTemplate makes an ECR repository creation template for the
+	// name prefix, with these settings, for the repositories ECR makes
+	// itself there (CREATE_ON_PUSH, REPLICATION, PULL_THROUGH_CACHE): a
+	// backstop for repositories made outside Laiki. Needs a name prefix.
+	// +kubebuilder:validation:items:Enum=CREATE_ON_PUSH;REPLICATION;PULL_THROUGH_CACHE
+	// +optional
+	CreationTemplate []string `json:"creation-template,omitempty"`
+	// CreationTemplateRole is the IAM role ECR assumes to apply the
+	// template (needed for its tags and KMS encryption); none uses ECR's
+	// service-linked role.
+	// +optional
+	CreationTemplateRole string `json:"creation-template-role,omitempty"`
 }
 
 // ShinyProxyTarget is one ShinyProxy instance (target-type ShinyProxy).
