@@ -4,8 +4,11 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"time"
+
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/laiki-platform/laiki/engine"
 	"github.com/laiki-platform/laiki/engine/workflow"
@@ -34,7 +37,14 @@ const (
 	ExtUnchanged = "unchanged"
 	ExtOrphaned  = "orphaned" // its resource is gone; kept, and tagged so
 	ExtDeleted   = "deleted"
+	// ExtForgotten: a resource Laiki made was deleted (or made anew) by
+	// someone else; Laiki forgets it and touches it no more.
+	ExtForgotten = "forgotten"
 	ExtFailed    = "failed"
+	// ExtStalled is a permanent failure said before (ExtFailed, Terminal)
+	// and unchanged since: reported again, retried only when something
+	// changes, and no new event.
+	ExtStalled = "stalled"
 )
 
 // ExternalChange is what a registry did, or would do, to one resource.
@@ -48,6 +58,10 @@ type ExternalChange struct {
 	// Details say what changed (or would): "tag mutability MUTABLE → IMMUTABLE".
 	Details []string `json:"details,omitempty"`
 	Err     error    `json:"-"`
+	// Terminal marks an Err that retrying cannot mend (ECR cannot change a
+	// repository's encryption; an adoption the platform does not allow):
+	// the operator does not back off and retry it, and it is said once.
+	Terminal bool `json:"terminal,omitempty"`
 }
 
 func (c ExternalChange) String() string {
@@ -68,6 +82,19 @@ type ExternalOptions struct {
 	// MaxBackoff bounds the wait between two retries of a throttled or
 	// failed call (default 20s).
 	MaxBackoff time.Duration
+	// CallTimeout bounds each call to a registry, its retries included
+	// (default 2m), so that an endpoint that does not answer fails the run
+	// rather than holding it.
+	CallTimeout time.Duration
+	// DriftInterval is how often everything a registry holds is read and
+	// compared (default 10m); between two, a run reads one listing per
+	// registry and acts on what changed in Git or shows in it at once.
+	DriftInterval time.Duration
+	// Store and StoreNamespace keep what the registries made and adopted
+	// (the Reconciler's status client and namespace; externals sets them):
+	// nil keeps it for the life of the process only.
+	Store          client.Client
+	StoreNamespace string
 }
 
 // NewRegistry makes a registry.
@@ -76,14 +103,32 @@ type NewRegistry func(ExternalOptions) Registry
 var (
 	registryMu sync.Mutex
 	registries = map[string]NewRegistry{}
+	// handledBy maps a type to the registered type whose registry takes it
+	// too (ECR's creation templates go to the repositories' registry,
+	// which keeps one set of clients and records for both).
+	handledBy = map[string]string{}
 )
 
 // RegisterExternal registers the registry of an external resource type (the
-// Type of the workflow's External entries).
-func RegisterExternal(typ string, f NewRegistry) {
+// Type of the workflow's External entries), and of other types it takes
+// too.
+func RegisterExternal(typ string, f NewRegistry, alsoTakes ...string) {
 	registryMu.Lock()
 	defer registryMu.Unlock()
 	registries[typ] = f
+	for _, other := range alsoTakes {
+		handledBy[other] = typ
+	}
+}
+
+// registryFor is the registered type whose registry takes a type.
+func registryFor(typ string) string {
+	registryMu.Lock()
+	defer registryMu.Unlock()
+	if owner, ok := handledBy[typ]; ok {
+		return owner
+	}
+	return typ
 }
 
 // externals reconciles every registered type: each registry gets the
@@ -99,6 +144,55 @@ type declaredKey struct{}
 func declared(ctx context.Context) map[string]bool {
 	m, _ := ctx.Value(declaredKey{}).(map[string]bool)
 	return m
+}
+
+// RunInfo is what a run tells the registries besides the desired state:
+// what running apps use (a lifecycle policy must not take it away) and
+// what an auditor asks of each change (which policies and Git revision).
+type RunInfo struct {
+	// Images are the container images of the apps accepted or held, each
+	// with the keys of the apps that run it.
+	Images map[string][]string
+	// PolicyRevision is the revision of the policies in force.
+	PolicyRevision string
+	// Revisions is the Git commit read of each source (none for local ones).
+	Revisions map[string]string
+}
+
+type runInfoKey struct{}
+
+// WithRunInfo gives the registries a run's RunInfo.
+func WithRunInfo(ctx context.Context, info RunInfo) context.Context {
+	return context.WithValue(ctx, runInfoKey{}, info)
+}
+
+func runInfo(ctx context.Context) RunInfo {
+	info, _ := ctx.Value(runInfoKey{}).(RunInfo)
+	return info
+}
+
+// infoOf reads a run's RunInfo from its result.
+func infoOf(res *engine.Result) RunInfo {
+	info := RunInfo{Revisions: map[string]string{}, Images: map[string][]string{}}
+	if res == nil {
+		return info
+	}
+	if res.Policies != nil {
+		info.PolicyRevision = res.Policies.Revision
+	}
+	for _, l := range res.Sources {
+		if l.Revision != "" {
+			info.Revisions[l.Source.Name] = l.Revision
+		}
+	}
+	for _, x := range res.Resources {
+		spec, _ := x.Spec.(map[string]any)
+		if img, _ := spec["container-image"].(string); x.Accepted && img != "" && x.Type != nil && x.Type.Name == "ShinyProxyApp" {
+			img = strings.TrimSpace(img)
+			info.Images[img] = append(info.Images[img], x.Key())
+		}
+	}
+	return info
 }
 
 // stillDeclared lists the keys of the resources of a run that are rejected
@@ -118,6 +212,7 @@ func stillDeclared(res *engine.Result) map[string]bool {
 
 func (r *Reconciler) externals(ctx context.Context, desired []workflow.External, res *engine.Result) []ExternalChange {
 	ctx = context.WithValue(ctx, declaredKey{}, stillDeclared(res))
+	ctx = WithRunInfo(ctx, infoOf(res))
 	registryMu.Lock()
 	types := make([]string, 0, len(registries))
 	for t := range registries {
@@ -136,6 +231,7 @@ func (r *Reconciler) externals(ctx context.Context, desired []workflow.External,
 			if opts.Instance == "" {
 				opts.Instance = r.Applier.instance()
 			}
+			opts.Store, opts.StoreNamespace = r.Status, r.StatusNamespace
 			registryMu.Lock()
 			reg = registries[typ](opts)
 			registryMu.Unlock()
@@ -143,7 +239,7 @@ func (r *Reconciler) externals(ctx context.Context, desired []workflow.External,
 		}
 		var mine []workflow.External
 		for _, d := range desired {
-			if d.Type == typ {
+			if registryFor(d.Type) == typ {
 				mine = append(mine, d)
 			}
 		}

@@ -216,7 +216,7 @@ func (o *Operator) reconcile(ctx context.Context, _ crreconcile.Request) (crreco
 	}
 	log.Info("reconciled", kv...)
 	for _, c := range run.External {
-		if c.Err != nil {
+		if c.Err != nil && !c.Terminal { // a permanent failure waits for a change, not a retry
 			// Retried with backoff; the other repositories are done.
 			return crreconcile.Result{}, errors.New("an external resource could not be made: " + c.String())
 		}

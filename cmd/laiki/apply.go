@@ -26,7 +26,7 @@ func newApply() *cobra.Command {
 	var kubeconfig, instance, statusNamespace string
 	var namespaces []string
 	var dryRun bool
-	var awsBackoff time.Duration
+	var awsBackoff, ecrDrift time.Duration
 	var now string
 	c := &cobra.Command{
 		Use:   "apply [--config FILE | PATH...] [--dry-run]",
@@ -63,7 +63,7 @@ applied (the rest is still applied); 2 Laiki could not run.`,
 				Options:         engine.Options{Load: source.Options{CacheDir: in.cacheDir}},
 				Applier:         &reconcile.Applier{Client: kc, Reader: kc, Instance: instance, DryRun: dryRun, Namespaces: namespaces},
 				Cluster:         kc,
-				ExternalOptions: reconcile.ExternalOptions{MaxBackoff: awsBackoff},
+				ExternalOptions: reconcile.ExternalOptions{MaxBackoff: awsBackoff, DriftInterval: ecrDrift},
 			}
 			// The last accepted versions live in the cluster, so that a
 			// rejected update keeps its app running from CI/CD as from the
@@ -108,6 +108,7 @@ applied (the rest is still applied); 2 Laiki could not run.`,
 	c.Flags().StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig file (default $KUBECONFIG, in-cluster, or ~/.kube/config)")
 	c.Flags().StringVar(&instance, "instance", "laiki", "name of this Laiki installation: it prunes only the objects it made")
 	c.Flags().DurationVar(&awsBackoff, "aws-max-backoff", 20*time.Second, "longest wait between two retries of a throttled or failed AWS call")
+	c.Flags().DurationVar(&ecrDrift, "ecr-drift-interval", 10*time.Minute, "how often every ECR repository's tags, policies and scanning are read and compared (between two, one listing per registry; changes in Git are applied at once)")
 	c.Flags().StringSliceVar(&namespaces, "namespaces", nil, "the only Kubernetes namespaces Laiki writes to and lists in (its targets'; they must exist): what its RBAC gives it")
 	// For tests only: the time the run renders for (the PrePuller's refresh).
 	c.Flags().StringVar(&now, "now", "", "render as if at this time (RFC 3339); for tests")

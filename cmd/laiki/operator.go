@@ -34,7 +34,7 @@ func newOperator() *cobra.Command {
 	var srv serving
 	var instance, namespace, pushAddr, pushSecretEnv string
 	var namespaces []string
-	var interval, shutdown, awsBackoff time.Duration
+	var interval, shutdown, awsBackoff, ecrDrift time.Duration
 	var leaderElect, serveWebhook bool
 	c := &cobra.Command{
 		Use:   "operator --config laiki.yaml",
@@ -92,7 +92,7 @@ Events, and Prometheus metrics (laiki_*).`,
 				Status:          mgr.GetClient(),
 				StatusNamespace: namespace,
 				Recorder:        mgr.GetEventRecorderFor("laiki"),
-				ExternalOptions: reconcile.ExternalOptions{MaxBackoff: awsBackoff},
+				ExternalOptions: reconcile.ExternalOptions{MaxBackoff: awsBackoff, DriftInterval: ecrDrift},
 			}
 			op := &reconcile.Operator{Reconciler: r, Interval: interval, PushAddress: pushAddr}
 			if pushSecretEnv != "" {
@@ -128,6 +128,7 @@ Events, and Prometheus metrics (laiki_*).`,
 	f.StringVar(&pushAddr, "push-bind-address", ":8082", "address of the push endpoint POST /hooks/git (0 turns it off)")
 	f.StringVar(&pushSecretEnv, "push-secret-env", "", "environment variable with the secret a push must carry (GitHub signature, X-Gitlab-Token or X-Laiki-Token)")
 	f.DurationVar(&awsBackoff, "aws-max-backoff", 20*time.Second, "longest wait between two retries of a throttled or failed AWS call")
+	f.DurationVar(&ecrDrift, "ecr-drift-interval", 10*time.Minute, "how often every ECR repository's tags, policies and scanning are read and compared (between two, one listing per registry a run; pushes and changes are applied at once)")
 	f.BoolVar(&leaderElect, "leader-elect", true, "elect one leader among replicas")
 	f.DurationVar(&shutdown, "graceful-shutdown-timeout", 30*time.Second, "how long a run in progress may take to finish on shutdown")
 	f.BoolVar(&serveWebhook, "webhook", true, "serve the admission webhook too")

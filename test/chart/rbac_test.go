@@ -113,6 +113,7 @@ func TestRBACLeastPrivilege(t *testing.T) {
 	}{
 		{"update", release, "laiki-status", schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}, true},
 		{"update", release, "laiki-accepted", schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}, true},
+		{"update", release, "laiki-ecr", schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}, true},
 		{"get", release, "laiki-policies", schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}, true},
 		{"update", release, "laiki-policies", schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}, false},
 		{"update", release, "laiki-config", schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}, false},

@@ -51,10 +51,17 @@ func startECR(t *testing.T) *ecrserver.Server {
 // under team-a/, with a lifecycle policy, and a team source with the files.
 func ecrPlatform(t *testing.T, ns string, repos ...string) (cfgFile, teamDir string) {
 	t.Helper()
+	return ecrPlatformWith(t, ns, ecrLifecycle, repos...)
+}
+
+// ecrLifecycle is laiki-ecr's lifecycle policy in the tests' platforms.
+const ecrLifecycle = "    lifecycle-policy:\n      rules:\n        - rulePriority: 1\n          selection: {tagStatus: untagged, countType: sinceImagePushed, countUnit: days, countNumber: 14}\n          action: {type: expire}\n"
+
+// ecrPlatformWith is ecrPlatform with other laiki-ecr keys (indented 4).
+func ecrPlatformWith(t *testing.T, ns, settings string, repos ...string) (cfgFile, teamDir string) {
+	t.Helper()
 	dir := t.TempDir()
-	gittest.Write(t, filepath.Join(dir, "platform"), map[string]string{"shinyproxy.yaml": "laiki-metadata:\n  target-type: ShinyProxy\n  name: apps\n  namespace: " + ns +
-		"\nlaiki-spec:\n  fqdn: apps.example.com\n  proxy:\n    title: Apps\n  laiki-ecr:\n    name-prefix: team-a/\n" +
-		"    lifecycle-policy:\n      rules:\n        - rulePriority: 1\n          selection: {tagStatus: untagged, countType: sinceImagePushed, countUnit: days, countNumber: 14}\n          action: {type: expire}\n"})
+	writeEcrTarget(t, filepath.Join(dir, "platform"), ns, settings)
 	teamDir = filepath.Join(dir, "team")
 	files := map[string]string{}
 	for _, r := range repos {
@@ -67,6 +74,14 @@ func ecrPlatform(t *testing.T, ns string, repos ...string) (cfgFile, teamDir str
 		t.Fatal(err)
 	}
 	return cfgFile, teamDir
+}
+
+// writeEcrTarget writes (or rewrites) the platform's ShinyProxy target with
+// these laiki-ecr keys under name-prefix team-a/.
+func writeEcrTarget(t *testing.T, dir, ns, settings string) {
+	t.Helper()
+	gittest.Write(t, dir, map[string]string{"shinyproxy.yaml": "laiki-metadata:\n  target-type: ShinyProxy\n  name: apps\n  namespace: " + ns +
+		"\nlaiki-spec:\n  fqdn: apps.example.com\n  proxy:\n    title: Apps\n  laiki-ecr:\n    name-prefix: team-a/\n" + settings})
 }
 
 func ecrFile(ns, name string) string {
@@ -124,19 +139,31 @@ func TestEcrThroughApply(t *testing.T) {
 	}
 
 	dry := apply("--dry-run")
-	if dry.code != 0 || !strings.Contains(dry.stdout, "would be created AwsEcrRepository team-a/app-one") || srv.Repo(ecrRegion, "team-a/app-one") != nil {
+	if dry.code != 1 || !strings.Contains(dry.stdout, "would be created AwsEcrRepository team-a/app-one") || !strings.Contains(dry.stdout, "failed AwsEcrRepository team-a/app-three") ||
+		srv.Repo(ecrRegion, "team-a/app-one") != nil {
 		t.Fatalf("dry run: exit %d\n%s%s", dry.code, dry.stdout, dry.stderr)
 	}
 	if n := writeCalls(srv); n != 0 {
 		t.Fatalf("the dry run made %d writes to ECR: %v", n, srv.Calls())
 	}
 
+	// app-three was made outside Laiki: not taken over, an error that says
+	// how to adopt it; the others are made.
+	refused := apply()
+	if refused.code != 1 || !strings.Contains(refused.stdout, "failed AwsEcrRepository team-a/app-three: repository team-a/app-three exists and Laiki did not create it") {
+		t.Fatalf("apply with a repository made outside Laiki: exit %d\n%s%s", refused.code, refused.stdout, refused.stderr)
+	}
+	if r := srv.Repo(ecrRegion, "team-a/app-three"); r.TagMutability != "MUTABLE" || len(r.Tags) != 1 {
+		t.Fatalf("the repository made outside Laiki was touched: %+v", r)
+	}
+	// The platform adopts every repository it is asked for.
+	writeEcrTarget(t, filepath.Join(filepath.Dir(cfg), "platform"), ns, ecrLifecycle+"    adopt: always\n")
 	first := apply()
 	if first.code != 0 {
 		t.Fatalf("apply: exit %d\n%s%s", first.code, first.stdout, first.stderr)
 	}
-	for _, want := range []string{"created AwsEcrRepository team-a/app-one", "created AwsEcrRepository team-a/app-two", "adopted AwsEcrRepository team-a/app-three"} {
-		if !strings.Contains(first.stdout, want) {
+	for _, want := range []string{"unchanged AwsEcrRepository team-a/app-one", "unchanged AwsEcrRepository team-a/app-two", "adopted AwsEcrRepository team-a/app-three"} {
+		if !strings.Contains(first.stdout+refused.stdout, want) {
 			t.Errorf("apply output lacks %q:\n%s", want, first.stdout)
 		}
 	}
@@ -189,28 +216,29 @@ func TestEcrThroughApply(t *testing.T) {
 	}
 
 	// The evidence.
-	rep := runWithEnv(t, env, "ecr", "report", "--config", cfg, "--cache-dir", t.TempDir(), "--instance", "ecr", "-o", "json")
+	rep := runWithEnv(t, env, "ecr", "report", "--config", cfg, "--cache-dir", t.TempDir(), "--instance", "ecr", "--kubeconfig", kubeconfig, "-o", "json")
 	if rep.code != 0 {
 		t.Fatalf("ecr report: exit %d\n%s%s", rep.code, rep.stdout, rep.stderr)
 	}
-	var report struct{ Repositories []reconcile.EcrRecord }
+	var report []reconcile.EcrRecord
 	if err := json.Unmarshal([]byte(rep.stdout), &report); err != nil {
 		t.Fatalf("%v\n%s", err, rep.stdout)
 	}
-	if len(report.Repositories) != 3 {
-		t.Fatalf("report: %+v", report.Repositories)
+	if len(report) != 3 {
+		t.Fatalf("report: %+v", report)
 	}
-	for _, r := range report.Repositories {
-		if !r.Compliant || r.TagMutability != "IMMUTABLE" || !r.LifecyclePolicy || r.VerifiedAt.IsZero() || (r.Name == "team-a/app-two") != (r.Orphaned != "") {
+	for _, r := range report {
+		if !r.Compliant || r.TagMutability != "IMMUTABLE" || r.LifecyclePolicy == "" || r.VerifiedAt.IsZero() || (r.Name == "team-a/app-two") != (r.Orphaned != "") ||
+			r.Managed != map[bool]string{true: "adopted", false: "created"}[r.Name == "team-a/app-three"] || r.File == "" && r.Name != "team-a/app-two" {
 			t.Errorf("report entry: %+v", r)
 		}
 	}
-	table := runWithEnv(t, env, "ecr", "report", "--config", cfg, "--cache-dir", t.TempDir(), "--instance", "ecr")
+	table := runWithEnv(t, env, "ecr", "report", "--config", cfg, "--cache-dir", t.TempDir(), "--instance", "ecr", "--kubeconfig", kubeconfig)
 	if table.code != 0 || !strings.Contains(table.stdout, "REPOSITORY") || !strings.Contains(table.stdout, "team-a/app-one") {
 		t.Errorf("ecr report table: exit %d\n%s%s", table.code, table.stdout, table.stderr)
 	}
 	srv.Change(ecrRegion, "team-a/app-three", func(r *ecrserver.Repository) { r.TagMutability = "MUTABLE" })
-	if bad := runWithEnv(t, env, "ecr", "report", "--config", cfg, "--cache-dir", t.TempDir(), "--instance", "ecr"); bad.code != 1 {
+	if bad := runWithEnv(t, env, "ecr", "report", "--config", cfg, "--cache-dir", t.TempDir(), "--instance", "ecr", "--kubeconfig", kubeconfig); bad.code != 1 {
 		t.Errorf("a report with a mutable repository: exit %d, want 1\n%s", bad.code, bad.stdout)
 	}
 	if srv.Rejected() != 0 {
@@ -221,9 +249,9 @@ func TestEcrThroughApply(t *testing.T) {
 	long := "a" + strings.Repeat("b", 250)
 	gittest.Write(t, team, map[string]string{"long.yaml": ecrFile(ns, long)})
 	calls := srv.Calls()["CreateRepository"]
-	refused := apply()
-	if refused.code != 1 || !strings.Contains(refused.stderr, "with the platform's name prefix") {
-		t.Errorf("a name too long with the prefix: exit %d\n%s%s", refused.code, refused.stdout, refused.stderr)
+	tooLong := apply()
+	if tooLong.code != 1 || !strings.Contains(tooLong.stderr, "with the platform's name prefix") {
+		t.Errorf("a name too long with the prefix: exit %d\n%s%s", tooLong.code, tooLong.stdout, tooLong.stderr)
 	}
 	if srv.Repo(ecrRegion, "team-a/"+long) != nil || srv.Calls()["CreateRepository"] != calls {
 		t.Error("the invalid name reached ECR")
