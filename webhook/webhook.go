@@ -29,6 +29,7 @@ import (
 	"github.com/laiki-platform/laiki/engine/finding"
 	"github.com/laiki-platform/laiki/engine/kube"
 	"github.com/laiki-platform/laiki/engine/source"
+	"github.com/laiki-platform/laiki/engine/workflow"
 )
 
 // Paths the two webhooks are served at.
@@ -227,6 +228,13 @@ func (a *Admission) decide(ctx context.Context, req admission.Request, govern bo
 	var v engine.Verdict
 	if govern {
 		v = state.Admit(ctx, d, owner)
+		// The CRD check the ShinyProxy workflow makes in check, render and
+		// the operator: an app that would make the API server refuse its
+		// target's whole resource is refused here too, with the same words.
+		if crd := workflow.CheckAppAgainstCRD(v.Resource); v.Allowed && len(crd) > 0 {
+			v.Findings = append(v.Findings, crd...)
+			v.Allowed = !finding.AnyBlocking(crd)
+		}
 	} else {
 		v = state.AdmitForMutation(ctx, d, owner)
 	}
