@@ -19,6 +19,7 @@ import (
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/client-go/util/retry"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
@@ -99,19 +100,10 @@ func (c *Certs) NeedLeaderElection() bool { return false }
 // writes the files and puts the CA bundle into the webhook configurations.
 func (c *Certs) Ensure(ctx context.Context) error {
 	c.defaults()
-	for attempt := 0; ; attempt++ {
-		err := c.ensureSecret(ctx)
-		// Replicas starting together race to create or renew: the loser
-		// reads what the winner wrote.
-		if (apierrors.IsAlreadyExists(err) || apierrors.IsConflict(err)) && attempt < 3 {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		break
-	}
-	return nil
+	// Replicas starting together race to create or renew: the loser reads
+	// what the winner wrote and tries again (client-go's backoff).
+	raced := func(err error) bool { return apierrors.IsAlreadyExists(err) || apierrors.IsConflict(err) }
+	return retry.OnError(retry.DefaultRetry, raced, func() error { return c.ensureSecret(ctx) })
 }
 
 func (c *Certs) ensureSecret(ctx context.Context) error {
