@@ -1,25 +1,20 @@
 package types
 
 import (
-	"regexp"
 	"strings"
+
+	"github.com/distribution/reference"
 )
 
-// imageReference is the distribution reference grammar (domain, lower-case
-// path components, tag, digest), the same that the baseline policy checks in
-// Rego; workflows use it to leave out what a kubelet could not pull.
-var imageReference = func() *regexp.Regexp {
-	comp := `(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])`
-	domain := `(?:` + comp + `(?:\.` + comp + `)*|\[[a-fA-F0-9:]+\])(?::[0-9]+)?`
-	path := `[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*`
-	tag := `[\w][\w.-]{0,127}`
-	digest := `[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}`
-	return regexp.MustCompile(`^(?:` + domain + `/)?` + path + `(?:/` + path + `)*(?::` + tag + `)?(?:@` + digest + `)?$`)
-}()
-
-// ValidImage reports whether ref is an image reference a container runtime accepts.
+// ValidImage reports whether ref is an image reference a container runtime
+// accepts: distribution/reference's grammar (the kubelet's, through
+// ParseNormalizedNamed: domain, lower-case path components, tag, a digest
+// of a known algorithm and length), the same that the baseline policy
+// checks in Rego; workflows use it to leave out what a kubelet could not
+// pull.
 func ValidImage(ref string) bool {
-	return len(ref) <= 255 && imageReference.MatchString(ref)
+	_, err := reference.Parse(ref)
+	return err == nil
 }
 
 // imageTag reads what pins an image reference: its tag ("" without one) and

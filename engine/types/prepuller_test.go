@@ -35,17 +35,19 @@ func TestPrePullerSpecChecks(t *testing.T) {
 
 // What runs is what is pulled: the repository of an image with upper case
 // in it is lower-cased, its tag and digest kept; a reference nothing makes
-// valid has none.
+// valid has none (a sha256 digest in upper-case hex, which the kubelet's
+// parser refuses, among them).
 func TestRunnableImage(t *testing.T) {
-	digest := "@sha256:" + strings.Repeat("Ab", 32)
+	digest := "@sha256:" + strings.Repeat("ab", 32)
 	for ref, want := range map[string]string{
-		"nginx:1":                       "nginx:1",
-		"openanalytics/ShinyProxy-demo": "openanalytics/shinyproxy-demo",
-		"Team/App:V1":                   "team/app:V1",
-		"Registry:5000/Team/App":        "registry:5000/team/app",
-		"Team/App:V1" + digest:          "team/app:V1" + digest,
-		"bad image":                     "",
-		"#{proxy.userId}":               "",
+		"nginx:1":                                     "nginx:1",
+		"openanalytics/ShinyProxy-demo":               "openanalytics/shinyproxy-demo",
+		"Team/App:V1":                                 "team/app:V1",
+		"Registry:5000/Team/App":                      "registry:5000/team/app",
+		"Team/App:V1" + digest:                        "team/app:V1" + digest,
+		"team/app@sha256:" + strings.Repeat("AB", 32): "",
+		"bad image":                                   "",
+		"#{proxy.userId}":                             "",
 	} {
 		got, ok := RunnableImage(ref)
 		if got != want || ok != (want != "") {
