@@ -237,14 +237,49 @@ func (p *Policies) evalCombined(ctx context.Context, e *Evaluation) bool {
 		fs, changes = append(fs, f...), append(changes, c...)
 		before = after
 	}
-	gov, err := jsonOf(termOf(bindings["gov"]))
+	results, err := fired(termOf(bindings["gov"]))
 	if err != nil {
 		return false
 	}
-	results, _ := gov.(map[string]any)
 	e.Spec, e.Findings, e.Changes = before, fs, changes
 	e.governed, e.judged = governed(d, results), true
 	return true
+}
+
+// fired reads the governance rules' values (by "package|rule") as
+// governed reads them, leaving out those that say nothing (an empty set,
+// false): most rules do not fire, and converting their values was most of
+// reading the result.
+func fired(v ast.Value) (map[string]any, error) {
+	obj, ok := v.(ast.Object)
+	if !ok {
+		return nil, nil
+	}
+	out := map[string]any{}
+	err := obj.Iter(func(k, e *ast.Term) error {
+		key, ok := k.Value.(ast.String)
+		if !ok {
+			return fmt.Errorf("a governance rule named %v", k)
+		}
+		switch x := e.Value.(type) {
+		case ast.Set:
+			if x.Len() == 0 {
+				return nil
+			}
+		case *ast.Array:
+			if x.Len() == 0 {
+				return nil
+			}
+		case ast.Boolean:
+			if !x {
+				return nil
+			}
+		}
+		val, err := ast.JSON(e.Value)
+		out[string(key)] = val
+		return err
+	})
+	return out, err
 }
 
 func termOf(v any) ast.Value {

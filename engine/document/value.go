@@ -3,6 +3,7 @@ package document
 import (
 	"fmt"
 	"strconv"
+	"strings"
 
 	"gopkg.in/yaml.v3"
 )
@@ -212,17 +213,30 @@ func keyString(k *yaml.Node) (string, error) {
 	return k.Value, nil
 }
 
+// scalar reads a scalar as yaml.v3 decodes it into a Go value. The plain
+// forms that make most numbers and booleans are read here; yaml.v3's
+// Decode (a decoder per value, the tag resolved again) reads the others:
+// it was a fifth of parsing an app.
 func scalar(n *yaml.Node) (any, error) {
 	switch n.ShortTag() {
 	case "!!null":
 		return nil, nil
 	case "!!bool":
+		switch n.Value {
+		case "true", "True", "TRUE":
+			return true, nil
+		case "false", "False", "FALSE":
+			return false, nil
+		}
 		var b bool
 		if err := n.Decode(&b); err != nil {
 			return nil, nodeErr(n, "%v", err)
 		}
 		return b, nil
 	case "!!int":
+		if i, ok := plainInt(n.Value); ok {
+			return i, nil
+		}
 		var i int64
 		if err := n.Decode(&i); err == nil {
 			return i, nil
@@ -234,6 +248,9 @@ func scalar(n *yaml.Node) (any, error) {
 		}
 		return f, nil
 	case "!!float":
+		if f, ok := plainFloat(n.Value); ok {
+			return f, nil
+		}
 		var f float64
 		if err := n.Decode(&f); err != nil {
 			return nil, nodeErr(n, "%v", err)
@@ -244,4 +261,39 @@ func scalar(n *yaml.Node) (any, error) {
 	}
 	// Custom tags (!foo) keep their text: Laiki gives them no meaning.
 	return n.Value, nil
+}
+
+// plainInt reads a decimal integer written plainly: an optional minus,
+// digits, no leading zero (yaml.v3 reads 012 as octal), at most 18 digits
+// (no overflow), no underscores. Anything else is left to yaml.v3.
+func plainInt(s string) (int64, bool) {
+	digits := strings.TrimPrefix(s, "-")
+	if digits == "" || len(digits) > 18 || (digits[0] == '0' && digits != "0") {
+		return 0, false
+	}
+	for i := 0; i < len(digits); i++ {
+		if digits[i] < '0' || digits[i] > '9' {
+			return 0, false
+		}
+	}
+	i, err := strconv.ParseInt(s, 10, 64)
+	return i, err == nil
+}
+
+// plainFloat reads a decimal fraction written plainly: an optional minus,
+// digits, a point, digits; no exponent or underscore. yaml.v3 reads it
+// with strconv.ParseFloat too.
+func plainFloat(s string) (float64, bool) {
+	digits := strings.TrimPrefix(s, "-")
+	point := strings.IndexByte(digits, '.')
+	if point <= 0 || point == len(digits)-1 {
+		return 0, false
+	}
+	for i := 0; i < len(digits); i++ {
+		if (digits[i] < '0' || digits[i] > '9') && i != point {
+			return 0, false
+		}
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	return f, err == nil
 }
