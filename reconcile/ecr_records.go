@@ -29,6 +29,10 @@ const ecrRecordsKey = "ecr.json.gz"
 const (
 	managedCreated = "created"
 	managedAdopted = "adopted"
+	// managedCreating is a repository Laiki is about to make: recorded
+	// before CreateRepository, so that a process stopped between the two
+	// leaves a record (settled by the repository's tags on the next run).
+	managedCreating = "creating"
 	// managedRefused is a repository a resource names that is not Laiki's
 	// (adoption not allowed, another instance's): recorded only to say why
 	// once, never retired or deleted.

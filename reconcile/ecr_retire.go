@@ -31,6 +31,16 @@ func (r *ecrRun) retire(ctx context.Context, wanted map[string]bool) []ExternalC
 	var out []ExternalChange
 	for _, key := range keys {
 		rec := r.mem.Repositories[key]
+		if rec.Managed == managedCreating {
+			var err error
+			if rec, err = r.settleGone(ctx, key, rec); err != nil {
+				out = append(out, ExternalChange{Type: typeEcrRepository, Name: r.mem.Repositories[key].Name, Op: ExtFailed, Err: err})
+				continue
+			}
+			if rec == nil {
+				continue
+			}
+		}
 		switch {
 		case rec.Managed == managedRefused:
 			delete(r.mem.Repositories, key) // never Laiki's: nothing to retire
@@ -41,6 +51,17 @@ func (r *ecrRun) retire(ctx context.Context, wanted map[string]bool) []ExternalC
 		}
 	}
 	return out
+}
+
+// settleGone settles a repository Laiki was about to make when its
+// resource went: not made, nothing to retire; made, it is retired.
+func (r *ecrRun) settleGone(ctx context.Context, key string, rec *ecrRecord) (*ecrRecord, error) {
+	cur, exists := r.listed[rec.Name]
+	if !exists {
+		delete(r.mem.Repositories, key)
+		return nil, nil
+	}
+	return r.settle(ctx, key, cur)
 }
 
 func (r *ecrRun) retireOne(ctx context.Context, key string, rec *ecrRecord) ExternalChange {

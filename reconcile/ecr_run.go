@@ -68,9 +68,15 @@ func (r *ecrRun) reconcile(ctx context.Context, w *wanted) []ExternalChange {
 	if r.mem.fresh {
 		out = append(out, r.importTagged(ctx)...)
 	}
+	intentErr := r.intend(ctx, w.repos)
 	wantedNames := map[string]bool{}
 	var work []*repoWork
 	for _, d := range w.repos {
+		if _, listed := r.listed[d.Name]; !listed && intentErr != nil {
+			wantedNames[d.Name] = true
+			out = append(out, ExternalChange{Type: typeEcrRepository, Name: d.Name, Resource: d.Resource, Op: ExtFailed, Err: intentErr})
+			continue
+		}
 		wantedNames[d.Name] = true
 		work = append(work, r.ensure(ctx, d))
 	}
@@ -164,6 +170,50 @@ func (r *ecrRun) importTagged(ctx context.Context) []ExternalChange {
 	return out
 }
 
+// intend records the repositories this run is about to make, and saves
+// the records, before any is made: a repository is never made without a
+// record saying Laiki made it.
+func (r *ecrRun) intend(ctx context.Context, repos []*EcrDesired) error {
+	added := false
+	for _, d := range repos {
+		key := recordKey(r.scope, d.Name)
+		if _, listed := r.listed[d.Name]; listed {
+			continue
+		}
+		if rec := r.mem.Repositories[key]; rec == nil || rec.Managed == managedRefused {
+			r.mem.Repositories[key] = &ecrRecord{Name: d.Name, Region: r.scope.Region, Registry: r.scope.Registry, Managed: managedCreating, At: r.now, By: laikiVersion()}
+			added = true
+		}
+	}
+	if !added || r.dryRun || !r.mem.stored {
+		return nil
+	}
+	if err := r.e.save(ctx, r.mem); err != nil {
+		return fmt.Errorf("not made: the record that Laiki makes it could not be kept first (ConfigMap %s): %w", r.e.recordsName(), err)
+	}
+	return nil
+}
+
+// settle decides on a repository recorded as about to be made that exists:
+// Laiki made it if it carries this instance's tags (CreateRepository sets
+// them at once), else someone else did in between, and it is not Laiki's.
+func (r *ecrRun) settle(ctx context.Context, key string, cur ecrtypes.Repository) (*ecrRecord, error) {
+	tags, err := tagsOf(ctx, r.c, cur)
+	if err != nil {
+		return nil, err
+	}
+	if tags[TagManagedBy] != "laiki" || tags[TagInstance] != r.e.Instance {
+		delete(r.mem.Repositories, key)
+		return nil, nil
+	}
+	rec := r.mem.Repositories[key]
+	made := r.record(cur, managedCreated)
+	made.At, made.By = rec.At, rec.By
+	made.Resource, made.Source, made.OnDelete = tags[TagResource], tags[TagSource], tags[TagOnDelete]
+	r.mem.Repositories[key] = made
+	return made, nil
+}
+
 // record starts the record of a repository as ECR listed it.
 func (r *ecrRun) record(cur ecrtypes.Repository, managed string) *ecrRecord {
 	return &ecrRecord{Name: aws.ToString(cur.RepositoryName), Region: r.scope.Region, Registry: r.scope.Registry, Managed: managed,
@@ -178,10 +228,15 @@ func (r *ecrRun) ensure(ctx context.Context, d *EcrDesired) *repoWork {
 	wk.rec = r.mem.Repositories[wk.key]
 	wk.probs = newProblems(wk.rec, r.now)
 	cur, exists := r.listed[d.Name]
+	if wk.rec != nil && wk.rec.Managed == managedCreating && exists {
+		if wk.rec, wk.err = r.settle(ctx, wk.key, cur); wk.err != nil {
+			return wk
+		}
+	}
 	if rec := wk.rec; rec != nil && exists && !rec.RepositoryCreatedAt.IsZero() && !aws.ToTime(cur.CreatedAt).Equal(rec.RepositoryCreatedAt) {
 		// Not the repository recorded: that one was deleted, and this one
 		// made by someone else since. Laiki's claim went with the first.
-		if rec.Managed != managedRefused {
+		if rec.Managed == managedCreated || rec.Managed == managedAdopted {
 			wk.ch.Details = append(wk.ch.Details, fmt.Sprintf("the repository Laiki %s was deleted outside Laiki, and this one made since (%s)",
 				rec.Managed, aws.ToTime(cur.CreatedAt).UTC().Format(time.RFC3339)))
 		}
@@ -238,7 +293,7 @@ func tagList(m map[string]string) []ecrtypes.Tag {
 func (r *ecrRun) create(ctx context.Context, wk *repoWork) {
 	d := wk.d
 	wk.note(ExtCreated, "tag mutability %s, scan on push %v, encryption %s", mutabilityText(d.TagMutability, d.Exclusions), d.Scanning.ScanOnPush, d.Encryption.Type)
-	if wk.rec != nil && wk.rec.Managed != managedRefused {
+	if wk.rec != nil && (wk.rec.Managed == managedCreated || wk.rec.Managed == managedAdopted) {
 		wk.ch.Details = append(wk.ch.Details, "it was deleted outside Laiki: made again")
 	}
 	wk.probs = newProblems(nil, r.now) // what was said of a repository that is gone is moot

@@ -298,6 +298,35 @@ func TestEcrTrackedAcrossRestarts(t *testing.T) {
 	}
 }
 
+// A process stopped between CreateRepository and saving its records
+// leaves the record it saved before (creating): the next run settles it by
+// the repository's tags, and retires it.
+func TestEcrStoppedWhileCreating(t *testing.T) {
+	ctx := context.Background()
+	e, srv, clk, store := ecrFor(t)
+	mustCreate(t, e.Reconcile(ctx, []workflow.External{desiredRepo(t, "mine", "keep", "")}, false))
+	m, err := e.load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rec := range m.Repositories {
+		*rec = ecrRecord{Name: rec.Name, Region: rec.Region, Managed: managedCreating}
+	}
+	// Another repository was about to be made when someone else made it.
+	m.Repositories[recordKey(ecrScope{Region: region}, "theirs")] = &ecrRecord{Name: "theirs", Region: region, Managed: managedCreating}
+	if err := e.save(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	srv.Put(ecrserver.Repository{Name: "theirs", Region: region, Tags: map[string]string{"owner": "them"}})
+	got := byName(clk.ecr(store).Reconcile(ctx, nil, false))
+	if c := got["mine"]; c.Op != ExtOrphaned {
+		t.Errorf("a repository made by a process that stopped: %+v", c)
+	}
+	if _, said := got["theirs"]; said || len(srv.Repo(region, "theirs").Tags) != 1 {
+		t.Errorf("someone else's repository: %+v %+v", got["theirs"], srv.Repo(region, "theirs"))
+	}
+}
+
 // Point 7. Permanent failures are said once: a repository encrypted
 // otherwise fails once (Terminal, so the operator does not back off and
 // retry), then stalls with no new call; a repository that holds images
