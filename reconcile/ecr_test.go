@@ -629,6 +629,30 @@ func TestEcrNotHandedToAnotherSource(t *testing.T) {
 	}
 }
 
+// A wanted repository deleted and made again outside Laiki, without its
+// tags, is not Laiki's any more (the record names another repository): an
+// error on the resource, and the report lists it as refused.
+func TestEcrRecreatedOutsideLaiki(t *testing.T) {
+	ctx := context.Background()
+	e, srv, clk, _ := ecrFor(t)
+	want := []workflow.External{desiredRepo(t, "again", "force", "")}
+	mustCreate(t, e.Reconcile(ctx, want, false))
+	srv.Delete(region, "again")
+	srv.Put(ecrserver.Repository{Name: "again", Region: region, CreatedAt: time.Now().Add(time.Hour)})
+	clk.pass(time.Minute)
+	c := byName(e.Reconcile(ctx, want, false))["again"]
+	if c.Op != ExtFailed || !strings.Contains(c.String(), "was deleted outside Laiki, and this one made since") || !strings.Contains(c.String(), "Laiki did not create it") {
+		t.Errorf("recreated outside Laiki: %+v", c)
+	}
+	rep, err := e.Report(ctx, want)
+	if err != nil || len(rep) != 1 || rep[0].Managed != ReportRefused || rep[0].Compliant {
+		t.Errorf("report: %+v %v", rep, err)
+	}
+	if byName(e.Reconcile(ctx, nil, false))["again"].Op == ExtDeleted || srv.Repo(region, "again") == nil {
+		t.Error("the repository made outside Laiki was deleted")
+	}
+}
+
 // The report of nothing is empty, not null.
 func TestEcrEmptyReport(t *testing.T) {
 	startServer(t)

@@ -225,8 +225,9 @@ func TestEcrScanningOffAtTheRegistry(t *testing.T) {
 func TestEcrUnmanagedUnderThePrefix(t *testing.T) {
 	srv := startECR(t)
 	const ns, inst = "ecr-prefix", "ecr-prefix"
-	cfg, _ := ecrPlatformWith(t, ns, ecrLifecycle+"    creation-template: [CREATE_ON_PUSH, REPLICATION]\n", "app")
-	mustContain(t, "apply", ecrApply(t, srv, cfg, inst), 0, "created AwsEcrRepositoryCreationTemplate team-a/")
+	// b: one character under the prefix is a valid repository (team-a/b).
+	cfg, _ := ecrPlatformWith(t, ns, ecrLifecycle+"    creation-template: [CREATE_ON_PUSH, REPLICATION]\n", "app", "b")
+	mustContain(t, "apply", ecrApply(t, srv, cfg, inst), 0, "created AwsEcrRepositoryCreationTemplate team-a/", "created AwsEcrRepository team-a/b")
 	if tm := srv.Template(ecrRegion, "team-a"); tm == nil || tm.TagMutability != "IMMUTABLE" || tm.EncryptionType != "AES256" || !strings.Contains(tm.LifecyclePolicy, "expire") {
 		t.Fatalf("template: %+v", tm)
 	}
@@ -238,7 +239,7 @@ func TestEcrUnmanagedUnderThePrefix(t *testing.T) {
 	}
 	srv.Put(ecrserver.Repository{Name: "team-a/by-hand", Region: ecrRegion})
 	rep, r := ecrReport(t, srv, cfg, inst)
-	if r.code != 1 || rep["team-a/pushed"].Managed != "unmanaged" || rep["team-a/pushed"].Compliant || rep["team-a/by-hand"].Managed != "unmanaged" || !rep["team-a/app"].Compliant {
+	if r.code != 1 || rep["team-a/pushed"].Managed != "unmanaged" || rep["team-a/pushed"].Compliant || rep["team-a/by-hand"].Managed != "unmanaged" || !rep["team-a/app"].Compliant || !rep["team-a/b"].Compliant {
 		t.Errorf("report: exit %d %+v", r.code, rep)
 	}
 	mustContain(t, "apply again", ecrApply(t, srv, cfg, inst), 0, "unchanged AwsEcrRepositoryCreationTemplate team-a/")
