@@ -89,7 +89,27 @@ func (r *ecrRun) reconcile(ctx context.Context, w *wanted) []ExternalChange {
 	if r.full && !r.failed(out) {
 		sc.Checked = r.now
 	}
+	r.forgetEmpty(w)
 	return out
+}
+
+// forgetEmpty stops listing a registry once nothing of Laiki's is left in
+// it and nothing is wanted there.
+func (r *ecrRun) forgetEmpty(w *wanted) {
+	if len(w.repos) > 0 || len(w.templates) > 0 {
+		return
+	}
+	for _, rec := range r.mem.Repositories {
+		if rec.Region == r.scope.Region && rec.Registry == r.scope.Registry {
+			return
+		}
+	}
+	for _, t := range r.mem.Templates {
+		if t.Region == r.scope.Region && t.Registry == r.scope.Registry {
+			return
+		}
+	}
+	delete(r.mem.Scopes, r.scope.key())
 }
 
 func orCaller(registry string) string {

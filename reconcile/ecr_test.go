@@ -238,6 +238,12 @@ func TestEcrAdoptedDeletedOnlyWhenAllowed(t *testing.T) {
 	if srv.Repo(region, "owned") == nil {
 		t.Error("the refused repository was deleted")
 	}
+	// Nothing of Laiki's is left in the registry: it is not listed any more.
+	n := calls(srv)
+	e.Reconcile(ctx, nil, false)
+	if calls(srv) != n {
+		t.Errorf("a registry with nothing of Laiki's is still read: %v", srv.Calls())
+	}
 }
 
 // Another Laiki instance's repository is never touched, even where the
