@@ -25,8 +25,9 @@ import (
 )
 
 // The ECR registry, in steps: ecr_records.go keeps what Laiki made and
-// adopted (the ConfigMap <instance>-ecr), ecr_listing.go reads a registry
-// (one listing a run), ecr_claim.go decides whether an existing repository
+// adopted (the ConfigMap <instance>-ecr), ecr_run.go is one run in one
+// registry, ecr_listing.go reads a registry (one listing a run),
+// ecr_claim.go decides whether an existing repository
 // may become Laiki's, ecr_ensure.go creates and corrects, ecr_lifecycle.go
 // previews a lifecycle policy against the images apps run, ecr_retire.go
 // handles the repositories no resource wants, ecr_template.go the

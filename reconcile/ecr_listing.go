@@ -67,8 +67,8 @@ func scans(f ecrtypes.ScanFrequency) bool {
 	return f == ecrtypes.ScanFrequencyScanOnPush || f == ecrtypes.ScanFrequencyContinuousScan
 }
 
-// policyOf reads a repository's lifecycle or repository policy; "" when it
-// has none.
+// lifecycleOf and repositoryPolicyOf read a repository's policies; "" when
+// it has none.
 func lifecycleOf(ctx context.Context, c *ecr.Client, s ecrScope, name string) (string, error) {
 	got, err := c.GetLifecyclePolicy(ctx, &ecr.GetLifecyclePolicyInput{RepositoryName: aws.String(name), RegistryId: str(s.Registry)})
 	var nf *ecrtypes.LifecyclePolicyNotFoundException

@@ -59,12 +59,15 @@ type EcrRecord struct {
 	MadeBy   string    `json:"madeBy,omitempty"`
 	OnDelete string    `json:"onDelete,omitempty"`
 	Orphaned string    `json:"orphaned,omitempty"`
-	// Corrections are the last settings Laiki set back on it.
-	Corrections []EcrCorrection `json:"corrections,omitempty"`
-	Compliant   bool            `json:"compliant"`
-	Problems    []string        `json:"problems,omitempty"`
-	VerifiedAt  time.Time       `json:"verifiedAt"`
-	VerifiedBy  string          `json:"verifiedBy"`
+	// Corrections are the last settings Laiki set back on it; LastChecked
+	// the settings as Laiki's last full check (apply or the operator) read
+	// them, when and by which Laiki.
+	Corrections []EcrCorrection  `json:"corrections,omitempty"`
+	LastChecked *EcrSettingsSeen `json:"lastChecked,omitempty"`
+	Compliant   bool             `json:"compliant"`
+	Problems    []string         `json:"problems,omitempty"`
+	VerifiedAt  time.Time        `json:"verifiedAt"`
+	VerifiedBy  string           `json:"verifiedBy"`
 }
 
 // Report reads every repository this instance manages or is asked for, in
@@ -191,7 +194,7 @@ func (e *Ecr) provenance(rec *EcrRecord, r *ecrRecord, d *EcrDesired) {
 	switch {
 	case r != nil && r.Managed != managedRefused:
 		rec.Managed, rec.Provenance, rec.MadeAt, rec.MadeBy = r.Managed, r.Provenance, r.At, r.By
-		rec.OnDelete, rec.Orphaned, rec.Corrections = r.OnDelete, r.Orphaned, r.Corrections
+		rec.OnDelete, rec.Orphaned, rec.Corrections, rec.LastChecked = r.OnDelete, r.Orphaned, r.Corrections, r.Checked
 		if r.Managed == managedAdopted && !r.DeleteAllowed && r.OnDelete != "keep" {
 			rec.OnDelete = "keep (adopted; on-delete " + r.OnDelete + " does not apply)"
 		}

@@ -299,7 +299,8 @@ func TestEcrTrackedAcrossRestarts(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(report) != 1 || report[0].Name != "team-a/last" || report[0].Compliant || report[0].Managed != ReportCreated ||
-		report[0].Commit != "c0ffee" || report[0].PolicyRevision != "p1" || report[0].File != "team-a/last.yaml" || report[0].Orphaned == "" {
+		report[0].Commit != "c0ffee" || report[0].PolicyRevision != "p1" || report[0].File != "team-a/last.yaml" || report[0].Orphaned == "" ||
+		report[0].LastChecked == nil || report[0].LastChecked.ScanFrequency != "SCAN_ON_PUSH" || report[0].LastChecked.TagMutability != "IMMUTABLE" {
 		t.Errorf("report after a restart: %+v", report)
 	}
 }
