@@ -209,12 +209,12 @@ func TestPositionsAreTheTrees(t *testing.T) {
 		})
 	}
 	cases := map[string]string{
-		"aliases": "laiki-metadata: &m\n  resource-type: A\n  target-name: t\n  target-namespace: n\nlaiki-spec:\n  a: &x {b: [1, {c: 2}], d: e}\n  f: *x\n  g: [*x, *x]\n  <<: {h: 1}\n  i:\n    <<: [*x, {j: 2}]\n    k: 3\n",
-		"spec alias": "x: &s {a: 1, b: {c: 2}}\nlaiki-metadata:\n  resource-type: A\n  target-name: t\n  target-namespace: n\nlaiki-spec: *s\n",
-		"target": "laiki-metadata:\n  target-type: ShinyProxy\n  name: sp\n  namespace: ns\nlaiki-spec:\n  proxy: {title: x, specs: [{id: a}]}\n",
+		"aliases":        "laiki-metadata: &m\n  resource-type: A\n  target-name: t\n  target-namespace: n\nlaiki-spec:\n  a: &x {b: [1, {c: 2}], d: e}\n  f: *x\n  g: [*x, *x]\n  <<: {h: 1}\n  i:\n    <<: [*x, {j: 2}]\n    k: 3\n",
+		"spec alias":     "x: &s {a: 1, b: {c: 2}}\nlaiki-metadata:\n  resource-type: A\n  target-name: t\n  target-namespace: n\nlaiki-spec: *s\n",
+		"target":         "laiki-metadata:\n  target-type: ShinyProxy\n  name: sp\n  namespace: ns\nlaiki-spec:\n  proxy: {title: x, specs: [{id: a}]}\n",
 		"flow and lists": "{laiki-metadata: {resource-type: A, target-name: t, target-namespace: n}, laiki-spec: [a, [b, c], {d: e}]}\n",
-		"scalar spec": "laiki-metadata:\n  resource-type: A\n  target-name: t\n  target-namespace: n\nlaiki-spec: 3\n",
-		"duplicates": "laiki-metadata:\n  resource-type: A\n  target-name: t\n  target-namespace: n\nlaiki-spec:\n  a: {b: 1, b: 2}\n  a: 2\n",
+		"scalar spec":    "laiki-metadata:\n  resource-type: A\n  target-name: t\n  target-namespace: n\nlaiki-spec: 3\n",
+		"duplicates":     "laiki-metadata:\n  resource-type: A\n  target-name: t\n  target-namespace: n\nlaiki-spec:\n  a: {b: 1, b: 2}\n  a: 2\n",
 	}
 	checked := 0
 	for name, text := range cases {
