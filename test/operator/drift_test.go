@@ -117,29 +117,8 @@ func appOf(u map[string]any) map[string]any {
 // an update a policy rejects leaves the running version deployed, and says
 // so; the memory is in the cluster, in laiki-system.
 func TestApplyKeepsTheRunningVersion(t *testing.T) {
-	ns := "drift-keep"
-	namespace(t, kube.Name(ns))
-	dir := t.TempDir()
-	gittest.Write(t, filepath.Join(dir, "platform"), platformFiles(ns))
-	gittest.Write(t, filepath.Join(dir, "team"), map[string]string{"a.yaml": appFile(ns, "a", "registry.example.com/a/a:1")})
-	cfg := teams(t, dir, ns, "team")
-	apply := func() result {
-		return runLaiki(t, "apply", "--config", cfg, "--kubeconfig", kubeconfig, "--cache-dir", t.TempDir(), "--instance", "drift-keep")
-	}
-	apply()
 	// A bad merge: an image reference the baseline refuses.
-	gittest.Write(t, filepath.Join(dir, "team"), map[string]string{"a.yaml": appFile(ns, "a", "registry.example.com/a/a:not a tag")})
-	r := apply()
-	u, err := shinyProxy(t, kube.Name(ns), "apps")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := apps(u)["a"]["container-image"]; got != "registry.example.com/a/a:1" {
-		t.Errorf("the running version must stay deployed: a runs %v\n%s%s", got, r.stdout, r.stderr)
-	}
-	if !strings.Contains(r.stdout, "kept ShinyProxyApp "+ns+"/apps/a at its last accepted version") {
-		t.Errorf("apply must say it kept it:\n%s", r.stdout)
-	}
+	keepsRunning(t, "drift-keep", appFile("drift-keep", "a", "registry.example.com/a/a:not a tag"), "")
 }
 
 // A new version that the policies accept but a workflow refuses (its data
@@ -148,20 +127,28 @@ func TestApplyKeepsTheRunningVersion(t *testing.T) {
 // only what the policies reject.
 func TestApplyKeepsTheRunningVersionAWorkflowRefuses(t *testing.T) {
 	ns := "drift-keep-wf"
+	keepsRunning(t, ns, appFile(ns, "a", "registry.example.com/a/a:2")+
+		"  access-users: [jack]\n  crane-data-repository: {crane: not-there, name: a-data, read-access: {users: [jack]}}\n", "no Crane target not-there")
+}
+
+// keepsRunning applies app a at image :1 in namespace ns (instance ns),
+// then the bad version, and checks that :1 still runs and apply says it
+// kept it; refused, when set, is what apply must say of the bad version.
+func keepsRunning(t *testing.T, ns, bad, refused string) {
+	t.Helper()
 	namespace(t, kube.Name(ns))
 	dir := t.TempDir()
 	gittest.Write(t, filepath.Join(dir, "platform"), platformFiles(ns))
 	gittest.Write(t, filepath.Join(dir, "team"), map[string]string{"a.yaml": appFile(ns, "a", "registry.example.com/a/a:1")})
 	cfg := teams(t, dir, ns, "team")
 	apply := func() result {
-		return runLaiki(t, "apply", "--config", cfg, "--kubeconfig", kubeconfig, "--cache-dir", t.TempDir(), "--instance", "drift-keep-wf")
+		return runLaiki(t, "apply", "--config", cfg, "--kubeconfig", kubeconfig, "--cache-dir", t.TempDir(), "--instance", ns)
 	}
 	apply()
-	gittest.Write(t, filepath.Join(dir, "team"), map[string]string{"a.yaml": appFile(ns, "a", "registry.example.com/a/a:2") +
-		"  access-users: [jack]\n  crane-data-repository: {crane: not-there, name: a-data, read-access: {users: [jack]}}\n"})
+	gittest.Write(t, filepath.Join(dir, "team"), map[string]string{"a.yaml": bad})
 	r := apply()
-	if !strings.Contains(r.stdout+r.stderr, "no Crane target not-there") {
-		t.Fatalf("the workflow must refuse the new version:\n%s%s", r.stdout, r.stderr)
+	if refused != "" && !strings.Contains(r.stdout+r.stderr, refused) {
+		t.Fatalf("apply must refuse the new version (%s):\n%s%s", refused, r.stdout, r.stderr)
 	}
 	u, err := shinyProxy(t, kube.Name(ns), "apps")
 	if err != nil {
