@@ -135,7 +135,10 @@ func benchCheck(t *tools, apps int) error {
 	fmt.Printf("  %-22s %10s %10s %10s\n", "", "wall", "cpu", "peak RSS")
 	fmt.Printf("  %-22s %10s %10s %9.0fM\n", "laiki check", l.wall.Round(time.Millisecond), l.cpu.Round(time.Millisecond), float64(l.rss)/(1<<20))
 	fmt.Printf("  %-22s %10s %10s %9.0fM\n", "conftest "+t.conftestVersion, c.wall.Round(time.Millisecond), c.cpu.Round(time.Millisecond), float64(c.rss)/(1<<20))
-	fmt.Printf("  %-22s %9.1fx %9.1fx %9.2fx   (goal: >= 10x faster, memory <= 1x)\n", "conftest / laiki", c.wall.Seconds()/l.wall.Seconds(), c.cpu.Seconds()/l.cpu.Seconds(), float64(l.rss)/float64(c.rss))
+	speed, memory := c.wall.Seconds()/l.wall.Seconds(), float64(l.rss)/float64(c.rss)
+	fmt.Printf("  %-22s %9.1fx %9.1fx %9.2fx\n", "conftest / laiki", speed, c.cpu.Seconds()/l.cpu.Seconds(), memory)
+	goal("check: >= 10x faster than conftest", fmt.Sprintf("%.1fx", speed), speed >= 10)
+	goal("check: peak RSS at most conftest's", fmt.Sprintf("%.2fx conftest's", memory), memory <= 1)
 	return nil
 }
 

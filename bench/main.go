@@ -102,3 +102,13 @@ func ints(flag, list string) []int {
 	}
 	return out
 }
+
+// goal prints one of issue 22's goals with the figure measured and whether
+// it is met, so that a run says plainly where Laiki stands.
+func goal(what, figure string, met bool) {
+	word := "missed"
+	if met {
+		word = "met"
+	}
+	fmt.Printf("  goal %-62s %-28s %s\n", what+":", figure, word)
+}
