@@ -12,7 +12,9 @@ package engine
 import (
 	"context"
 	"fmt"
+	"maps"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -273,7 +275,7 @@ func (r *Result) HoldUnread(last map[string]*Resource, unread []string) []*Resou
 		}
 	}
 	var held []*Resource
-	for _, key := range sortedKeys(last) {
+	for _, key := range slices.Sorted(maps.Keys(last)) {
 		prev := last[key]
 		if !gone[prev.Doc.Source.Name] || present[key] {
 			continue
@@ -557,7 +559,7 @@ func (r *Result) bindResources(usable func(*document.Document) bool) {
 			ids[res.Key()] = append(ids[res.Key()], res)
 		}
 	}
-	for _, key := range sortedKeys(ids) {
+	for _, key := range slices.Sorted(maps.Keys(ids)) {
 		rs := ids[key]
 		if len(rs) < 2 {
 			continue
@@ -648,13 +650,4 @@ func sortDocs(ds []*document.Document) {
 		}
 		return ds[i].Index < ds[j].Index
 	})
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -138,7 +140,7 @@ func unreported(before, after any, pp *document.Document, reported map[string]bo
 	prev, _ := before.(map[string]any)
 	next, _ := after.(map[string]any)
 	var out []Change
-	for _, k := range sortedKeys(next) {
+	for _, k := range slices.Sorted(maps.Keys(next)) {
 		if old, had := prev[k]; !reported[k] && (!had || !reflect.DeepEqual(old, next[k])) {
 			out = append(out, Change{Field: []string{document.KeySpec, k}, PreProcessor: pp})
 		}
@@ -164,7 +166,7 @@ func (p *Policies) Govern(ctx context.Context, d *document.Document, spec any, p
 // findings.
 func governed(d *document.Document, results map[string]any) []finding.Finding {
 	var out []finding.Finding
-	for _, key := range sortedKeys(results) {
+	for _, key := range slices.Sorted(maps.Keys(results)) {
 		pkg, rule, _ := strings.Cut(key, "|")
 		sev := finding.Deny
 		if strings.HasPrefix(rule, "warn") {

@@ -12,7 +12,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -185,14 +187,14 @@ func Compile(ctx context.Context, platform []Module, config map[string]any) (*Po
 	fmt.Fprintf(&collect, "package %s\n\n", collectPackage)
 	p := &Policies{preprocessors: map[string]*preprocessor{}, rules: map[string][]string{}, timeout: DefaultTimeout, chains: &chains{},
 		Warnings: nearMisses(parsed, platformFiles)}
-	for _, pkg := range sortedKeys(gov) {
+	for _, pkg := range slices.Sorted(maps.Keys(gov)) {
 		p.rulesets = append(p.rulesets, pkg)
-		p.rules[pkg] = sortedKeys(gov[pkg])
-		for _, rule := range sortedKeys(gov[pkg]) {
+		p.rules[pkg] = slices.Sorted(maps.Keys(gov[pkg]))
+		for _, rule := range slices.Sorted(maps.Keys(gov[pkg])) {
 			fmt.Fprintf(&collect, "governance[%q] := %s\n", pkg+"|"+rule, ref(pkg, rule))
 		}
 	}
-	ppNames := sortedKeys(pps)
+	ppNames := slices.Sorted(maps.Keys(pps))
 	for i, name := range ppNames {
 		rules := pps[name]
 		if !rules["spec"] {
@@ -311,7 +313,7 @@ type Inventory struct {
 }
 
 func inventoryOf(pps, gov map[string]map[string]bool) Inventory {
-	inv := Inventory{Rulesets: sortedKeys(gov), PreProcessors: sortedKeys(pps)}
+	inv := Inventory{Rulesets: slices.Sorted(maps.Keys(gov)), PreProcessors: slices.Sorted(maps.Keys(pps))}
 	for _, rules := range gov {
 		inv.Rules += len(rules)
 	}
@@ -420,7 +422,7 @@ func (p *Policies) HasPreProcessor(name string) bool {
 }
 
 // PreProcessorNames lists the pre-processor policies, sorted.
-func (p *Policies) PreProcessorNames() []string { return sortedKeys(p.preprocessors) }
+func (p *Policies) PreProcessorNames() []string { return slices.Sorted(maps.Keys(p.preprocessors)) }
 
 // Rulesets lists the governance packages, sorted.
 func (p *Policies) Rulesets() []string { return p.rulesets }
@@ -431,22 +433,13 @@ func (p *Policies) AppliesTo(name, resourceType string) bool {
 	return ok && (pp.resourceTypes == nil || pp.resourceTypes[resourceType])
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
-
 func asList(v any) []any {
 	switch x := v.(type) {
 	case []any:
 		return x
 	case map[string]any:
 		out := make([]any, 0, len(x))
-		for _, k := range sortedKeys(x) {
+		for _, k := range slices.Sorted(maps.Keys(x)) {
 			out = append(out, x[k])
 		}
 		return out

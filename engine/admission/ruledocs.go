@@ -1,6 +1,7 @@
 package admission
 
 import (
+	"maps"
 	"slices"
 	"strings"
 
@@ -73,7 +74,7 @@ func ruleDocs(parsed map[string]*ast.Module) map[string]RuleDoc {
 	suffixed := map[string]string{} // deny_x's policy name: its package
 	// Files in name order, and each file's annotations in line order (the
 	// parser's), make "first non-empty" the same on every compile.
-	for _, file := range sortedKeys(parsed) {
+	for _, file := range slices.Sorted(maps.Keys(parsed)) {
 		mod := parsed[file]
 		pkg := packageName(mod)
 		if _, ok := own[pkg]; !ok {

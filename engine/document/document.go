@@ -11,7 +11,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -491,7 +493,7 @@ func read(src SourceRef, file string, index int, top *yaml.Node, limits Limits) 
 	}
 	sort.Slice(unknown, func(i, j int) bool { return values[unknown[i]].Line < values[unknown[j]].Line })
 	for _, k := range unknown {
-		fail(values[k], "unknown key laiki-metadata.%s for a %s (allowed: %s)", k, d.Kind, strings.Join(sortedKeys(allowed), ", "))
+		fail(values[k], "unknown key laiki-metadata.%s for a %s (allowed: %s)", k, d.Kind, strings.Join(slices.Sorted(maps.Keys(allowed)), ", "))
 	}
 	for _, k := range kindKeys[d.Kind].required {
 		if _, ok := values[k]; !ok {
@@ -510,15 +512,6 @@ func read(src SourceRef, file string, index int, top *yaml.Node, limits Limits) 
 		d.TargetNamespace = d.Namespace
 	}
 	return d, fs
-}
-
-func sortedKeys(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // Input is the document as policies see it: laiki-metadata, laiki-spec and

@@ -2,6 +2,8 @@ package types
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"unicode"
@@ -80,7 +82,7 @@ func (f Field) canonicalize(path []string, v any, idx map[string]map[string]stri
 			spellings[c] = append(spellings[c], k)
 		}
 	}
-	for _, c := range sortedKeys(spellings) {
+	for _, c := range slices.Sorted(maps.Keys(spellings)) {
 		ks := spellings[c]
 		if len(ks) > 1 {
 			*ps = append(*ps, Problem{Path: appendPath(path, ks[len(ks)-1]), Severity: finding.Error,

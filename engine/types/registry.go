@@ -5,6 +5,7 @@ package types
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 )
@@ -84,14 +85,14 @@ func Resource(name string) (*ResourceType, bool) {
 func TargetNames() []string {
 	mu.RLock()
 	defer mu.RUnlock()
-	return sortedKeys(targets)
+	return slices.Sorted(maps.Keys(targets))
 }
 
 // ResourceNames lists the registered resource types, sorted.
 func ResourceNames() []string {
 	mu.RLock()
 	defer mu.RUnlock()
-	return sortedKeys(resources)
+	return slices.Sorted(maps.Keys(resources))
 }
 
 // Binds reports whether a resource of type r may bind to a target of type t.

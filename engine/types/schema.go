@@ -2,7 +2,9 @@ package types
 
 import (
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -162,7 +164,7 @@ func (f Field) check(what string, path []string, v any, ps *[]Problem) {
 	case StringMap:
 		m, isMap := v.(map[string]any)
 		ok = isMap
-		for _, k := range sortedKeys(m) {
+		for _, k := range slices.Sorted(maps.Keys(m)) {
 			switch m[k].(type) {
 			case string, bool, int64, float64, nil:
 			default:
@@ -192,7 +194,7 @@ func (f Field) check(what string, path []string, v any, ps *[]Problem) {
 			*ps = append(*ps, Problem{Path: append([]string(nil), path...), Severity: finding.Error, Missing: true,
 				Message: fmt.Sprintf("%s needs %s", name, k)})
 		}
-		for _, k := range sortedKeys(m) {
+		for _, k := range slices.Sorted(maps.Keys(m)) {
 			sub, known := f.Fields[k]
 			if !known {
 				if f.Unknown != "" {
@@ -250,13 +252,4 @@ func suggest(k string, known map[string]Field) string {
 		return ""
 	}
 	return fmt.Sprintf(" (did you mean %s?)", best)
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
