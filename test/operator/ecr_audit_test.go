@@ -170,7 +170,16 @@ func TestEcrTrackedAfterRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := startOperator(t, loaded, "ecr-op-last", time.Second, nil)
-	eventually(t, 30*time.Second, func() bool { return srv.Repo(ecrRegion, "team-a/op-last") != nil }, func() string { return "no team-a/op-last" })
+	// Stopped once the run that made it has recorded who asked for it (a
+	// stop between CreateRepository and that record leaves a repository
+	// tracked without its file and commit).
+	eventually(t, 30*time.Second, func() bool {
+		if srv.Repo(ecrRegion, "team-a/op-last") == nil {
+			return false
+		}
+		rep, _ := ecrReport(t, srv, file, "ecr-op-last")
+		return rep["team-a/op-last"].Commit == commit
+	}, func() string { return "no team-a/op-last recorded with its commit" })
 	s.cancel()
 	<-s.stopped
 	gittest.Commit(t, work, nil, "the last repository goes", "op-last.yaml")
