@@ -209,7 +209,13 @@ func (d *Document) RenameSpecKey(path []string, from, to string) {
 		}
 	}
 	// A target keeps its tree, which is rendered.
-	n := deref(d.specNode)
+	renameInTree(d.specNode, path, from, to)
+}
+
+// renameInTree renames the key from to to in the mapping at path of a
+// spec's tree (merge keys stay what they are).
+func renameInTree(spec *yaml.Node, path []string, from, to string) {
+	n := deref(spec)
 	for _, seg := range path {
 		if n == nil || n.Kind != yaml.MappingNode {
 			return

@@ -52,31 +52,6 @@ func treePosOf(d *Document, root *yaml.Node, path ...string) finding.Location {
 	return loc
 }
 
-// treeRename is RenameSpecKey on the tree, as it was.
-func treeRename(spec *yaml.Node, path []string, from, to string) {
-	n := deref(spec)
-	for _, seg := range path {
-		if n == nil || n.Kind != yaml.MappingNode {
-			return
-		}
-		var next *yaml.Node
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			if n.Content[i].Value == seg {
-				next = n.Content[i+1]
-			}
-		}
-		n = deref(next)
-	}
-	if n == nil || n.Kind != yaml.MappingNode {
-		return
-	}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		if k := n.Content[i]; k.Value == from && k.Tag != "!!merge" {
-			k.Value = to
-		}
-	}
-}
-
 // tops decodes the top mappings of a file's Laiki documents, as Parse does.
 func tops(data []byte) []*yaml.Node {
 	var out []*yaml.Node
@@ -169,13 +144,13 @@ func sameAsTree(t *testing.T, data []byte) int {
 			if len(p) == 0 {
 				for _, k := range treeKeys(spec) {
 					d.RenameSpecKey(nil, k, k+"-renamed")
-					treeRename(spec, nil, k, k+"-renamed")
+					renameInTree(spec, nil, k, k+"-renamed")
 				}
 				continue
 			}
 			last := p[len(p)-1]
 			d.RenameSpecKey(p[:len(p)-1], last, "x"+last)
-			treeRename(spec, p[:len(p)-1], last, "x"+last)
+			renameInTree(spec, p[:len(p)-1], last, "x"+last)
 		}
 		ps = ps[:0]
 		paths(top, nil, 0, &ps)
