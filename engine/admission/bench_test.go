@@ -61,3 +61,15 @@ func BenchmarkEvaluate(b *testing.B) {
 		e.Govern(ctx, false)
 	}
 }
+
+// Compiling the built-in policies (parse, generate the collector, compile,
+// prepare every query): done once per policy revision.
+func BenchmarkCompile(b *testing.B) {
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := admission.Compile(ctx, nil, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

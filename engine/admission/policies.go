@@ -171,30 +171,67 @@ func Compile(ctx context.Context, platform []Module, config map[string]any) (*Po
 	if err != nil {
 		return nil, err
 	}
-	hash := sha256.New()
-	for _, m := range all {
-		fmt.Fprintf(hash, "%s\x00%d\x00", m.File, len(m.Text))
-		hash.Write(m.Text)
-	}
-	// policy-data decides as much as the policies do.
-	data, _ := json.Marshal(config)
-	hash.Write(data)
+	revision := policyRevision(all, config)
 
-	// What rules exist decides the collector module: governance rules are
-	// gathered by one generated query, each pre-processor by one of its own.
 	pps, gov := classify(parsed)
-	var collect strings.Builder
-	fmt.Fprintf(&collect, "package %s\n\n", collectPackage)
 	p := &Policies{preprocessors: map[string]*preprocessor{}, rules: map[string][]string{}, timeout: DefaultTimeout, chains: &chains{},
 		Warnings: nearMisses(parsed, platformFiles)}
 	for _, pkg := range slices.Sorted(maps.Keys(gov)) {
 		p.rulesets = append(p.rulesets, pkg)
 		p.rules[pkg] = slices.Sorted(maps.Keys(gov[pkg]))
-		for _, rule := range slices.Sorted(maps.Keys(gov[pkg])) {
+	}
+	ppNames := slices.Sorted(maps.Keys(pps))
+	collect, err := collectorModule(p.rulesets, p.rules, ppNames, pps)
+	if err != nil {
+		return nil, err
+	}
+	parsed["laiki:collect.rego"] = collect
+
+	compiler, err := compileModules(parsed)
+	if err != nil {
+		return nil, err
+	}
+	store, err := configStore(config)
+	if err != nil {
+		return nil, err
+	}
+	p.compiler, p.store = compiler, store
+	// From the compiled set only: OPA has refused a package or document
+	// with two METADATA blocks of one scope by now.
+	p.docs = ruleDocs(parsed)
+	if err := p.prepareQueries(ctx, ppNames, pps); err != nil {
+		return nil, err
+	}
+	p.Revision = revision
+	p.Inventory = inventoryOf(pps, gov)
+	return p, nil
+}
+
+// policyRevision hashes every module and the policy-data: policy-data
+// decides as much as the policies do.
+func policyRevision(all []Module, config map[string]any) string {
+	hash := sha256.New()
+	for _, m := range all {
+		fmt.Fprintf(hash, "%s\x00%d\x00", m.File, len(m.Text))
+		hash.Write(m.Text)
+	}
+	data, _ := json.Marshal(config)
+	hash.Write(data)
+	return hex.EncodeToString(hash.Sum(nil))[:16]
+}
+
+// collectorModule generates the module that gathers the rules' results:
+// what rules exist decides it. Governance rules (rules, by package, in the
+// order of rulesets) are gathered by one generated query, each
+// pre-processor by one of its own (pp_<i>, i its place in ppNames).
+func collectorModule(rulesets []string, rules map[string][]string, ppNames []string, pps map[string]map[string]bool) (*ast.Module, error) {
+	var collect strings.Builder
+	fmt.Fprintf(&collect, "package %s\n\n", collectPackage)
+	for _, pkg := range rulesets {
+		for _, rule := range rules[pkg] {
 			fmt.Fprintf(&collect, "governance[%q] := %s\n", pkg+"|"+rule, ref(pkg, rule))
 		}
 	}
-	ppNames := slices.Sorted(maps.Keys(pps))
 	for i, name := range ppNames {
 		rules := pps[name]
 		if !rules["spec"] {
@@ -207,66 +244,81 @@ func Compile(ctx context.Context, platform []Module, config map[string]any) (*Po
 			}
 		}
 	}
-	parsed["laiki:collect.rego"], err = ast.ParseModuleWithOpts("laiki:collect.rego", collect.String(), ast.ParserOptions{RegoVersion: ast.RegoV1})
+	mod, err := ast.ParseModuleWithOpts("laiki:collect.rego", collect.String(), ast.ParserOptions{RegoVersion: ast.RegoV1})
 	if err != nil {
 		return nil, fmt.Errorf("internal: collector module: %w", err)
 	}
+	return mod, nil
+}
 
+// compileModules compiles the parsed modules with the capabilities that
+// keep a policy inside its evaluation.
+func compileModules(parsed map[string]*ast.Module) (*ast.Compiler, error) {
 	compiler := ast.NewCompiler().WithCapabilities(capabilities()).WithEnablePrintStatements(false)
 	compiler.Compile(parsed)
 	if compiler.Failed() {
 		return nil, &CompileError{Errors: compiler.Errors}
 	}
+	return compiler, nil
+}
 
-	store, err := configStore(config)
-	if err != nil {
-		return nil, err
-	}
-	p.compiler, p.store = compiler, store
-	// From the compiled set only: OPA has refused a package or document
-	// with two METADATA blocks of one scope by now.
-	p.docs = ruleDocs(parsed)
-	prepare := func(query string) (rego.PreparedEvalQuery, error) {
-		return rego.New(rego.Query(query), rego.Compiler(compiler), rego.Store(store), rego.StrictBuiltinErrors(false)).PrepareForEval(ctx)
-	}
-	if p.governance, err = prepare("data." + collectPackage + ".governance"); err != nil {
-		return nil, err
+// prepare prepares one query on the compiled set and its store.
+func (p *Policies) prepare(ctx context.Context, query string) (rego.PreparedEvalQuery, error) {
+	return rego.New(rego.Query(query), rego.Compiler(p.compiler), rego.Store(p.store), rego.StrictBuiltinErrors(false)).PrepareForEval(ctx)
+}
+
+// prepareQueries prepares the governance query and each pre-processor's, so
+// that every evaluation after Compile only evaluates.
+func (p *Policies) prepareQueries(ctx context.Context, ppNames []string, pps map[string]map[string]bool) error {
+	var err error
+	if p.governance, err = p.prepare(ctx, "data."+collectPackage+".governance"); err != nil {
+		return err
 	}
 	for i, name := range ppNames {
-		pp := &preprocessor{name: name, collect: fmt.Sprintf("data.%s.pp_%d", collectPackage, i)}
-		if pp.eval, err = prepare(pp.collect); err != nil {
-			return nil, err
-		}
-		if pps[name]["parameter_errors"] {
-			q, err := prepare(ref(PreProcessorPackage+"."+name, "parameter_errors"))
-			if err != nil {
-				return nil, err
-			}
-			pp.params = &q
-		}
-		if pps[name]["resource_types"] {
-			q, err := prepare(ref(PreProcessorPackage+"."+name, "resource_types"))
-			if err != nil {
-				return nil, err
-			}
-			rs, err := q.Eval(ctx, rego.EvalInput(map[string]any{}))
-			if err != nil {
-				return nil, fmt.Errorf("pre-processor %s: resource_types: %w", name, err)
-			}
-			if len(rs) > 0 {
-				pp.resourceTypes = map[string]bool{}
-				for _, v := range asList(rs[0].Expressions[0].Value) {
-					if s, ok := v.(string); ok {
-						pp.resourceTypes[s] = true
-					}
-				}
-			}
+		pp, err := p.preparePreprocessor(ctx, i, name, pps[name])
+		if err != nil {
+			return err
 		}
 		p.preprocessors[name] = pp
 	}
-	p.Revision = hex.EncodeToString(hash.Sum(nil))[:16]
-	p.Inventory = inventoryOf(pps, gov)
-	return p, nil
+	return nil
+}
+
+// preparePreprocessor prepares the queries of the pre-processor name (the
+// i-th of the collector module), rules being the rules it has; its
+// resource_types, which depend on no input, are evaluated once here.
+func (p *Policies) preparePreprocessor(ctx context.Context, i int, name string, rules map[string]bool) (*preprocessor, error) {
+	var err error
+	pp := &preprocessor{name: name, collect: fmt.Sprintf("data.%s.pp_%d", collectPackage, i)}
+	if pp.eval, err = p.prepare(ctx, pp.collect); err != nil {
+		return nil, err
+	}
+	if rules["parameter_errors"] {
+		q, err := p.prepare(ctx, ref(PreProcessorPackage+"."+name, "parameter_errors"))
+		if err != nil {
+			return nil, err
+		}
+		pp.params = &q
+	}
+	if rules["resource_types"] {
+		q, err := p.prepare(ctx, ref(PreProcessorPackage+"."+name, "resource_types"))
+		if err != nil {
+			return nil, err
+		}
+		rs, err := q.Eval(ctx, rego.EvalInput(map[string]any{}))
+		if err != nil {
+			return nil, fmt.Errorf("pre-processor %s: resource_types: %w", name, err)
+		}
+		if len(rs) > 0 {
+			pp.resourceTypes = map[string]bool{}
+			for _, v := range asList(rs[0].Expressions[0].Value) {
+				if s, ok := v.(string); ok {
+					pp.resourceTypes[s] = true
+				}
+			}
+		}
+	}
+	return pp, nil
 }
 
 // classify finds the pre-processors (the rules of each, by name) and the
