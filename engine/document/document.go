@@ -395,26 +395,57 @@ func build(src SourceRef, file string, index int, top *yaml.Node, limits Limits)
 
 // read reads one document whose top level is a mapping with laiki keys.
 func read(src SourceRef, file string, index int, top *yaml.Node, limits Limits) (*Document, []finding.Finding) {
-	d := &Document{Source: src, File: file, Index: index, Line: top.Line, Column: top.Column}
-	var metaNode, specKey *yaml.Node
-	var fs []finding.Finding
-	fail := func(n *yaml.Node, format string, args ...any) {
-		line, col := d.Line, d.Column
-		if n != nil {
-			line, col = n.Line, n.Column
-		}
-		fs = append(fs, finding.Finding{
-			Severity: finding.Error, Location: finding.Location{File: file, Line: line, Column: col},
-			Message: fmt.Sprintf(format, args...), Policy: finding.CheckDocument, Source: src.Name,
-		})
-		d.Broken = true
+	r := &reader{d: &Document{Source: src, File: file, Index: index, Line: top.Line, Column: top.Column}}
+	metaNode, specKey := r.topKeys(top)
+	if metaNode == nil {
+		r.fail(top, "missing laiki-metadata")
+		return r.d, r.fs
 	}
+	if specKey == nil {
+		r.fail(top, "missing laiki-spec (it may be empty, but it must be there)")
+	}
+	r.spec(limits)
+	// values is read's, not metadata's, so that it stays off the heap.
+	values := map[string]*yaml.Node{}
+	meta, ok := r.metadata(metaNode, values)
+	if !ok || !r.kind(meta, values) {
+		return r.d, r.fs
+	}
+	r.metadataKeys(metaNode, values)
+	r.d.setIdentity()
+	return r.d, r.fs
+}
 
+// reader holds a document being read and its findings so far.
+type reader struct {
+	d  *Document
+	fs []finding.Finding
+}
+
+// fail reports an error at n (the document's start if nil) and marks the
+// document broken.
+func (r *reader) fail(n *yaml.Node, format string, args ...any) {
+	d := r.d
+	line, col := d.Line, d.Column
+	if n != nil {
+		line, col = n.Line, n.Column
+	}
+	r.fs = append(r.fs, finding.Finding{
+		Severity: finding.Error, Location: finding.Location{File: d.File, Line: line, Column: col},
+		Message: fmt.Sprintf(format, args...), Policy: finding.CheckDocument, Source: d.Source.Name,
+	})
+	d.Broken = true
+}
+
+// topKeys reads the top-level keys: it returns laiki-metadata's value and
+// laiki-spec's key (nil when missing), keeps laiki-spec's value as
+// specNode, and reports a key given twice or unknown.
+func (r *reader) topKeys(top *yaml.Node) (metaNode, specKey *yaml.Node) {
 	seen := map[string]*yaml.Node{}
 	for i := 0; i+1 < len(top.Content); i += 2 {
 		k, v := top.Content[i], top.Content[i+1]
 		if prev, dup := seen[k.Value]; dup {
-			fail(k, "%s is already defined at line %d", k.Value, prev.Line)
+			r.fail(k, "%s is already defined at line %d", k.Value, prev.Line)
 			continue
 		}
 		seen[k.Value] = k
@@ -422,54 +453,62 @@ func read(src SourceRef, file string, index int, top *yaml.Node, limits Limits) 
 		case KeyMetadata:
 			metaNode = v
 		case KeySpec:
-			specKey, d.specNode = k, v
+			specKey, r.d.specNode = k, v
 		default:
-			fail(k, "unknown top-level key %q: a Laiki document has only laiki-metadata and laiki-spec (is it indented under laiki-spec?)", k.Value)
+			r.fail(k, "unknown top-level key %q: a Laiki document has only laiki-metadata and laiki-spec (is it indented under laiki-spec?)", k.Value)
 		}
 	}
-	if metaNode == nil {
-		fail(top, "missing laiki-metadata")
-		return d, fs
-	}
-	if specKey == nil {
-		fail(top, "missing laiki-spec (it may be empty, but it must be there)")
-	}
+	return metaNode, specKey
+}
 
+// spec converts laiki-spec to plain values, within limits.
+func (r *reader) spec(limits Limits) {
+	d := r.d
+	if d.specNode == nil {
+		return
+	}
 	c := converter{limits: limits}
-	if d.specNode != nil {
-		spec, err := c.value(d.specNode, 1)
-		if err != nil {
-			var ne *NodeError
-			if errors.As(err, &ne) {
-				fail(&yaml.Node{Line: ne.Line, Column: ne.Column}, "%s", ne.Msg)
-			} else {
-				fail(d.specNode, "%v", err)
-			}
+	spec, err := c.value(d.specNode, 1)
+	if err != nil {
+		var ne *NodeError
+		if errors.As(err, &ne) {
+			r.fail(&yaml.Node{Line: ne.Line, Column: ne.Column}, "%s", ne.Msg)
+		} else {
+			r.fail(d.specNode, "%v", err)
 		}
-		d.Spec = spec
 	}
+	d.Spec = spec
+}
 
-	meta := deref(metaNode)
+// metadata reads laiki-metadata into Metadata and the key node of each key
+// into values; it returns the map node, not ok when laiki-metadata is not a
+// map.
+func (r *reader) metadata(metaNode *yaml.Node, values map[string]*yaml.Node) (meta *yaml.Node, ok bool) {
+	meta = deref(metaNode)
 	if meta.Kind != yaml.MappingNode {
-		fail(meta, "laiki-metadata must be a map of keys such as target-type, name and namespace")
-		return d, fs
+		r.fail(meta, "laiki-metadata must be a map of keys such as target-type, name and namespace")
+		return meta, false
 	}
-	d.Metadata = map[string]any{}
-	values := map[string]*yaml.Node{}
+	r.d.Metadata = map[string]any{}
 	for i := 0; i+1 < len(meta.Content); i += 2 {
 		k, v := meta.Content[i], deref(meta.Content[i+1])
 		if _, dup := values[k.Value]; dup {
-			fail(k, "laiki-metadata.%s is already defined at line %d", k.Value, values[k.Value].Line)
+			r.fail(k, "laiki-metadata.%s is already defined at line %d", k.Value, values[k.Value].Line)
 			continue
 		}
 		values[k.Value] = k
 		if v.Kind != yaml.ScalarNode || v.ShortTag() == "!!null" || strings.TrimSpace(v.Value) == "" {
-			fail(v, "laiki-metadata.%s must be a non-empty string", k.Value)
+			r.fail(v, "laiki-metadata.%s must be a non-empty string", k.Value)
 			continue
 		}
-		d.Metadata[k.Value] = v.Value
+		r.d.Metadata[k.Value] = v.Value
 	}
+	return meta, true
+}
 
+// kind sets the document's Kind from the key that names its type; false
+// when there is none or more than one.
+func (r *reader) kind(meta *yaml.Node, values map[string]*yaml.Node) bool {
 	var kinds []Kind
 	for _, kd := range []Kind{Target, Resource, PreProcessor} {
 		if _, ok := values[kindKeys[kd].required[0]]; ok {
@@ -478,15 +517,21 @@ func read(src SourceRef, file string, index int, top *yaml.Node, limits Limits) 
 	}
 	switch len(kinds) {
 	case 0:
-		fail(meta, "laiki-metadata needs one of target-type, resource-type or pre-processor-name")
-		return d, fs
+		r.fail(meta, "laiki-metadata needs one of target-type, resource-type or pre-processor-name")
+		return false
 	case 1:
-		d.Kind = kinds[0]
+		r.d.Kind = kinds[0]
+		return true
 	default:
-		fail(meta, "laiki-metadata has %s and %s: a document is one of target, resource or pre-processor", kindKeys[kinds[0]].required[0], kindKeys[kinds[1]].required[0])
-		return d, fs
+		r.fail(meta, "laiki-metadata has %s and %s: a document is one of target, resource or pre-processor", kindKeys[kinds[0]].required[0], kindKeys[kinds[1]].required[0])
+		return false
 	}
+}
 
+// metadataKeys reports the metadata keys the document's kind does not
+// allow, in the order written, and those it requires that are missing.
+func (r *reader) metadataKeys(metaNode *yaml.Node, values map[string]*yaml.Node) {
+	d := r.d
 	allowed := map[string]bool{}
 	for _, k := range append(append([]string{}, kindKeys[d.Kind].required...), kindKeys[d.Kind].optional...) {
 		allowed[k] = true
@@ -499,14 +544,18 @@ func read(src SourceRef, file string, index int, top *yaml.Node, limits Limits) 
 	}
 	sort.Slice(unknown, func(i, j int) bool { return values[unknown[i]].Line < values[unknown[j]].Line })
 	for _, k := range unknown {
-		fail(values[k], "unknown key laiki-metadata.%s for a %s (allowed: %s)", k, d.Kind, strings.Join(slices.Sorted(maps.Keys(allowed)), ", "))
+		r.fail(values[k], "unknown key laiki-metadata.%s for a %s (allowed: %s)", k, d.Kind, strings.Join(slices.Sorted(maps.Keys(allowed)), ", "))
 	}
 	for _, k := range kindKeys[d.Kind].required {
 		if _, ok := values[k]; !ok {
-			fail(metaNode, "a %s needs laiki-metadata.%s", d.Kind, k)
+			r.fail(metaNode, "a %s needs laiki-metadata.%s", d.Kind, k)
 		}
 	}
+}
 
+// setIdentity sets Type, names and namespaces from the metadata, as the
+// document's kind names them.
+func (d *Document) setIdentity() {
 	str := func(k string) string { s, _ := d.Metadata[k].(string); return s }
 	switch d.Kind {
 	case Target:
@@ -517,7 +566,6 @@ func read(src SourceRef, file string, index int, top *yaml.Node, limits Limits) 
 		d.Type, d.Name, d.Namespace, d.TargetName = str(MetaPreProcessorName), str(MetaName), str(MetaTargetNamespace), str(MetaTargetName)
 		d.TargetNamespace = d.Namespace
 	}
-	return d, fs
 }
 
 // Input is the document as policies see it: laiki-metadata, laiki-spec and
