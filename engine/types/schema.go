@@ -118,98 +118,27 @@ func (f Field) check(what string, path []string, v any, ps *[]Problem) {
 		add(finding.Warn, "%s: %s", name, f.Ignored)
 		return
 	}
-	ok := true
+	var ok bool
 	switch f.Type {
-	case String:
-		_, ok = v.(string)
-	case Scalar:
-		switch v.(type) {
-		case string, bool, int64, float64:
-		default:
-			ok = false
-		}
-	case Bool:
-		_, ok = v.(bool)
-	case Int:
-		switch n := v.(type) {
-		case int64:
-		case float64:
-			ok = n == math.Trunc(n)
-		default:
-			ok = false
-		}
 	case Quantity:
-		switch q := v.(type) {
-		case int64, float64:
-		case string:
-			if _, err := resource.ParseQuantity(q); err != nil {
-				add(finding.Error, "%s: %q is not a Kubernetes quantity (e.g. 0.5, 500m, 1, 256Mi, 2Gi)", name, q)
-				return
-			}
-		default:
-			ok = false
+		q, isStr := v.(string)
+		if !isStr {
+			ok = isPlainType(f.Type, v)
+			break
 		}
+		if _, err := resource.ParseQuantity(q); err != nil {
+			add(finding.Error, "%s: %q is not a Kubernetes quantity (e.g. 0.5, 500m, 1, 256Mi, 2Gi)", name, q)
+			return
+		}
+		ok = true
 	case StringList, StringOrList:
-		if _, isStr := v.(string); isStr && f.Type == StringOrList {
-			break
-		}
-		list, isList := v.([]any)
-		ok = isList
-		for i, item := range list {
-			if _, s := item.(string); !s {
-				*ps = append(*ps, Problem{Path: append(append([]string(nil), path...), fmt.Sprint(i)), Severity: finding.Error,
-					Message: fmt.Sprintf("%s[%d] must be a string, not %s", name, i, describe(item))})
-			}
-		}
+		ok = f.checkStringList(name, path, v, ps)
 	case StringMap:
-		m, isMap := v.(map[string]any)
-		ok = isMap
-		for _, k := range slices.Sorted(maps.Keys(m)) {
-			switch m[k].(type) {
-			case string, bool, int64, float64, nil:
-			default:
-				*ps = append(*ps, Problem{Path: append(append([]string(nil), path...), k), Severity: finding.Error,
-					Message: fmt.Sprintf("%s.%s must be a plain value, not %s", name, k, describe(m[k]))})
-			}
-		}
-	case Map:
-		_, ok = v.(map[string]any)
-	case List:
-		_, ok = v.([]any)
+		ok = checkStringMap(name, path, v, ps)
 	case Object:
-		m, isMap := v.(map[string]any)
-		if !isMap {
-			ok = false
-			break
-		}
-		// Only the (few) missing required keys are sorted, not the (many) fields.
-		var missing []string
-		for k, sub := range f.Fields {
-			if _, has := m[k]; !has && sub.Required {
-				missing = append(missing, k)
-			}
-		}
-		sort.Strings(missing)
-		for _, k := range missing {
-			*ps = append(*ps, Problem{Path: append([]string(nil), path...), Severity: finding.Error, Missing: true,
-				Message: fmt.Sprintf("%s needs %s", name, k)})
-		}
-		for _, k := range slices.Sorted(maps.Keys(m)) {
-			sub, known := f.Fields[k]
-			if !known {
-				if f.Unknown != "" {
-					*ps = append(*ps, Problem{Path: append(append([]string(nil), path...), k), Severity: f.Unknown, Unknown: true,
-						Message: fmt.Sprintf("unknown key %s for a %s%s", strings.Join(append(append([]string(nil), path...), k), "."), what, suggest(k, f.Fields))})
-				}
-				continue
-			}
-			if m[k] == nil && sub.Required {
-				*ps = append(*ps, Problem{Path: append(append([]string(nil), path...), k), Severity: finding.Error,
-					Message: fmt.Sprintf("%s must not be empty", strings.Join(append(append([]string(nil), path...), k), "."))})
-				continue
-			}
-			sub.check(what, append(append([]string(nil), path...), k), m[k], ps)
-		}
+		ok = f.checkObject(what, name, path, v, ps)
+	default:
+		ok = isPlainType(f.Type, v)
 	}
 	if !ok {
 		add(finding.Error, "%s must be %s, not %s", name, f.Type, describe(v))
@@ -220,6 +149,117 @@ func (f Field) check(what string, path []string, v any, ps *[]Problem) {
 			add(finding.Error, "%s: %s", name, msg)
 		}
 	}
+}
+
+// isPlainType reports whether v has type t, for the types whose values
+// have no parts to check (a Quantity's string is parsed by check).
+func isPlainType(t ValueType, v any) bool {
+	switch t {
+	case String:
+		_, ok := v.(string)
+		return ok
+	case Scalar:
+		switch v.(type) {
+		case string, bool, int64, float64:
+			return true
+		}
+		return false
+	case Bool:
+		_, ok := v.(bool)
+		return ok
+	case Int:
+		switch n := v.(type) {
+		case int64:
+			return true
+		case float64:
+			return n == math.Trunc(n)
+		}
+		return false
+	case Quantity:
+		switch v.(type) {
+		case int64, float64, string:
+			return true
+		}
+		return false
+	case Map:
+		_, ok := v.(map[string]any)
+		return ok
+	case List:
+		_, ok := v.([]any)
+		return ok
+	}
+	return true
+}
+
+// checkStringList checks a StringList or StringOrList (which a string is
+// too): each item that is not a string is a problem at its index. It
+// reports whether v is of the type.
+func (f Field) checkStringList(name string, path []string, v any, ps *[]Problem) bool {
+	if _, isStr := v.(string); isStr && f.Type == StringOrList {
+		return true
+	}
+	list, isList := v.([]any)
+	for i, item := range list {
+		if _, s := item.(string); !s {
+			*ps = append(*ps, Problem{Path: append(append([]string(nil), path...), fmt.Sprint(i)), Severity: finding.Error,
+				Message: fmt.Sprintf("%s[%d] must be a string, not %s", name, i, describe(item))})
+		}
+	}
+	return isList
+}
+
+// checkStringMap checks a StringMap: each value that is not a plain value
+// is a problem at its key. It reports whether v is a map.
+func checkStringMap(name string, path []string, v any, ps *[]Problem) bool {
+	m, isMap := v.(map[string]any)
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		switch m[k].(type) {
+		case string, bool, int64, float64, nil:
+		default:
+			*ps = append(*ps, Problem{Path: append(append([]string(nil), path...), k), Severity: finding.Error,
+				Message: fmt.Sprintf("%s.%s must be a plain value, not %s", name, k, describe(m[k]))})
+		}
+	}
+	return isMap
+}
+
+// checkObject checks an Object: its missing required keys, then each key in
+// order, unknown, empty when required, or checked by its own Field. It
+// reports whether v is a map.
+func (f Field) checkObject(what, name string, path []string, v any, ps *[]Problem) bool {
+	m, isMap := v.(map[string]any)
+	if !isMap {
+		return false
+	}
+	// Only the (few) missing required keys are sorted, not the (many) fields.
+	var missing []string
+	for k, sub := range f.Fields {
+		if _, has := m[k]; !has && sub.Required {
+			missing = append(missing, k)
+		}
+	}
+	sort.Strings(missing)
+	for _, k := range missing {
+		*ps = append(*ps, Problem{Path: append([]string(nil), path...), Severity: finding.Error, Missing: true,
+			Message: fmt.Sprintf("%s needs %s", name, k)})
+	}
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		sub, known := f.Fields[k]
+		if !known {
+			if f.Unknown != "" {
+				*ps = append(*ps, Problem{Path: append(append([]string(nil), path...), k), Severity: f.Unknown, Unknown: true,
+					Message: fmt.Sprintf("unknown key %s for a %s%s", strings.Join(append(append([]string(nil), path...), k), "."), what, suggest(k, f.Fields))})
+			}
+			continue
+		}
+		if m[k] == nil && sub.Required {
+			*ps = append(*ps, Problem{Path: append(append([]string(nil), path...), k), Severity: finding.Error,
+				Message: fmt.Sprintf("%s must not be empty", strings.Join(append(append([]string(nil), path...), k), "."))})
+			continue
+		}
+		sub.check(what, append(append([]string(nil), path...), k), m[k], ps)
+	}
+	return true
 }
 
 func describe(v any) string {
