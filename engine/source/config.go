@@ -172,47 +172,11 @@ func LoadConfig(file string) (*Config, error) {
 // ParseConfig parses laiki.yaml content; file is used in messages and to
 // resolve relative paths.
 func ParseConfig(file string, data []byte) (*Config, error) {
+	fc, err := decodeConfig(file, data)
+	if err != nil {
+		return nil, err
+	}
 	cerr := &ConfigError{File: file}
-	problem := func(line int, format string, args ...any) {
-		cerr.Problems = append(cerr.Problems, fmt.Sprintf("%s:%d: %s", file, line, fmt.Sprintf(format, args...)))
-	}
-
-	var root yaml.Node
-	if err := yaml.Unmarshal(data, &root); err != nil {
-		return nil, fmt.Errorf("%s: invalid YAML: %s", file, strings.TrimPrefix(err.Error(), "yaml: "))
-	}
-	// yaml.v3 names Go types in its errors (source.Source, []*source.Source):
-	// the tree is checked first, so that a wrong key or kind is told in
-	// laiki.yaml's own words.
-	sh := shape{file: file}
-	sh.check(&root, reflect.TypeFor[fileConfig](), "")
-	if len(sh.problems) > 0 {
-		cerr.Problems = sh.problems
-		return nil, cerr
-	}
-	var fc fileConfig
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	// io.EOF: an empty laiki.yaml, or comments only, lists no sources.
-	if err := dec.Decode(&fc); err != nil && !errors.Is(err, io.EOF) {
-		var te *yaml.TypeError
-		if errors.As(err, &te) {
-			for _, e := range te.Errors {
-				cerr.Problems = append(cerr.Problems, atLine(file, e))
-			}
-			return nil, cerr
-		}
-		return nil, fmt.Errorf("%s: %w", file, err)
-	}
-	// A second pass over the tree gives each source the line it starts on.
-	if list := findKey(&root, "sources"); list != nil && list.Kind == yaml.SequenceNode {
-		for i, item := range list.Content {
-			if i < len(fc.Sources) && fc.Sources[i] != nil {
-				fc.Sources[i].Line, fc.Sources[i].Column = item.Line, item.Column
-			}
-		}
-	}
-
 	cfg := &Config{File: file, PolicyData: fc.PolicyData, Budgets: fc.Budgets}
 	base := filepath.Dir(file)
 	seen := map[string]int{}
@@ -224,86 +188,156 @@ func ParseConfig(file string, data []byte) (*Config, error) {
 			continue
 		}
 		cfg.Sources = append(cfg.Sources, s)
-		if !sourceName.MatchString(s.Name) {
-			problem(s.Line, "source name %q must be lower case letters, digits, '.', '_' or '-' (at most 63)", s.Name)
-		}
-		if prev, dup := seen[s.Name]; dup {
-			problem(s.Line, "source %q is already defined at line %d", s.Name, prev)
-		}
-		seen[s.Name] = s.Line
-		if s.Role == "" {
-			s.Role = RoleTeam
-		}
-		if s.Role != RolePlatform && s.Role != RoleTeam {
-			problem(s.Line, "source %q: role must be platform or team, not %q", s.Name, s.Role)
-		}
-		places := 0
-		for _, set := range []bool{s.Path != "", s.Git != nil, s.ConfigMap != nil} {
-			if set {
-				places++
-			}
-		}
-		switch {
-		case places > 1:
-			problem(s.Line, "source %q has more than one of path, git and configmap: give one", s.Name)
-		case places == 0:
-			problem(s.Line, "source %q needs a path, a git repository or a configmap", s.Name)
-		case s.ConfigMap != nil:
-			if s.ConfigMap.Namespace == "" || s.ConfigMap.Name == "" {
-				problem(s.Line, "source %q: configmap needs namespace and name", s.Name)
-			}
-		case s.Path != "":
-			if !filepath.IsAbs(s.Path) {
-				s.Path = filepath.Join(base, s.Path)
-			}
-		case s.Git != nil:
-			if s.Git.URL == "" {
-				problem(s.Line, "source %q: git.url is required", s.Name)
-			}
-			if strings.Contains(filepath.ToSlash(s.Git.Dir), "..") {
-				problem(s.Line, "source %q: git.dir must stay inside the repository", s.Name)
-			}
-			if a := s.Git.Auth; a != nil {
-				if a.TokenEnv != "" && a.TokenFile != "" || a.SSHKeyEnv != "" && a.SSHKeyFile != "" {
-					problem(s.Line, "source %q: give a token or key by environment variable or by file, not both", s.Name)
-				}
-				for _, f := range []*string{&a.TokenFile, &a.SSHKeyFile, &a.KnownHostsFile} {
-					if *f != "" && !filepath.IsAbs(*f) {
-						*f = filepath.Join(base, *f)
-					}
-				}
-			}
-			if hasUserInfo(s.Git.URL) {
-				problem(s.Line, "source %q: the git URL carries credentials (a password or token in it, or a query string or fragment); name them with git.auth (token-env, token-file, ssh-key-env, ssh-key-file) instead of writing them into laiki.yaml", s.Name)
-			}
-		}
-		if s.Timeout != "" {
-			d, err := time.ParseDuration(s.Timeout)
-			if err != nil || d <= 0 {
-				problem(s.Line, "source %q: timeout %q is not a positive duration (e.g. 30s, 2m)", s.Name, s.Timeout)
-			}
-			s.timeout = d
-		}
-		if s.Role == RolePlatform && s.Allow != nil {
-			problem(s.Line, "source %q: allow applies to team sources; a platform source may declare anything", s.Name)
-		}
-		if s.Role == RoleTeam {
-			if s.Allow == nil || len(s.Allow.TargetNamespaces) == 0 {
-				problem(s.Line, "team source %q needs allow.target-namespaces: the namespaces its resources may bind to", s.Name)
-			}
-			if s.Allow != nil {
-				for _, t := range s.Allow.ResourceTypes {
-					if _, ok := types.Resource(t); !ok {
-						problem(s.Line, "source %q: unknown resource type %q in allow.resource-types (known: %s)", s.Name, t, strings.Join(types.ResourceNames(), ", "))
-					}
-				}
-			}
-		}
+		cerr.checkSource(s, base, seen)
 	}
 	if len(cerr.Problems) > 0 {
 		return nil, cerr
 	}
 	return cfg, nil
+}
+
+// decodeConfig decodes laiki.yaml into a fileConfig whose sources know the
+// line they start on. Its problems are told in laiki.yaml's words, not Go's.
+func decodeConfig(file string, data []byte) (fileConfig, error) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return fileConfig{}, fmt.Errorf("%s: invalid YAML: %s", file, strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	// yaml.v3 names Go types in its errors (source.Source, []*source.Source):
+	// the tree is checked first, so that a wrong key or kind is told in
+	// laiki.yaml's own words.
+	sh := shape{file: file}
+	sh.check(&root, reflect.TypeFor[fileConfig](), "")
+	if len(sh.problems) > 0 {
+		return fileConfig{}, &ConfigError{File: file, Problems: sh.problems}
+	}
+	var fc fileConfig
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	// io.EOF: an empty laiki.yaml, or comments only, lists no sources.
+	if err := dec.Decode(&fc); err != nil && !errors.Is(err, io.EOF) {
+		var te *yaml.TypeError
+		if errors.As(err, &te) {
+			cerr := &ConfigError{File: file}
+			for _, e := range te.Errors {
+				cerr.Problems = append(cerr.Problems, atLine(file, e))
+			}
+			return fileConfig{}, cerr
+		}
+		return fileConfig{}, fmt.Errorf("%s: %w", file, err)
+	}
+	// A second pass over the tree gives each source the line it starts on.
+	if list := findKey(&root, "sources"); list != nil && list.Kind == yaml.SequenceNode {
+		for i, item := range list.Content {
+			if i < len(fc.Sources) && fc.Sources[i] != nil {
+				fc.Sources[i].Line, fc.Sources[i].Column = item.Line, item.Column
+			}
+		}
+	}
+	return fc, nil
+}
+
+// problem adds a problem at a line of the file.
+func (e *ConfigError) problem(line int, format string, args ...any) {
+	e.Problems = append(e.Problems, fmt.Sprintf("%s:%d: %s", e.File, line, fmt.Sprintf(format, args...)))
+}
+
+// checkSource checks one source (seen holds the line of each name before
+// it), defaults its role, and resolves its paths against base.
+func (e *ConfigError) checkSource(s *Source, base string, seen map[string]int) {
+	if !sourceName.MatchString(s.Name) {
+		e.problem(s.Line, "source name %q must be lower case letters, digits, '.', '_' or '-' (at most 63)", s.Name)
+	}
+	if prev, dup := seen[s.Name]; dup {
+		e.problem(s.Line, "source %q is already defined at line %d", s.Name, prev)
+	}
+	seen[s.Name] = s.Line
+	if s.Role == "" {
+		s.Role = RoleTeam
+	}
+	if s.Role != RolePlatform && s.Role != RoleTeam {
+		e.problem(s.Line, "source %q: role must be platform or team, not %q", s.Name, s.Role)
+	}
+	e.checkPlace(s, base)
+	if s.Timeout != "" {
+		d, err := time.ParseDuration(s.Timeout)
+		if err != nil || d <= 0 {
+			e.problem(s.Line, "source %q: timeout %q is not a positive duration (e.g. 30s, 2m)", s.Name, s.Timeout)
+		}
+		s.timeout = d
+	}
+	e.checkAllow(s)
+}
+
+// checkPlace checks that a source reads from one place (a path, a Git
+// repository or a ConfigMap), and that the place is whole.
+func (e *ConfigError) checkPlace(s *Source, base string) {
+	places := 0
+	for _, set := range []bool{s.Path != "", s.Git != nil, s.ConfigMap != nil} {
+		if set {
+			places++
+		}
+	}
+	switch {
+	case places > 1:
+		e.problem(s.Line, "source %q has more than one of path, git and configmap: give one", s.Name)
+	case places == 0:
+		e.problem(s.Line, "source %q needs a path, a git repository or a configmap", s.Name)
+	case s.ConfigMap != nil:
+		if s.ConfigMap.Namespace == "" || s.ConfigMap.Name == "" {
+			e.problem(s.Line, "source %q: configmap needs namespace and name", s.Name)
+		}
+	case s.Path != "":
+		if !filepath.IsAbs(s.Path) {
+			s.Path = filepath.Join(base, s.Path)
+		}
+	case s.Git != nil:
+		e.checkGit(s, base)
+	}
+}
+
+// checkGit checks a Git source's URL, directory and credentials, and
+// resolves its credential files against base.
+func (e *ConfigError) checkGit(s *Source, base string) {
+	if s.Git.URL == "" {
+		e.problem(s.Line, "source %q: git.url is required", s.Name)
+	}
+	if strings.Contains(filepath.ToSlash(s.Git.Dir), "..") {
+		e.problem(s.Line, "source %q: git.dir must stay inside the repository", s.Name)
+	}
+	if a := s.Git.Auth; a != nil {
+		if a.TokenEnv != "" && a.TokenFile != "" || a.SSHKeyEnv != "" && a.SSHKeyFile != "" {
+			e.problem(s.Line, "source %q: give a token or key by environment variable or by file, not both", s.Name)
+		}
+		for _, f := range []*string{&a.TokenFile, &a.SSHKeyFile, &a.KnownHostsFile} {
+			if *f != "" && !filepath.IsAbs(*f) {
+				*f = filepath.Join(base, *f)
+			}
+		}
+	}
+	if hasUserInfo(s.Git.URL) {
+		e.problem(s.Line, "source %q: the git URL carries credentials (a password or token in it, or a query string or fragment); name them with git.auth (token-env, token-file, ssh-key-env, ssh-key-file) instead of writing them into laiki.yaml", s.Name)
+	}
+}
+
+// checkAllow checks the access rules: only a team source has them, and it
+// must name its target namespaces and known resource types.
+func (e *ConfigError) checkAllow(s *Source) {
+	if s.Role == RolePlatform && s.Allow != nil {
+		e.problem(s.Line, "source %q: allow applies to team sources; a platform source may declare anything", s.Name)
+	}
+	if s.Role == RoleTeam {
+		if s.Allow == nil || len(s.Allow.TargetNamespaces) == 0 {
+			e.problem(s.Line, "team source %q needs allow.target-namespaces: the namespaces its resources may bind to", s.Name)
+		}
+		if s.Allow != nil {
+			for _, t := range s.Allow.ResourceTypes {
+				if _, ok := types.Resource(t); !ok {
+					e.problem(s.Line, "source %q: unknown resource type %q in allow.resource-types (known: %s)", s.Name, t, strings.Join(types.ResourceNames(), ", "))
+				}
+			}
+		}
+	}
 }
 
 // SourceFor finds the source that a Kubernetes user acts as: the one whose
