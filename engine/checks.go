@@ -32,9 +32,7 @@ func checkTarget(d *document.Document) []finding.Finding {
 		return fs
 	}
 	fs = append(fs, schemaFindings(d, d.Spec, tt.Schema, false, nil)...)
-	if tt.Check != nil {
-		fs = append(fs, problemFindings(d, tt.Check(d.Spec))...)
-	}
+	fs = append(fs, problemFindings(d, tt.Problems(d.Spec))...)
 	// Exactly the names kube.Name maps (too long, upper case, the shape of
 	// a mapped name): each would land in a namespace no one chose.
 	if kube.Mapped(d.Namespace) && types.KubernetesNamespace(d.Spec) == "" {

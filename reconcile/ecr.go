@@ -58,28 +58,10 @@ func init() {
 	}, typeEcrTemplate)
 }
 
-// EcrDesired is the desired state the AwsEcrRepository workflow renders.
+// EcrDesired is the desired state the AwsEcrRepository workflow renders
+// (its Go type is the workflow's), with where it comes from.
 type EcrDesired struct {
-	Name          string   `json:"repository-name"`
-	Region        string   `json:"region"`
-	RegistryID    string   `json:"registry-id"`
-	NamePrefix    string   `json:"name-prefix"`
-	TagMutability string   `json:"image-tag-mutability"`
-	Exclusions    []string `json:"image-tag-mutability-exclusion-filters"`
-	Scanning      struct {
-		ScanOnPush bool `json:"scan-on-push"`
-	} `json:"image-scanning-configuration"`
-	Encryption struct {
-		Type   string `json:"encryption-type"`
-		KMSKey string `json:"kms-key"`
-	} `json:"encryption-configuration"`
-	LifecyclePolicy  string            `json:"lifecycle-policy"`
-	RepositoryPolicy string            `json:"repository-policy"`
-	OnDelete         string            `json:"on-delete"`
-	Adopt            string            `json:"adopt"`
-	AdoptRequested   bool              `json:"adopt-requested"`
-	DeleteAdopted    bool              `json:"delete-adopted"`
-	Tags             map[string]string `json:"tags"`
+	workflow.EcrRepository
 
 	// Where it comes from (the External's): for the records.
 	Resource string `json:"-"`
@@ -103,16 +85,7 @@ func digest(values ...any) string {
 }
 
 // decode reads an External's desired state into v.
-func decode(x workflow.External, v any) error {
-	raw, err := json.Marshal(x.Desired)
-	if err == nil {
-		err = json.Unmarshal(raw, v)
-	}
-	if err != nil {
-		return fmt.Errorf("desired state: %w", err)
-	}
-	return nil
-}
+func decode(x workflow.External, v any) error { return workflow.DecodeExternal(x, v) }
 
 // Ecr makes AWS ECR repositories, with the AWS SDK. Credentials come from
 // the SDK's default chain (environment, shared configuration, IRSA web

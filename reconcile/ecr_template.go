@@ -11,6 +11,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
 	ecrtypes "github.com/aws/aws-sdk-go-v2/service/ecr/types"
+
+	"github.com/laiki-platform/laiki/engine/workflow"
 )
 
 // Repository creation templates: the backstop for the repositories ECR
@@ -24,25 +26,11 @@ import (
 // are not Laiki's (no resource asks for them), and the report lists them.
 const TagTemplate = "laiki.io/creation-template"
 
-// EcrTemplateDesired is the desired state of a creation template.
-type EcrTemplateDesired struct {
-	Prefix        string   `json:"prefix"`
-	Region        string   `json:"region"`
-	RegistryID    string   `json:"registry-id"`
-	AppliedFor    []string `json:"applied-for"`
-	CustomRoleArn string   `json:"custom-role-arn"`
-	TagMutability string   `json:"image-tag-mutability"`
-	Exclusions    []string `json:"image-tag-mutability-exclusion-filters"`
-	Encryption    struct {
-		Type   string `json:"encryption-type"`
-		KMSKey string `json:"kms-key"`
-	} `json:"encryption-configuration"`
-	LifecyclePolicy  string `json:"lifecycle-policy"`
-	RepositoryPolicy string `json:"repository-policy"`
-	Target           string `json:"target"`
-}
+// EcrTemplateDesired is the desired state of a creation template, as the
+// workflow renders it.
+type EcrTemplateDesired = workflow.EcrCreationTemplate
 
-func (t *EcrTemplateDesired) fingerprint() string {
+func templateFingerprint(t *EcrTemplateDesired) string {
 	return digest(t.AppliedFor, t.CustomRoleArn, t.TagMutability, t.Exclusions, t.Encryption, t.LifecyclePolicy, t.RepositoryPolicy, t.Target)
 }
 
@@ -99,7 +87,7 @@ func (r *ecrRun) template(ctx context.Context, t *EcrTemplateDesired) ExternalCh
 	ch := ExternalChange{Type: typeEcrTemplate, Name: t.Prefix + "/", Op: ExtUnchanged}
 	key := recordKey(r.scope, t.Prefix)
 	rec := r.mem.Templates[key]
-	if rec != nil && rec.Applied == t.fingerprint() && !r.full {
+	if rec != nil && rec.Applied == templateFingerprint(t) && !r.full {
 		return ch
 	}
 	got, err := r.c.DescribeRepositoryCreationTemplates(ctx, &ecr.DescribeRepositoryCreationTemplatesInput{Prefixes: []string{t.Prefix}})
@@ -132,7 +120,7 @@ func (r *ecrRun) template(ctx context.Context, t *EcrTemplateDesired) ExternalCh
 			rec = &ecrTemplateRecord{Prefix: t.Prefix, Region: r.scope.Region, Registry: r.scope.Registry, At: r.now, By: laikiVersion()}
 			r.mem.Templates[key] = rec
 		}
-		rec.Applied, rec.Target = t.fingerprint(), t.Target
+		rec.Applied, rec.Target = templateFingerprint(t), t.Target
 	}
 	return ch
 }

@@ -34,7 +34,7 @@ func TestEcrSettings(t *testing.T) {
 	sp, _ := Target("ShinyProxy")
 	check := func(ecr map[string]any) []string {
 		var out []string
-		for _, p := range sp.Check(map[string]any{"fqdn": "a.example.com", "laiki-ecr": ecr}) {
+		for _, p := range sp.Problems(map[string]any{"fqdn": "a.example.com", "laiki-ecr": ecr}) {
 			if len(p.Path) > 0 && p.Path[0] == "laiki-ecr" {
 				out = append(out, strings.Join(p.Path[1:], ".")+": "+p.Message)
 			}

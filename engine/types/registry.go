@@ -33,6 +33,14 @@ type ResourceType struct {
 	// (two resources with the same value in one target are an error).
 	IdentityKey string
 	Schema      *Schema
+	// Settings is the key of a bound target's spec under which the platform
+	// sets what resources of this type may not choose (laiki-ecr): it is the
+	// type's, so the target's check runs CheckSettings on it and the
+	// target's workflows leave it out of what the component reads.
+	Settings string
+	// CheckSettings checks the value under Settings (problem paths are
+	// relative to it).
+	CheckSettings func(v any) []Problem
 }
 
 var (
@@ -93,6 +101,52 @@ func ResourceNames() []string {
 	mu.RLock()
 	defer mu.RUnlock()
 	return slices.Sorted(maps.Keys(resources))
+}
+
+// Problems are a target spec's problems that its schema cannot express: the
+// target type's own check, and the checks of the settings that the resource
+// types binding to it keep under their keys.
+func (t *TargetType) Problems(spec any) []Problem {
+	var ps []Problem
+	if t.Check != nil {
+		ps = t.Check(spec)
+	}
+	m, _ := spec.(map[string]any)
+	for _, r := range settingsOf(t.Name) {
+		v, ok := m[r.Settings]
+		if !ok || r.CheckSettings == nil {
+			continue
+		}
+		for _, p := range r.CheckSettings(v) {
+			p.Path = append([]string{r.Settings}, p.Path...)
+			ps = append(ps, p)
+		}
+	}
+	return ps
+}
+
+// SettingsKeys are the keys of a target type's spec that belong to the
+// resource types binding to it (see ResourceType.Settings), sorted.
+func SettingsKeys(targetType string) []string {
+	var keys []string
+	for _, r := range settingsOf(targetType) {
+		keys = append(keys, r.Settings)
+	}
+	return keys
+}
+
+// settingsOf lists the resource types with settings on a target type, by
+// name.
+func settingsOf(targetType string) []*ResourceType {
+	mu.RLock()
+	defer mu.RUnlock()
+	var out []*ResourceType
+	for _, name := range slices.Sorted(maps.Keys(resources)) {
+		if r := resources[name]; r.Settings != "" && r.Binds(targetType) {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // Binds reports whether a resource of type r may bind to a target of type t.

@@ -6,13 +6,21 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/laiki-platform/laiki/engine"
 	"github.com/laiki-platform/laiki/engine/document"
 	"github.com/laiki-platform/laiki/engine/finding"
 	"github.com/laiki-platform/laiki/engine/types"
 )
 
 func init() {
-	Register(&Workflow{Name: "AwsEcrRepositoryWorkflow", TargetType: "ShinyProxy", Render: renderEcr})
+	Register(&Workflow{Name: "AwsEcrRepositoryWorkflow", TargetType: "ShinyProxy", Render: renderEcr,
+		Renders: "AwsEcrRepository", Renames: map[string]string{"repository-name": "name"},
+		Explain: func(r *engine.Resource, _ []string, _ any) string {
+			if r.Doc.Type != "AwsEcrRepository" {
+				return ""
+			}
+			return "a platform setting"
+		}})
 }
 
 // renderEcr lists the desired state of every AwsEcrRepository bound to the
@@ -34,15 +42,15 @@ func renderEcr(c *Context, t *document.Document, _ *Target, d *Desired) []findin
 		}
 		own, _ := r.Spec.(map[string]any)
 		requested, _ := own["adopt"].(bool)
-		desired := e.repository(joinPrefix(e.str("name-prefix"), r.ID), requested, mapping(
-			"app.kubernetes.io/managed-by", "laiki",
-			"laiki.io/resource", r.Key(),
-			"laiki.io/source", r.Doc.Source.Name,
-			"laiki.io/target", t.Namespace+"/"+t.Name,
-		))
+		desired := e.repository(joinPrefix(e.str("name-prefix"), r.ID), requested, map[string]string{
+			"app.kubernetes.io/managed-by": "laiki",
+			"laiki.io/resource":            r.Key(),
+			"laiki.io/source":              r.Doc.Source.Name,
+			"laiki.io/target":              t.Namespace + "/" + t.Name,
+		})
 		d.External = append(d.External, External{
 			Type: "AwsEcrRepository", Name: joinPrefix(e.str("name-prefix"), r.ID), TargetName: t.Name, TargetNamespace: t.Namespace,
-			Source: r.Doc.Source.Name, File: r.Doc.File, Resource: r.Key(), Desired: Ordered{desired},
+			Source: r.Doc.Source.Name, File: r.Doc.File, Resource: r.Key(), Desired: Ordered{desired.node()},
 			// One name is one repository in a registry and region, whichever
 			// target and prefix made it.
 			Scope: e.str("region") + "/" + e.str("registry-id"),
@@ -59,8 +67,8 @@ type ecrSettings struct{ m map[string]any }
 
 func (e ecrSettings) str(k string) string { s, _ := e.m[k].(string); return s }
 
-func (e ecrSettings) list(k string) []any {
-	var out []any
+func (e ecrSettings) list(k string) []string {
+	var out []string
 	l, _ := e.m[k].([]any)
 	for _, v := range l {
 		if s, ok := v.(string); ok {
@@ -85,16 +93,16 @@ func (e ecrSettings) refused(doc *document.Document, spec any) (finding.Finding,
 	return finding.Finding{}, false
 }
 
-func (e ecrSettings) encryption() any {
+func (e ecrSettings) encryption() EcrEncryption {
 	if key := e.str("kms-key"); key != "" {
-		return mapping("encryption-type", "KMS", "kms-key", key)
+		return EcrEncryption{Type: "KMS", KMSKey: key}
 	}
-	return mapping("encryption-type", "AES256")
+	return EcrEncryption{Type: "AES256"}
 }
 
 // mutability is what ECR calls imageTagMutability, and its exclusion
 // filters (under IMMUTABLE_WITH_EXCLUSION only).
-func (e ecrSettings) mutability() (string, []any) {
+func (e ecrSettings) mutability() (string, []string) {
 	if e.str("tag-mutability") == "IMMUTABLE_WITH_EXCLUSION" {
 		return "IMMUTABLE_WITH_EXCLUSION", e.list("tag-mutability-exclusions")
 	}
@@ -104,25 +112,25 @@ func (e ecrSettings) mutability() (string, []any) {
 // repository is one repository's desired state. Settings the platform
 // leaves out stay out (the SDK's default region, the caller's account, no
 // policy).
-func (e ecrSettings) repository(name string, adoptRequested bool, tags any) *yaml.Node {
+func (e ecrSettings) repository(name string, adoptRequested bool, tags map[string]string) *EcrRepository {
 	mode, exclusions := e.mutability()
-	return present(
-		"repository-name", name,
-		"region", e.str("region"),
-		"registry-id", e.str("registry-id"),
-		"name-prefix", e.str("name-prefix"),
-		"image-tag-mutability", mode,
-		"image-tag-mutability-exclusion-filters", exclusions,
-		"image-scanning-configuration", mapping("scan-on-push", true),
-		"encryption-configuration", e.encryption(),
-		"lifecycle-policy", policyText(lifecycle(e.m["lifecycle-policy"], e.str("lifecycle-action"))),
-		"repository-policy", policyText(e.m["repository-policy"]),
-		"on-delete", orDefault(e.str("on-delete"), "keep"),
-		"adopt", orDefault(e.str("adopt"), "never"),
-		"adopt-requested", adoptRequested,
-		"delete-adopted", e.m["delete-adopted"] == true,
-		"tags", tags,
-	)
+	return &EcrRepository{
+		Name:             name,
+		Region:           e.str("region"),
+		RegistryID:       e.str("registry-id"),
+		NamePrefix:       e.str("name-prefix"),
+		TagMutability:    mode,
+		Exclusions:       exclusions,
+		Scanning:         EcrScanning{ScanOnPush: true},
+		Encryption:       e.encryption(),
+		LifecyclePolicy:  policyText(lifecycle(e.m["lifecycle-policy"], e.str("lifecycle-action"))),
+		RepositoryPolicy: policyText(e.m["repository-policy"]),
+		OnDelete:         orDefault(e.str("on-delete"), "keep"),
+		Adopt:            orDefault(e.str("adopt"), "never"),
+		AdoptRequested:   adoptRequested,
+		DeleteAdopted:    e.m["delete-adopted"] == true,
+		Tags:             tags,
+	}
 }
 
 // template is the target's repository creation template, when its
@@ -135,21 +143,21 @@ func (e ecrSettings) template(t *document.Document) (External, bool) {
 		return External{}, false
 	}
 	mode, exclusions := e.mutability()
-	desired := present(
-		"prefix", prefix,
-		"region", e.str("region"),
-		"registry-id", e.str("registry-id"),
-		"applied-for", applied,
-		"custom-role-arn", e.str("creation-template-role"),
-		"image-tag-mutability", mode,
-		"image-tag-mutability-exclusion-filters", exclusions,
-		"encryption-configuration", e.encryption(),
-		"lifecycle-policy", policyText(lifecycle(e.m["lifecycle-policy"], e.str("lifecycle-action"))),
-		"repository-policy", policyText(e.m["repository-policy"]),
-		"target", t.Namespace+"/"+t.Name,
-	)
+	desired := &EcrCreationTemplate{
+		Prefix:           prefix,
+		Region:           e.str("region"),
+		RegistryID:       e.str("registry-id"),
+		AppliedFor:       applied,
+		CustomRoleArn:    e.str("creation-template-role"),
+		TagMutability:    mode,
+		Exclusions:       exclusions,
+		Encryption:       e.encryption(),
+		LifecyclePolicy:  policyText(lifecycle(e.m["lifecycle-policy"], e.str("lifecycle-action"))),
+		RepositoryPolicy: policyText(e.m["repository-policy"]),
+		Target:           t.Namespace + "/" + t.Name,
+	}
 	return External{Type: "AwsEcrRepositoryCreationTemplate", Name: prefix, TargetName: t.Name, TargetNamespace: t.Namespace,
-		Source: t.Source.Name, File: t.File, Desired: Ordered{desired},
+		Source: t.Source.Name, File: t.File, Desired: Ordered{desired.node()},
 		// Two targets naming one prefix are told apart by the registry,
 		// which refuses both: each keeps its own entry here.
 		Scope: e.str("region") + "/" + e.str("registry-id") + "/" + t.Namespace + "/" + t.Name,
@@ -170,7 +178,7 @@ func present(kv ...any) *yaml.Node {
 			if !v {
 				continue
 			}
-		case []any:
+		case []string:
 			if len(v) == 0 {
 				continue
 			}

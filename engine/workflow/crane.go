@@ -19,7 +19,18 @@ const DataMountPath = "/mnt/data"
 const dataVolumeName = "laiki-crane-data"
 
 func init() {
-	Register(&Workflow{Name: "ShinyProxyAppToCraneWorkflow", TargetType: "Crane", Makes: []string{"v1 ConfigMap"}, Render: renderCrane})
+	Register(&Workflow{Name: "ShinyProxyAppToCraneWorkflow", TargetType: "Crane", Makes: []string{"v1 ConfigMap"}, Render: renderCrane,
+		Explain: explainCrane})
+}
+
+// explainCrane: the volume and pod patches that mount an app's data are
+// the Crane workflow's, made for its crane-data-repository.
+func explainCrane(r *engine.Resource, field []string, _ any) string {
+	spec, _ := r.Spec.(map[string]any)
+	if _, asks := spec["crane-data-repository"]; !asks || (field[0] != "kubernetes-pod-patches" && field[0] != "container-volumes") {
+		return ""
+	}
+	return "crane-data-repository, " + r.Doc.PosOf(document.KeySpec, "crane-data-repository").String()
 }
 
 // craneRepo is what an app's crane-data-repository asks for, bound to a Crane target.

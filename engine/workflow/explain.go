@@ -56,13 +56,14 @@ func Explain(res *engine.Result, d *Desired, namespace, id string) []Explanation
 }
 
 // renderedNode finds the resource in the desired state: a ShinyProxy app
-// under proxy.specs of its target, an external resource by name.
+// under proxy.specs of its target, an external resource by the resource it
+// is made for (its name may carry the platform's prefix).
 func renderedNode(d *Desired, r *engine.Resource) *yaml.Node {
 	if d == nil || r.Target == nil {
 		return nil
 	}
 	for _, e := range d.External {
-		if e.Type == r.Doc.Type && e.Name == r.ID && e.TargetName == r.Doc.TargetName && e.TargetNamespace == r.Doc.TargetNamespace {
+		if e.Type == r.Doc.Type && e.Resource == r.Key() {
 			return e.Desired.Node
 		}
 	}
@@ -108,7 +109,7 @@ func origin(r *engine.Resource, path []string, v *yaml.Node) Origin {
 	o := Origin{Field: strings.Join(path, "."), Value: value}
 	full := append([]string{document.KeySpec}, path...)
 
-	if alias, ok := renamed[r.Doc.Type][o.Field]; ok {
+	if alias, ok := renamedField(r.Doc.Type, o.Field); ok {
 		path, full = []string{alias}, []string{document.KeySpec, alias}
 	}
 	user, written := lookup(r.Doc.Spec, path)
@@ -132,9 +133,13 @@ func origin(r *engine.Resource, path []string, v *yaml.Node) Origin {
 			}
 		}
 	}
-	if spec, _ := r.Spec.(map[string]any); o.Field == "container-image" {
-		if img, mapped := mappedImage(spec); mapped && img == value {
-			o.By, o.From = "workflow", "ShinyProxyAppToShinyProxyWorkflow (the repository in lower case, as the PrePuller pulls it)"
+	// A workflow that says it set the field.
+	for _, w := range Workflows() {
+		if w.Explain == nil {
+			continue
+		}
+		if why := w.Explain(r, path, value); why != "" {
+			o.By, o.From = "workflow", w.Name+" ("+why+")"
 			return o
 		}
 	}
@@ -142,22 +147,21 @@ func origin(r *engine.Resource, path []string, v *yaml.Node) Origin {
 		o.By, o.From = "pre-processor", "a pre-processor"
 		return o
 	}
-	o.By = "workflow"
-	switch {
-	case r.Doc.Type == "AwsEcrRepository":
-		o.From = "AwsEcrRepositoryWorkflow (a platform setting)"
-	case path[0] == "kubernetes-pod-patches" || path[0] == "container-volumes":
-		o.From = "ShinyProxyAppToCraneWorkflow (crane-data-repository, " + r.Doc.PosOf(document.KeySpec, "crane-data-repository").String() + ")"
-	default:
-		o.From = "a workflow"
-	}
+	o.By, o.From = "workflow", "a workflow"
 	return o
 }
 
-// renamed maps fields of rendered external resources to the spec key the
-// user wrote them as.
-var renamed = map[string]map[string]string{
-	"AwsEcrRepository": {"repository-name": "name"},
+// renamedField is the spec key a field of a resource's rendered external
+// state is written as, when the workflow that renders it names it otherwise.
+func renamedField(resourceType, field string) (string, bool) {
+	for _, w := range Workflows() {
+		if w.Renders == resourceType {
+			if alias, ok := w.Renames[field]; ok {
+				return alias, true
+			}
+		}
+	}
+	return "", false
 }
 
 // covers reports whether a change at field covers path (the same field or an

@@ -24,14 +24,27 @@ var operatorKeys = map[string]bool{
 var laikiOnlyKeys = []string{"crane-data-repository", "pre-pull"}
 
 func init() {
-	Register(&Workflow{Name: "ShinyProxyAppToShinyProxyWorkflow", TargetType: "ShinyProxy", Makes: []string{"openanalytics.eu/v1 ShinyProxy"}, Render: renderShinyProxy})
+	Register(&Workflow{Name: "ShinyProxyAppToShinyProxyWorkflow", TargetType: "ShinyProxy", Makes: []string{"openanalytics.eu/v1 ShinyProxy"},
+		Render: renderShinyProxy, Explain: explainImage})
+}
+
+// explainImage: the image an app runs is the one the PrePuller pulls, its
+// repository in lower case.
+func explainImage(r *engine.Resource, field []string, value any) string {
+	spec, _ := r.Spec.(map[string]any)
+	if len(field) != 1 || field[0] != "container-image" {
+		return ""
+	}
+	if img, mapped := mappedImage(spec); !mapped || img != value {
+		return ""
+	}
+	return "the repository in lower case, as the PrePuller pulls it"
 }
 
 // renderShinyProxy puts every accepted ShinyProxyApp bound to the target
 // under proxy.specs, by id, into the platform's configuration as written.
 func renderShinyProxy(c *Context, t *document.Document, out *Target, d *Desired) []finding.Finding {
-	full := out.Config.Node   // application.yml keys and operator keys, as written
-	remove(full, "laiki-ecr") // the AwsEcrRepository workflow's, not ShinyProxy's
+	full := out.Config.Node // application.yml keys and operator keys, as written
 	proxy := get(full, "proxy")
 	if proxy == nil || proxy.Kind != yaml.MappingNode {
 		proxy = mapping()

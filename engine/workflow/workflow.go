@@ -7,8 +7,11 @@ package workflow
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -17,12 +20,17 @@ import (
 	"github.com/laiki-platform/laiki/engine/document"
 	"github.com/laiki-platform/laiki/engine/finding"
 	"github.com/laiki-platform/laiki/engine/kube"
+	"github.com/laiki-platform/laiki/engine/types"
 )
 
 // Workflow renders one aspect of a target.
 type Workflow struct {
 	Name       string
 	TargetType string
+	// After names the workflows of the same target type that must run
+	// before this one (their output is its input). Workflows with no such
+	// tie run by name, which is then only the order render lists them in.
+	After []string
 	// Makes lists the kinds of the Kubernetes objects it renders, as
 	// "apiVersion kind" (apps/v1 DaemonSet), so that the reconcile loop knows
 	// where to look for objects it made and no longer wants.
@@ -30,30 +38,95 @@ type Workflow struct {
 	// Render fills out (the target's rendered configuration and objects)
 	// and may add external resources to d.
 	Render func(c *Context, t *document.Document, out *Target, d *Desired) []finding.Finding
+	// Explain, when set, says why the workflow gave a field of a resource
+	// the value the platform runs ("" when it did not), for `laiki explain`.
+	Explain func(r *engine.Resource, field []string, value any) string
+	// Renames maps the fields of the external resources it renders (of
+	// type Renders) to the spec keys users write them as
+	// (repository-name is an AwsEcrRepository's name).
+	Renders string
+	Renames map[string]string
 }
 
-var workflows []*Workflow
+var (
+	registryMu sync.RWMutex
+	registered = map[string]*Workflow{}
+	inOrder    []*Workflow // all registered, in run order; nil after a Register
+)
 
-// Register adds a workflow; workflows of one target type run by name.
+// Register adds a workflow; a second one of the same name is a programming
+// error.
 func Register(w *Workflow) {
-	workflows = append(workflows, w)
-	sort.SliceStable(workflows, func(i, j int) bool { return workflows[i].Name < workflows[j].Name })
+	registryMu.Lock()
+	defer registryMu.Unlock()
+	if _, dup := registered[w.Name]; dup {
+		panic(fmt.Sprintf("workflow %s registered twice", w.Name))
+	}
+	registered[w.Name] = w
+	inOrder = nil
+}
+
+// Workflows lists every registered workflow in the order they run: each
+// after those its After names, and by name where nothing orders them.
+func Workflows() []*Workflow {
+	registryMu.Lock()
+	defer registryMu.Unlock()
+	if inOrder == nil {
+		inOrder = runOrder(registered)
+	}
+	return inOrder
+}
+
+// runOrder sorts workflows topologically by After, ties by name. A cycle or
+// an unknown name is a programming error, found on the first render.
+func runOrder(ws map[string]*Workflow) []*Workflow {
+	waiting := map[string]int{}
+	next := map[string][]string{}
+	for _, name := range slices.Sorted(maps.Keys(ws)) {
+		for _, before := range ws[name].After {
+			if _, ok := ws[before]; !ok {
+				panic(fmt.Sprintf("workflow %s runs after %s, which is not registered", name, before))
+			}
+			waiting[name]++
+			next[before] = append(next[before], name)
+		}
+	}
+	var ready, out []string
+	for name := range ws {
+		if waiting[name] == 0 {
+			ready = append(ready, name)
+		}
+	}
+	for len(ready) > 0 {
+		slices.Sort(ready)
+		name := ready[0]
+		ready = ready[1:]
+		out = append(out, name)
+		for _, n := range next[name] {
+			if waiting[n]--; waiting[n] == 0 {
+				ready = append(ready, n)
+			}
+		}
+	}
+	if len(out) != len(ws) {
+		panic(fmt.Sprintf("workflows run after each other in a cycle: ran %v of %d", out, len(ws)))
+	}
+	list := make([]*Workflow, len(out))
+	for i, name := range out {
+		list[i] = ws[name]
+	}
+	return list
 }
 
 // Kinds lists every kind any workflow makes, as "apiVersion kind", sorted.
 func Kinds() []string {
 	seen := map[string]bool{}
-	var out []string
-	for _, w := range workflows {
+	for _, w := range Workflows() {
 		for _, k := range w.Makes {
-			if !seen[k] {
-				seen[k] = true
-				out = append(out, k)
-			}
+			seen[k] = true
 		}
 	}
-	sort.Strings(out)
-	return out
+	return slices.Sorted(maps.Keys(seen))
 }
 
 // Target is the desired state of one target.
@@ -189,7 +262,12 @@ func RenderWith(res *engine.Result, o Options) *Desired {
 			out.Config = Ordered{mapping()}
 		}
 		dropLaikiTargetKeys(out.Config.Node)
-		for _, w := range workflows {
+		// The settings resource types keep on the target are theirs, not
+		// the component's configuration.
+		for _, key := range types.SettingsKeys(t.Type) {
+			remove(out.Config.Node, key)
+		}
+		for _, w := range Workflows() {
 			if w.TargetType == t.Type {
 				d.Findings = append(d.Findings, w.Render(c, t, out, d)...)
 				out.Workflows = append(out.Workflows, w.Name)
