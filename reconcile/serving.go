@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/laiki-platform/laiki/engine/api/v1alpha1"
 	"github.com/laiki-platform/laiki/engine/types"
 	"github.com/laiki-platform/laiki/engine/workflow"
 )
@@ -25,10 +26,10 @@ import (
 // with the image and the node.
 
 // ReasonProgressing and ReasonImagePullFailed are why an applied app is not
-// Ready yet.
+// Ready yet (v1alpha1 declares them).
 const (
-	ReasonProgressing     = "Progressing"
-	ReasonImagePullFailed = "ImagePullFailed"
+	ReasonProgressing     = v1alpha1.ProgressingReason
+	ReasonImagePullFailed = v1alpha1.ImagePullFailedReason
 )
 
 // Serving is what the components of the targets report after a run.

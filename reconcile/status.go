@@ -3,61 +3,48 @@ package reconcile
 import (
 	"context"
 	"fmt"
-	"reflect"
-	"sort"
 	"strings"
 	"unicode/utf8"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/yaml"
 
-	"github.com/laiki-platform/laiki/engine"
-	"github.com/laiki-platform/laiki/engine/cluster"
+	"github.com/laiki-platform/laiki/engine/api/v1alpha1"
 	"github.com/laiki-platform/laiki/engine/document"
 	"github.com/laiki-platform/laiki/engine/finding"
 	"github.com/laiki-platform/laiki/engine/workflow"
 )
 
-// Condition types, as Kubernetes conventions (kstatus) have them.
+// Condition types and reasons: v1alpha1 declares them (conditions.go);
+// these names stay for the callers that knew them here.
 const (
-	Ready       = "Ready"
-	Reconciling = "Reconciling"
-	Stalled     = "Stalled"
+	Ready       = v1alpha1.ReadyCondition
+	Reconciling = v1alpha1.ReconcilingCondition
+	Stalled     = v1alpha1.StalledCondition
 )
 
-// Reasons of the conditions.
+// Reasons of the conditions (v1alpha1 declares them).
 const (
-	ReasonApplied      = "Applied"
-	ReasonRejected     = "Rejected"
-	ReasonHeld         = "LastAcceptedVersionKept"
-	ReasonApplyFailed  = "ApplyFailed"
-	ReasonInError      = "InError"
+	ReasonApplied     = v1alpha1.AppliedReason
+	ReasonRejected    = v1alpha1.RejectedReason
+	ReasonHeld        = v1alpha1.LastAcceptedVersionKeptReason
+	ReasonApplyFailed = v1alpha1.ApplyFailedReason
+	ReasonInError     = v1alpha1.InErrorReason
+	// ReasonSourceFailed is set on no condition; it stays for callers.
 	ReasonSourceFailed = "SourceFetchFailed"
-	ReasonSourceKept   = "LastGoodRevisionKept"
-	ReasonNeverRead    = "SourceNeverRead"
-	ReasonFetched      = "Fetched"
-	// ReasonViolation: a running resource the policies in force reject
-	// (found by the audit); it keeps running.
-	ReasonViolation = "PolicyViolation"
+	ReasonSourceKept   = v1alpha1.LastGoodRevisionKeptReason
+	ReasonNeverRead    = v1alpha1.SourceNeverReadReason
+	ReasonFetched      = v1alpha1.FetchedReason
+	ReasonViolation    = v1alpha1.PolicyViolationReason
 	// Of the policies (the status ConfigMap's policies condition, events).
-	ReasonPoliciesLoaded  = "PoliciesLoaded"
-	ReasonPoliciesRefused = "PoliciesRefused"
+	ReasonPoliciesLoaded  = v1alpha1.PoliciesLoadedReason
+	ReasonPoliciesRefused = v1alpha1.PoliciesRefusedReason
 )
-
-// StatusConfigMap (for the instance "laiki"; another's is <instance>-status)
-// is the name of the ConfigMap with the status of the
-// sources and of every document that is not Ready.
-const StatusConfigMap = "laiki-status"
-
-// maxListed bounds the documents the status ConfigMap lists by name (a
-// ConfigMap holds at most 1 MiB); the counts are always complete.
-const maxListed = 200
 
 // verdict is the status of one document after a run.
 type verdict struct {
@@ -164,21 +151,21 @@ func (v verdict) conditions(generation int64) []metav1.Condition {
 	}
 	msg := cut(v.message, 32768) // metav1.Condition's message limit
 	return []metav1.Condition{
-		{Type: Ready, Status: status(v.ready), Reason: v.reason, Message: msg, ObservedGeneration: generation},
-		{Type: Reconciling, Status: status(v.progressing), Reason: v.reason, ObservedGeneration: generation},
-		{Type: Stalled, Status: status(v.stalled), Reason: v.reason, Message: msg, ObservedGeneration: generation},
+		{Type: v1alpha1.ReadyCondition, Status: status(v.ready), Reason: v.reason, Message: msg, ObservedGeneration: generation},
+		{Type: v1alpha1.ReconcilingCondition, Status: status(v.progressing), Reason: v.reason, ObservedGeneration: generation},
+		{Type: v1alpha1.StalledCondition, Status: status(v.stalled), Reason: v.reason, Message: msg, ObservedGeneration: generation},
 	}
 }
 
-// merge sets conds on a list of conditions the way meta.SetStatusCondition
-// does (a transition time only where the status changes) and reports
-// whether anything changed.
+// merge sets conds on a list of conditions with meta.SetStatusCondition (a
+// transition time only where the status changes; other types are left be)
+// and reports whether anything changed.
 func merge(list *[]metav1.Condition, conds []metav1.Condition) bool {
-	before := append([]metav1.Condition(nil), *list...)
+	changed := false
 	for _, c := range conds {
-		meta.SetStatusCondition(list, c)
+		changed = meta.SetStatusCondition(list, c) || changed
 	}
-	return !reflect.DeepEqual(before, *list)
+	return changed
 }
 
 // writeStatus writes the conditions of the Laiki objects in the cluster and
@@ -202,225 +189,96 @@ func (r *Reconciler) writeStatus(ctx context.Context, run *Run, stop error) {
 		}
 	}
 	if r.StatusNamespace != "" {
-		if err := r.statusConfigMap(ctx, run, vs, stop); err != nil {
+		if err := r.statusConfigMap(ctx, run, vs); err != nil {
 			r.Log.Error(err, "writing the status ConfigMap")
 		}
 	}
 }
 
+// objectStatus sets the verdict on the status of a Laiki object (obj is the
+// object as the run read it, at its start) and tells of a change in an
+// Event. The status is written by a merge patch that carries the
+// resourceVersion it was computed from: an object written since (by
+// another controller, or a person with kubectl) is a conflict, and the
+// patch is computed again from the object read now, so that what the other
+// writer set stays and Laiki's status is not lost.
 func (r *Reconciler) objectStatus(ctx context.Context, obj *unstructured.Unstructured, v verdict, revision string) error {
-	var status struct {
-		ObservedGeneration int64              `json:"observedGeneration,omitempty"`
-		Conditions         []metav1.Condition `json:"conditions,omitempty"`
-		PolicyRevision     string             `json:"policyRevision,omitempty"`
-	}
-	if raw, ok := obj.Object["status"].(map[string]any); ok {
-		_ = runtime.DefaultUnstructuredConverter.FromUnstructured(raw, &status)
-	}
-	gen := obj.GetGeneration()
-	changed := merge(&status.Conditions, v.conditions(gen))
-	if !changed && status.ObservedGeneration == gen && status.PolicyRevision == revision {
-		return nil
-	}
-	wasReady := meta.IsStatusConditionTrue(status.Conditions, Ready)
-	status.ObservedGeneration, status.PolicyRevision = gen, revision
-	raw, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&status)
+	live, err := r.newStatusObject(obj)
 	if err != nil {
 		return err
 	}
-	patch := obj.DeepCopy()
-	patch.Object["status"] = raw
-	if err := r.Status.Status().Update(ctx, patch); err != nil {
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(obj.Object, live); err != nil {
 		return err
 	}
-	if r.Recorder != nil && changed {
-		kind := corev1.EventTypeNormal
-		if !v.ready {
-			kind = corev1.EventTypeWarning
+	changed, again := false, false
+	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		if again { // a conflict: read the object as it is now
+			if live, err = r.readStatusObject(ctx, obj); err != nil {
+				return err
+			}
 		}
-		if wasReady != v.ready || !v.ready {
-			r.Recorder.Event(obj, kind, v.reason, v.message)
-		}
+		again = true
+		changed, err = r.patchStatus(ctx, live, obj.GetGeneration(), v, revision)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	// Only a verdict short of Ready is told of (a change to Ready is not:
+	// the conditions say it).
+	if r.Recorder != nil && changed && !v.ready {
+		r.Recorder.Event(obj, corev1.EventTypeWarning, v.reason, v.message)
 	}
 	return nil
 }
 
-// Report is the content of the status ConfigMap: the sources with their
-// conditions and revision, the policies, counts, the running resources the
-// policies in force reject (audit), and the documents that are not Ready.
-type Report struct {
-	Summary engine.Summary `json:"summary"`
-	// PolicyRevision is the revision of the policies in force.
-	PolicyRevision string         `json:"policyRevision,omitempty"`
-	Policies       *PolicyStatus  `json:"policies,omitempty"`
-	Sources        []SourceStatus `json:"sources"`
-	Audit          []AuditStatus  `json:"audit,omitempty"`
-	NotReady       []DocStatus    `json:"notReady,omitempty"`
-	// NotListed counts documents not Ready beyond those listed.
-	NotListed int `json:"notListed,omitempty"`
+// statusObject is a Laiki object as its Go type has it.
+type statusObject interface {
+	client.Object
+	v1alpha1.StatusObject
 }
 
-// PolicyStatus says which policy set decides and whether the one read from
-// the platform source was refused (Ready False, reason PoliciesRefused).
-type PolicyStatus struct {
-	InForce    string             `json:"inForce"`
-	Read       string             `json:"read"`
-	Conditions []metav1.Condition `json:"conditions"`
-}
-
-// AuditStatus is one running resource the policies in force reject.
-type AuditStatus struct {
-	Resource   string   `json:"resource"`
-	Source     string   `json:"source"`
-	File       string   `json:"file"`
-	Line       int      `json:"line,omitempty"`
-	AcceptedBy string   `json:"acceptedBy"`
-	RejectedBy string   `json:"rejectedBy"`
-	Violations []string `json:"violations"`
-}
-
-func (v Violation) describe() string {
-	msgs := make([]string, len(v.Findings))
-	for i, f := range v.Findings {
-		msgs[i] = message(f)
-	}
-	return fmt.Sprintf("keeps running as accepted by policies %s, but the policies in force (%s) reject it: %s; fix it, or change the policies",
-		v.AcceptedBy, v.RejectedBy, strings.Join(msgs, "; "))
-}
-
-// SourceStatus is the status of one source.
-type SourceStatus struct {
-	Name       string             `json:"name"`
-	Revision   string             `json:"revision,omitempty"`
-	Conditions []metav1.Condition `json:"conditions"`
-}
-
-// DocStatus is the status of one document that is not Ready.
-type DocStatus struct {
-	Resource string `json:"resource"`
-	Source   string `json:"source"`
-	File     string `json:"file"`
-	Line     int    `json:"line,omitempty"`
-	Reason   string `json:"reason"`
-	Message  string `json:"message"`
-}
-
-func (r *Reconciler) statusConfigMap(ctx context.Context, run *Run, vs map[*document.Document]verdict, stop error) error {
-	cm := &corev1.ConfigMap{}
-	key := client.ObjectKey{Namespace: r.StatusNamespace, Name: r.statusName()}
-	err := r.Status.Get(ctx, key, cm)
-	exists := err == nil
-	if err != nil && !apierrors.IsNotFound(err) {
-		return err
-	}
-	var prev Report
-	_ = yaml.Unmarshal([]byte(cm.Data["status.yaml"]), &prev)
-	rep := Report{Summary: run.Result.Summary()}
-	if run.Result.Policies != nil {
-		rep.PolicyRevision = run.Result.Policies.Revision
-	}
-	if rl := run.Result.Reload; rl != nil {
-		rep.Policies = &PolicyStatus{InForce: rl.InForce, Read: rl.Revision}
-		if prev.Policies != nil {
-			rep.Policies.Conditions = prev.Policies.Conditions
-		}
-		v := verdict{ready: true, reason: ReasonPoliciesLoaded, message: "revision " + rl.InForce + " in force"}
-		if rl.Refused() {
-			v = verdict{reason: ReasonPoliciesRefused, stalled: true, message: fmt.Sprintf("revision %s refused, revision %s stays in force: %v", rl.Revision, rl.InForce, rl.Err)}
-		}
-		merge(&rep.Policies.Conditions, v.conditions(0))
-	}
-	for _, a := range run.Audit {
-		d := a.Resource.Doc
-		st := AuditStatus{Resource: a.Resource.Key(), Source: d.Source.Name, File: d.File, Line: d.Line, AcceptedBy: a.AcceptedBy, RejectedBy: a.RejectedBy}
-		for _, f := range a.Findings {
-			st.Violations = append(st.Violations, message(f))
-		}
-		rep.Audit = append(rep.Audit, st)
-	}
-	if len(rep.Audit) > maxListed {
-		rep.Audit = rep.Audit[:maxListed] // the count is in the metric laiki_audit_violations
-	}
-	kept := map[string]bool{}
-	for _, k := range run.Kept {
-		kept[k.Source.Name] = true
-	}
-	for _, l := range run.Result.Sources {
-		s := SourceStatus{Name: l.Source.Name, Revision: l.Revision}
-		for _, p := range prev.Sources {
-			if p.Name == s.Name {
-				s.Conditions = p.Conditions
-			}
-		}
-		v := verdict{ready: true, reason: ReasonFetched, message: "read " + describeRevision(l)}
-		var msgs []string
-		for _, f := range l.Findings {
-			if f.Severity.Blocking() {
-				msgs = append(msgs, f.Message)
-			}
-		}
-		switch {
-		case l.Failed:
-			v = verdict{reason: ReasonNeverRead, message: strings.Join(msgs, "; ")}
-		case kept[l.Source.Name]:
-			v = verdict{reason: ReasonSourceKept, message: strings.Join(msgs, "; ")}
-		}
-		merge(&s.Conditions, v.conditions(0))
-		rep.Sources = append(rep.Sources, s)
-	}
-	var docs []DocStatus
-	for d, v := range vs {
-		if v.ready || d.Source.Name == cluster.Source {
-			continue // objects in the cluster carry their own status
-		}
-		docs = append(docs, DocStatus{Resource: d.Describe(), Source: d.Source.Name, File: d.File, Line: d.Line, Reason: v.reason, Message: v.message})
-	}
-	sort.Slice(docs, func(i, j int) bool {
-		if docs[i].File != docs[j].File {
-			return docs[i].File < docs[j].File
-		}
-		return docs[i].Line < docs[j].Line
-	})
-	if len(docs) > maxListed {
-		rep.NotListed = len(docs) - maxListed
-		docs = docs[:maxListed]
-	}
-	rep.NotReady = docs
-	text, err := yaml.Marshal(rep)
+// newStatusObject is an empty object of the Go type of obj's kind.
+func (r *Reconciler) newStatusObject(obj *unstructured.Unstructured) (statusObject, error) {
+	typed, err := r.Status.Scheme().New(obj.GroupVersionKind())
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if exists && cm.Data["status.yaml"] == string(text) {
-		return nil
+	o, ok := typed.(statusObject)
+	if !ok {
+		return nil, fmt.Errorf("%s has no Laiki status", obj.GroupVersionKind().Kind)
 	}
-	cm.Name, cm.Namespace = r.statusName(), r.StatusNamespace
-	cm.Labels = map[string]string{LabelManagedBy: "laiki", LabelInstance: r.Applier.instance()}
-	cm.Data = map[string]string{"status.yaml": string(text)}
-	if exists {
-		err = r.Status.Update(ctx, cm)
-	} else {
-		err = r.Status.Create(ctx, cm)
+	return o, nil
+}
+
+// readStatusObject reads obj as it is now, from the API server (a cache
+// may lag behind).
+func (r *Reconciler) readStatusObject(ctx context.Context, obj *unstructured.Unstructured) (statusObject, error) {
+	live, err := r.newStatusObject(obj)
+	if err != nil {
+		return nil, err
 	}
-	if err == nil && r.Recorder != nil {
-		if rl := run.Result.Reload; rl != nil && run.PoliciesChanged {
-			if rl.Refused() {
-				r.Recorder.Event(cm, corev1.EventTypeWarning, ReasonPoliciesRefused, truncate(fmt.Sprintf("revision %s refused, revision %s stays in force: %v", rl.Revision, rl.InForce, rl.Err)))
-			} else {
-				r.Recorder.Event(cm, corev1.EventTypeNormal, ReasonPoliciesLoaded, fmt.Sprintf("revision %s in force", rl.InForce))
-			}
-		}
-		for _, a := range run.Audit {
-			if a.Resource.Doc.Source.Name != cluster.Source { // objects in the cluster get their own
-				r.Recorder.Event(cm, corev1.EventTypeWarning, ReasonViolation, truncate(a.Resource.Key()+": "+a.describe()))
-			}
-		}
-		for _, s := range rep.Sources {
-			if c := meta.FindStatusCondition(s.Conditions, Ready); c != nil && c.Status != metav1.ConditionTrue {
-				r.Recorder.Event(cm, corev1.EventTypeWarning, c.Reason, truncate("source "+s.Name+": "+c.Message))
-			}
-		}
+	var reader client.Reader = r.Status
+	if r.Cluster != nil {
+		reader = r.Cluster
 	}
-	return err
+	return live, reader.Get(ctx, client.ObjectKeyFromObject(obj), live)
+}
+
+// patchStatus patches the status of live where the verdict on generation
+// gen (the one judged: one changed since is the next run's to judge)
+// changes its conditions, observed generation or policy revision; changed
+// says whether the conditions changed.
+func (r *Reconciler) patchStatus(ctx context.Context, live statusObject, gen int64, v verdict, revision string) (changed bool, err error) {
+	before := live.DeepCopyObject().(client.Object)
+	status := live.GetStatus()
+	changed = merge(&status.Conditions, v.conditions(gen))
+	if !changed && status.ObservedGeneration == gen && status.PolicyRevision == revision {
+		return false, nil
+	}
+	status.ObservedGeneration, status.PolicyRevision = gen, revision
+	patch := client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})
+	return changed, r.Status.Status().Patch(ctx, live, patch)
 }
 
 // events records a Kubernetes Event on every object applied, pruned or
