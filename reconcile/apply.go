@@ -21,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
+	"github.com/laiki-platform/laiki/engine/kube"
 	"github.com/laiki-platform/laiki/engine/workflow"
 )
 
@@ -32,8 +33,8 @@ const FieldManager = "laiki"
 // with both, and that Laiki's field manager applied: never at an object
 // Laiki did not make.
 const (
-	LabelManagedBy = "app.kubernetes.io/managed-by"
-	LabelInstance  = "laiki.io/instance"
+	LabelManagedBy = kube.LabelManagedBy
+	LabelInstance  = kube.LabelInstance
 )
 
 // Operations an apply reports per object.

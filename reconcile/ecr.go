@@ -20,6 +20,7 @@ import (
 	"github.com/aws/smithy-go/middleware"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/laiki-platform/laiki/engine/kube"
 	"github.com/laiki-platform/laiki/engine/version"
 	"github.com/laiki-platform/laiki/engine/workflow"
 )
@@ -36,12 +37,12 @@ import (
 // Tags Laiki puts on the ECR repositories it manages, besides those the
 // workflow renders (managed-by, resource, source, target).
 const (
-	TagManagedBy = "app.kubernetes.io/managed-by"
-	TagInstance  = "laiki.io/instance"
+	TagManagedBy = kube.LabelManagedBy
+	TagInstance  = kube.LabelInstance
 	TagOnDelete  = "laiki.io/on-delete"
 	TagOrphaned  = "laiki.io/orphaned"
-	TagResource  = "laiki.io/resource"
-	TagSource    = "laiki.io/source"
+	TagResource  = kube.LabelResource
+	TagSource    = kube.LabelSource
 	TagAdopted   = "laiki.io/adopted"
 )
 

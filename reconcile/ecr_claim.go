@@ -9,6 +9,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	ecrtypes "github.com/aws/aws-sdk-go-v2/service/ecr/types"
+
+	"github.com/laiki-platform/laiki/engine/kube"
 )
 
 // Claiming a repository that exists and is not Laiki's: adopted only where
@@ -93,7 +95,7 @@ func otherInstance(tags map[string]string, self string) string {
 // mayAdopt says whether the platform lets Laiki adopt a repository with
 // these tags for this resource, and if not, how it could.
 func mayAdopt(d *EcrDesired, tags map[string]string) (bool, string) {
-	target := d.Tags["laiki.io/target"]
+	target := d.Tags[kube.LabelTarget]
 	if tags[TagInstance] != "" {
 		// This instance's tags, but no record of making it: a record lost,
 		// or tags written by hand. Only an explicit adoption makes it Laiki's.

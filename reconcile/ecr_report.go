@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	ecrtypes "github.com/aws/aws-sdk-go-v2/service/ecr/types"
 
+	"github.com/laiki-platform/laiki/engine/kube"
 	"github.com/laiki-platform/laiki/engine/workflow"
 )
 
@@ -209,7 +210,7 @@ func (e *Ecr) provenance(rec *EcrRecord, r *ecrRecord, d *EcrDesired) {
 		rec.Managed = ReportUnmanaged
 	}
 	if d != nil {
-		rec.Resource, rec.Source, rec.File, rec.Target = d.Resource, d.Source, d.File, d.Tags["laiki.io/target"]
+		rec.Resource, rec.Source, rec.File, rec.Target = d.Resource, d.Source, d.File, d.Tags[kube.LabelTarget]
 	}
 }
 

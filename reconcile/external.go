@@ -111,10 +111,18 @@ var (
 
 // RegisterExternal registers the registry of an external resource type (the
 // Type of the workflow's External entries), and of other types it takes
-// too.
+// too; a type registered twice is a programming error.
 func RegisterExternal(typ string, f NewRegistry, alsoTakes ...string) {
 	registryMu.Lock()
 	defer registryMu.Unlock()
+	for _, t := range append([]string{typ}, alsoTakes...) {
+		if _, dup := registries[t]; dup {
+			panic(fmt.Sprintf("external type %s registered twice", t))
+		}
+		if owner, dup := handledBy[t]; dup {
+			panic(fmt.Sprintf("external type %s registered twice (its registry is %s's)", t, owner))
+		}
+	}
 	registries[typ] = f
 	for _, other := range alsoTakes {
 		handledBy[other] = typ

@@ -9,6 +9,7 @@ import (
 	"github.com/laiki-platform/laiki/engine"
 	"github.com/laiki-platform/laiki/engine/document"
 	"github.com/laiki-platform/laiki/engine/finding"
+	"github.com/laiki-platform/laiki/engine/kube"
 	"github.com/laiki-platform/laiki/engine/types"
 )
 
@@ -43,10 +44,10 @@ func renderEcr(c *Context, t *document.Document, _ *Target, d *Desired) []findin
 		own, _ := r.Spec.(map[string]any)
 		requested, _ := own["adopt"].(bool)
 		desired := e.repository(joinPrefix(e.str("name-prefix"), r.ID), requested, map[string]string{
-			"app.kubernetes.io/managed-by": "laiki",
-			"laiki.io/resource":            r.Key(),
-			"laiki.io/source":              r.Doc.Source.Name,
-			"laiki.io/target":              t.Namespace + "/" + t.Name,
+			kube.LabelManagedBy: kube.ManagedByLaiki,
+			kube.LabelResource:  r.Key(),
+			kube.LabelSource:    r.Doc.Source.Name,
+			kube.LabelTarget:    t.Namespace + "/" + t.Name,
 		})
 		d.External = append(d.External, External{
 			Type: "AwsEcrRepository", Name: joinPrefix(e.str("name-prefix"), r.ID), TargetName: t.Name, TargetNamespace: t.Namespace,

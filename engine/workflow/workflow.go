@@ -405,9 +405,9 @@ func KubeName(name string) string { return kube.Name(name) }
 // Labels Laiki puts on every object it makes, so that it prunes only its own.
 func managedLabels(t *document.Document, component string) map[string]any {
 	return map[string]any{
-		"app.kubernetes.io/managed-by": "laiki",
-		"app.kubernetes.io/component":  component,
-		"laiki.io/target":              KubeName(t.Name),
+		kube.LabelManagedBy: kube.ManagedByLaiki,
+		kube.LabelComponent: component,
+		kube.LabelTarget:    KubeName(t.Name),
 	}
 }
 
