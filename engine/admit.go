@@ -20,13 +20,13 @@ type Verdict struct {
 	PolicyRevision string
 }
 
-// Admit decides one document against the state of a run, as the admission
+// Admit decides one document against the index of a run, as the admission
 // webhook does for one object: the same access control, binding, identity,
 // schema, pre-processors and governance as Run, so that `kubectl apply` and
 // `laiki check` give one verdict. A document of the run whose File is the
-// same as d's is d's earlier version, not a duplicate. Admit does not change
-// the run, so requests can be admitted concurrently.
-func (r *Result) Admit(ctx context.Context, d *document.Document, src *source.Source) Verdict {
+// same as d's is d's earlier version, not a duplicate. The index does not
+// change, so requests are admitted concurrently.
+func (r *Index) Admit(ctx context.Context, d *document.Document, src *source.Source) Verdict {
 	return r.admit1(ctx, d, src, true)
 }
 
@@ -35,11 +35,11 @@ func (r *Result) Admit(ctx context.Context, d *document.Document, src *source.So
 // governance), leaving governance to the validating webhook, which the API
 // server calls next with the mutated object. It halves the work of an
 // admission.
-func (r *Result) AdmitForMutation(ctx context.Context, d *document.Document, src *source.Source) Verdict {
+func (r *Index) AdmitForMutation(ctx context.Context, d *document.Document, src *source.Source) Verdict {
 	return r.admit1(ctx, d, src, false)
 }
 
-func (r *Result) admit1(ctx context.Context, d *document.Document, src *source.Source, govern bool) Verdict {
+func (r *Index) admit1(ctx context.Context, d *document.Document, src *source.Source, govern bool) Verdict {
 	v := Verdict{PolicyRevision: r.Policies.Revision}
 	finish := func() Verdict {
 		for i := range v.Findings {
@@ -78,9 +78,9 @@ func (r *Result) admit1(ctx context.Context, d *document.Document, src *source.S
 		if finding.AnyBlocking(v.Findings) {
 			return finish()
 		}
-		for _, other := range r.Resources {
-			if other.ID != "" && other.Key() == res.Key() && other.Doc.File != d.File {
-				v.Findings = append(v.Findings, duplicateOf(d, other.Doc, fmt.Sprintf("%s %s of a %s in target %s/%s",
+		for _, other := range r.claims[res.Key()] {
+			if other.File != d.File {
+				v.Findings = append(v.Findings, duplicateOf(d, other, fmt.Sprintf("%s %s of a %s in target %s/%s",
 					res.Type.IdentityKey, res.ID, d.Type, d.TargetNamespace, d.TargetName)))
 			}
 		}

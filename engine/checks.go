@@ -79,7 +79,7 @@ func checkNames(d *document.Document, keys ...string) []finding.Finding {
 
 // checkPreProcessor: a policy of that name, valid parameters, and a target
 // to narrow to when it names one.
-func (r *Result) checkPreProcessor(ctx context.Context, d *document.Document) []finding.Finding {
+func (r *Index) checkPreProcessor(ctx context.Context, d *document.Document) []finding.Finding {
 	if !r.Policies.HasPreProcessor(d.Type) {
 		return []finding.Finding{errorAt(d, document.KeyMetadata+"."+document.MetaPreProcessorName, finding.CheckDocument,
 			"unknown pre-processor-name %s: no Rego policy in package %s.%s (known: %s)", d.Type, admission.PreProcessorPackage, d.Type,
@@ -108,7 +108,7 @@ func (r *Result) checkPreProcessor(ctx context.Context, d *document.Document) []
 
 // bind reads a resource: its type, its target, its spec (before
 // pre-processors, so required keys may still be missing) and its id.
-func (r *Result) bind(d *document.Document) (*Resource, []finding.Finding) {
+func (r *Index) bind(d *document.Document) (*Resource, []finding.Finding) {
 	res := &Resource{Doc: d, Spec: d.Spec, PolicyRevision: r.Policies.Revision}
 	rt, ok := types.Resource(d.Type)
 	if !ok {
@@ -141,7 +141,7 @@ func (r *Result) bind(d *document.Document) (*Resource, []finding.Finding) {
 }
 
 // nearTargets suggests the targets that exist, for a binding that failed.
-func (r *Result) nearTargets() string {
+func (r *Index) nearTargets() string {
 	var names []string
 	for _, t := range r.Targets {
 		names = append(names, t.Namespace+"/"+t.Name)
@@ -154,17 +154,17 @@ func (r *Result) nearTargets() string {
 
 // judge runs a bound resource through its pre-processors, the schema again,
 // and governance, and sets its spec and verdict.
-func (r *Result) judge(ctx context.Context, res *Resource) []finding.Finding {
+func (r *Index) judge(ctx context.Context, res *Resource) []finding.Finding {
 	return r.judgeWith(ctx, res, true)
 }
 
 // judgeWith runs the pre-processors and the schema checks, and governance
 // when govern is set (the mutating webhook leaves it to the validating one).
-func (r *Result) judgeWith(ctx context.Context, res *Resource, govern bool) []finding.Finding {
+func (r *Index) judgeWith(ctx context.Context, res *Resource, govern bool) []finding.Finding {
 	d := res.Doc
 	pps := r.PreProcessorsFor(d)
 	for _, pp := range pps {
-		if pp.Broken || r.InError(pp) {
+		if pp.Broken || r.inError(pp) {
 			return []finding.Finding{{Severity: finding.Error, Location: d.Location(), Policy: finding.CheckBinding,
 				Message: fmt.Sprintf("held back: pre-processor %s/%s (%s:%d) that applies to it is in error", pp.Namespace, pp.Name, pp.File, pp.Line),
 				Related: []finding.Location{pp.Origin()}}}
@@ -251,7 +251,7 @@ func schemaFindings(d *document.Document, spec any, s *types.Schema, partial boo
 
 // unknownBy gives schemaFindings the rule for unknown keys of a bound spec,
 // by who wrote the key (roleOf); nil for other specs.
-func (r *Result) unknownBy(s *types.Schema, roleOf func(key string) string) func(string, finding.Severity) (finding.Severity, bool) {
+func (r *Index) unknownBy(s *types.Schema, roleOf func(key string) string) func(string, finding.Severity) (finding.Severity, bool) {
 	if !s.Bound {
 		return nil
 	}

@@ -39,7 +39,7 @@ type cachedChange struct {
 
 // key names a decision: everything judge reads. Empty when a part has no
 // digest (a document not read from text): such a resource is judged anew.
-func (r *Result) decisionKey(res *Resource, pps []*document.Document) string {
+func (r *Index) decisionKey(res *Resource, pps []*document.Document) string {
 	d := res.Doc
 	if d.Digest == "" || res.Target == nil || res.Target.Digest == "" || r.Policies == nil {
 		return ""
@@ -92,7 +92,7 @@ func (c *Decisions) sweep() {
 // judgeWithDecisions is judge, reusing the decision of an earlier run when
 // nothing it depends on changed. A decision with an error finding (a policy
 // that timed out, say) is not kept: it may not happen again.
-func (r *Result) judgeWithDecisions(ctx context.Context, res *Resource, c *Decisions) []finding.Finding {
+func (r *Index) judgeWithDecisions(ctx context.Context, res *Resource, c *Decisions) []finding.Finding {
 	if c == nil {
 		return r.judge(ctx, res)
 	}

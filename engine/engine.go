@@ -17,8 +17,9 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/laiki-platform/laiki/engine/admission"
 	"github.com/laiki-platform/laiki/engine/document"
@@ -40,10 +41,6 @@ type Options struct {
 	// Documents are read besides the sources' (the webhook's objects from
 	// the cluster), already parsed and admitted by their source.
 	Documents []*document.Document
-	// IndexOnly stops before pre-processors and governance: the webhook's
-	// state needs the targets, pre-processors and identities, not a verdict
-	// on every resource.
-	IndexOnly bool
 	// Loader reads the sources (source.Load by default); the reconcile loop
 	// wraps it to keep the last good read of a source that fails.
 	Loader func(context.Context, *source.Config, source.Options) []*source.Loaded
@@ -93,20 +90,17 @@ func (r *Resource) Key() string {
 	return fmt.Sprintf("%s %s/%s/%s", r.Doc.Type, r.Doc.TargetNamespace, r.Doc.TargetName, r.ID)
 }
 
-// Result is everything a run found and decided.
+// Result is everything a run found and decided: the index its verdicts
+// were given against, and the verdicts.
 type Result struct {
-	Sources       []*source.Loaded
-	Documents     []*document.Document
-	Targets       []*document.Document // valid targets only
-	PreProcessors []*document.Document // valid pre-processors only
-	Resources     []*Resource
-	Findings      []finding.Finding
-	Policies      *admission.Policies
+	Index
+	Sources   []*source.Loaded
+	Documents []*document.Document
+	Resources []*Resource
+	Findings  []finding.Finding
 	// Reload says which policy set decided and what became of the one read
 	// (refused, with why); nil without a Gate.
 	Reload *admission.Reload
-	// Owners is Options.Owners: who owns each claimed name.
-	Owners map[string]string
 	// ConfigFile is the sources file (laiki.yaml) the run read, if any: a
 	// finding at a source's entry in it is on that file, whatever the
 	// source.
@@ -117,10 +111,7 @@ type Result struct {
 	// are not checked rather than rejected (StandDown).
 	Faults []string
 
-	keys    keyRules // policy-data.baseline's rules for the keys of team resources
-	byDoc   map[*document.Document][]finding.Finding
-	mu      sync.RWMutex
-	targets map[string]*document.Document // valid targets by namespace/name
+	byDoc map[*document.Document][]finding.Finding
 }
 
 // FindingsFor returns the findings about one document.
@@ -128,8 +119,6 @@ func (r *Result) FindingsFor(d *document.Document) []finding.Finding { return r.
 
 // InError reports whether a document has a blocking finding.
 func (r *Result) InError(d *document.Document) bool {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
 	for _, f := range r.byDoc[d] {
 		if f.Severity.Blocking() {
 			return true
@@ -139,8 +128,6 @@ func (r *Result) InError(d *document.Document) bool {
 }
 
 func (r *Result) add(d *document.Document, fs ...finding.Finding) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
 	for _, f := range fs {
 		if d != nil {
 			if f.Resource == "" {
@@ -212,8 +199,6 @@ func (r *Result) saidAt(d *document.Document, f finding.Finding) bool {
 	if f.Field == "" {
 		return false
 	}
-	r.mu.RLock()
-	defer r.mu.RUnlock()
 	for _, g := range r.byDoc[d] {
 		if g.Field == f.Field && g.Location == f.Location && !g.Severity.Below(f.Severity) {
 			return true
@@ -342,23 +327,68 @@ func (r *Result) Failed() bool {
 	return s.Rejected > 0 || s.Errors > 0 || s.Denials > 0
 }
 
-// Run loads the sources, compiles the policies and decides every resource. It
-// returns an error only when Laiki itself cannot run (a platform policy that
-// does not compile); everything else is a finding.
+// Run loads the sources, compiles the policies, indexes the targets,
+// pre-processors and identities, and decides every resource against that
+// index. It returns an error only when Laiki itself cannot run (a platform
+// policy that does not compile); everything else is a finding.
 func Run(ctx context.Context, opts Options) (*Result, error) {
+	res, err := index(ctx, opts)
+	if err != nil {
+		return res, err
+	}
+	res.admit(ctx, opts.Parallelism, opts.Decisions)
+	if opts.Decisions != nil {
+		opts.Decisions.sweep()
+	}
+	res.budgetTargets(opts.Config)
+	finding.Sort(res.Findings)
+	return res, nil
+}
+
+// BuildIndex reads the sources and builds the index that documents are
+// admitted against (Index.Admit), without judging the resources read: what
+// the admission webhook judges each request against.
+func BuildIndex(ctx context.Context, opts Options) (*Index, error) {
+	res, err := index(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &res.Index, nil
+}
+
+// index runs the stages before the verdicts: sources, documents, access
+// control, policies, targets, pre-processors, binding and identity. The
+// Index is complete, and frozen, when it returns.
+func index(ctx context.Context, opts Options) (*Result, error) {
 	if opts.Limits == (document.Limits{}) {
 		opts.Limits = document.DefaultLimits
 	}
 	if opts.Load.MaxFileBytes == 0 {
 		opts.Load.MaxFileBytes = int64(opts.Limits.MaxFileBytes)
 	}
-	res := &Result{byDoc: map[*document.Document][]finding.Finding{}, keys: keyRulesOf(opts.Config.PolicyData), Owners: opts.Owners, ConfigFile: opts.Config.File}
+	res := &Result{Index: Index{keys: keyRulesOf(opts.Config.PolicyData), Owners: opts.Owners},
+		byDoc: map[*document.Document][]finding.Finding{}, ConfigFile: opts.Config.File}
 	load := opts.Loader
 	if load == nil {
 		load = source.Load
 	}
 	res.Sources = load(ctx, opts.Config, opts.Load)
+	modules, tests := res.read(opts)
+	if err := res.compile(ctx, opts, modules, tests); err != nil {
+		return res, err
+	}
+	usable := func(d *document.Document) bool { return !d.Broken && !res.InError(d) }
+	res.indexTargets(usable)
+	res.indexPreProcessors(ctx, usable)
+	res.bindResources(usable)
+	res.freeze(res.byDoc)
+	finding.Sort(res.Findings)
+	return res, nil
+}
 
+// read parses the documents of every source, and of the cluster, with the
+// access rules of their source, and gives the sources' Rego files.
+func (res *Result) read(opts Options) (modules, tests []admission.Module) {
 	modules, tests, refused := PolicyModules(res.Sources)
 	res.add(nil, refused...)
 	for _, l := range res.Sources {
@@ -387,6 +417,12 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		}
 	}
 	res.Documents = append(res.Documents, opts.Documents...)
+	return modules, tests
+}
+
+// compile makes the policy set in force (through the Gate where policies
+// change while Laiki runs); a set that does not compile is a fault.
+func (res *Result) compile(ctx context.Context, opts Options, modules, tests []admission.Module) error {
 	var policies *admission.Policies
 	var err error
 	if opts.Gate != nil {
@@ -398,7 +434,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		// What was read stays for the report, every resource in it not
 		// checked: the policies' fault is not the teams'.
 		res.compileFault(err, modules)
-		return res, err
+		return err
 	}
 	if res.Reload.Refused() {
 		res.add(nil, finding.Finding{Severity: finding.Error, Location: res.Reload.Location, Policy: finding.CheckPolicies,
@@ -408,21 +444,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	// limit goes on a copy.
 	res.Policies = policies.WithTimeout(opts.PolicyTimeout)
 	res.add(nil, policies.Warnings...)
-
-	usable := func(d *document.Document) bool { return !d.Broken && !res.InError(d) }
-	res.indexTargets(usable)
-	res.indexPreProcessors(ctx, usable)
-	res.bindResources(usable)
-	if !opts.IndexOnly {
-		res.admit(ctx, opts.Parallelism, opts.Decisions)
-		if opts.Decisions != nil {
-			opts.Decisions.sweep()
-		}
-		res.budgetTargets(opts.Config)
-	}
-
-	finding.Sort(res.Findings)
-	return res, nil
+	return nil
 }
 
 func isRego(path string) bool { return strings.HasSuffix(path, ".rego") }
@@ -519,12 +541,12 @@ func (r *Result) indexPreProcessors(ctx context.Context, usable func(*document.D
 // order they run: those for the whole namespace first, then those narrowed to
 // the resource's target; by name within each group. So a target's own
 // pre-processor has the last word.
-func (r *Result) PreProcessorsFor(d *document.Document) []*document.Document {
+func (r *Index) PreProcessorsFor(d *document.Document) []*document.Document {
 	var wide, narrow []*document.Document
 	for _, pp := range r.PreProcessors {
 		// One in error may hold any type: which types it would change is
 		// not known.
-		if pp.Namespace != d.TargetNamespace || (!r.Policies.AppliesTo(pp.Type, d.Type) && !r.InError(pp)) {
+		if pp.Namespace != d.TargetNamespace || (!r.Policies.AppliesTo(pp.Type, d.Type) && !r.inError(pp)) {
 			continue
 		}
 		switch pp.TargetName {
@@ -544,6 +566,7 @@ func (r *Result) PreProcessorsFor(d *document.Document) []*document.Document {
 
 func (r *Result) bindResources(usable func(*document.Document) bool) {
 	ids := map[string][]*Resource{}
+	r.claims = map[string][]*document.Document{}
 	for _, d := range r.Documents {
 		if d.Kind != document.Resource {
 			continue
@@ -557,6 +580,7 @@ func (r *Result) bindResources(usable func(*document.Document) bool) {
 		r.add(d, fs...)
 		if res.ID != "" {
 			ids[res.Key()] = append(ids[res.Key()], res)
+			r.claims[res.Key()] = append(r.claims[res.Key()], d)
 		}
 	}
 	for _, key := range slices.Sorted(maps.Keys(ids)) {
@@ -596,29 +620,27 @@ func (r *Result) bindResources(usable func(*document.Document) bool) {
 func CraneClaim(namespace, name string) string { return "Crane " + namespace + "/" + name }
 
 // admit runs pre-processors and governance on every resource still standing,
-// in parallel.
+// in parallel, each against the index; the findings are merged into the
+// result once every resource is judged.
 func (r *Result) admit(ctx context.Context, parallelism int, decisions *Decisions) {
 	if parallelism <= 0 {
 		parallelism = runtime.GOMAXPROCS(0)
 	}
-	work := make(chan *Resource)
-	var wg sync.WaitGroup
-	for range parallelism {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for res := range work {
-				r.add(res.Doc, r.judgeWithDecisions(ctx, res, decisions)...)
-			}
-		}()
-	}
-	for _, res := range r.Resources {
+	found := make([][]finding.Finding, len(r.Resources))
+	var g errgroup.Group
+	g.SetLimit(parallelism)
+	for i, res := range r.Resources {
 		if res.Type != nil && res.Target != nil && !r.InError(res.Doc) {
-			work <- res
+			g.Go(func() error {
+				found[i] = r.judgeWithDecisions(ctx, res, decisions)
+				return nil
+			})
 		}
 	}
-	close(work)
-	wg.Wait()
+	_ = g.Wait() // judging returns no error: what goes wrong is a finding
+	for i, fs := range found {
+		r.add(r.Resources[i].Doc, fs...)
+	}
 }
 
 // duplicates reports every declaration of the same identity, each naming all

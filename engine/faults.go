@@ -53,8 +53,6 @@ func (r *Result) StandDown() bool {
 
 // notChecked takes every verdict back and keeps the standing findings.
 func (r *Result) notChecked() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
 	keep := func(fs []finding.Finding) []finding.Finding {
 		out := fs[:0]
 		for _, f := range fs {

@@ -51,7 +51,7 @@ func (j *judgment) cacheable() bool {
 // not kept.
 type judgments struct {
 	mu    sync.Mutex
-	state *engine.Result
+	state *engine.Index
 	max   int
 	byKey map[[sha256.Size]byte]*list.Element
 	lru   list.List // of *cached, most recently used first
@@ -65,7 +65,7 @@ type cached struct {
 }
 
 // reset starts the judgments of a new state; max <= 0 keeps none.
-func (c *judgments) reset(state *engine.Result, max int) {
+func (c *judgments) reset(state *engine.Index, max int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.state, c.max = state, max
@@ -74,7 +74,7 @@ func (c *judgments) reset(state *engine.Result, max int) {
 	c.hits, c.misses = 0, 0
 }
 
-func (c *judgments) get(state *engine.Result, key [sha256.Size]byte) *judgment {
+func (c *judgments) get(state *engine.Index, key [sha256.Size]byte) *judgment {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if state != c.state || c.max <= 0 {
@@ -90,7 +90,7 @@ func (c *judgments) get(state *engine.Result, key [sha256.Size]byte) *judgment {
 	return e.Value.(*cached).j
 }
 
-func (c *judgments) put(state *engine.Result, key [sha256.Size]byte, j *judgment) {
+func (c *judgments) put(state *engine.Index, key [sha256.Size]byte, j *judgment) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if state != c.state || c.max <= 0 {

@@ -55,7 +55,7 @@ type Admission struct {
 
 	mu    sync.Mutex
 	dirty atomic.Bool
-	state atomic.Pointer[engine.Result]
+	state atomic.Pointer[engine.Index]
 	gate  *policy.Gate
 	// loaded is the last read of the sources: a change in the cluster is
 	// judged against it, so that no request waits on Git.
@@ -77,7 +77,7 @@ func (a *Admission) refresh(ctx context.Context) error {
 // Rebuild reads the sources (Git included) and the cluster's objects, and
 // puts the new state in force; requests meanwhile answer from the state in
 // force. The refresher calls it, off the path of requests.
-func (a *Admission) Rebuild(ctx context.Context) (*engine.Result, error) {
+func (a *Admission) Rebuild(ctx context.Context) (*engine.Index, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.build(ctx, true)
@@ -108,7 +108,7 @@ func (a *Admission) MarkDirty() { a.dirty.Store(true) }
 // (MarkDirty) it is rebuilt with them against the sources as last read:
 // a request never waits on Git, which the refresher reads. Only the very
 // first state reads the sources on the path of a request.
-func (a *Admission) State(ctx context.Context) (*engine.Result, error) {
+func (a *Admission) State(ctx context.Context) (*engine.Index, error) {
 	if s := a.state.Load(); s != nil && !a.dirty.Load() {
 		return s, nil
 	}
@@ -122,7 +122,7 @@ func (a *Admission) State(ctx context.Context) (*engine.Result, error) {
 
 // build makes a new state, reading the sources when fetch is set (else
 // judging against their last read); the caller holds a.mu.
-func (a *Admission) build(ctx context.Context, fetch bool) (*engine.Result, error) {
+func (a *Admission) build(ctx context.Context, fetch bool) (*engine.Index, error) {
 	a.dirty.Store(false)
 	var docs []*document.Document
 	if a.Reader != nil {
@@ -135,7 +135,6 @@ func (a *Admission) build(ctx context.Context, fetch bool) (*engine.Result, erro
 	opts := a.Options
 	opts.Config = a.Config
 	opts.Documents = docs
-	opts.IndexOnly = true
 	load := opts.Loader
 	if load == nil {
 		load = source.Load
@@ -155,7 +154,7 @@ func (a *Admission) build(ctx context.Context, fetch bool) (*engine.Result, erro
 		}
 		opts.Gate = a.gate
 	}
-	s, err := engine.Run(ctx, opts)
+	s, err := engine.BuildIndex(ctx, opts)
 	if err != nil {
 		a.dirty.Store(true)
 		return nil, err
@@ -174,7 +173,7 @@ func (a *Admission) build(ctx context.Context, fetch bool) (*engine.Result, erro
 
 // current is the state in force when it needs no rebuild (else nil): a
 // judgment remembered under it still holds.
-func (a *Admission) current() *engine.Result {
+func (a *Admission) current() *engine.Index {
 	if s := a.state.Load(); s != nil && !a.dirty.Load() {
 		return s
 	}

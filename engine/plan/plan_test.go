@@ -209,7 +209,7 @@ func target() *document.Document {
 // not be read (its last read stands).
 func TestCompareHoldsAsTheReconcileLoop(t *testing.T) {
 	spec := map[string]any{"id": "a"}
-	base := &engine.Result{Targets: []*document.Document{target()}, Resources: []*engine.Resource{
+	base := &engine.Result{Index: engine.Index{Targets: []*document.Document{target()}}, Resources: []*engine.Resource{
 		resource("a", "apps/a.yaml", true, spec), resource("b", "apps/b.yaml", true, map[string]any{"id": "b"}),
 	}}
 	gone := &engine.Result{Resources: []*engine.Resource{resource("a", "apps/a.yaml", false, spec)}}
@@ -219,7 +219,7 @@ func TestCompareHoldsAsTheReconcileLoop(t *testing.T) {
 		}
 	}
 	src := &source.Source{Name: team, Role: source.RoleTeam, Path: "apps"}
-	unread := &engine.Result{Targets: []*document.Document{target()}, Sources: []*source.Loaded{{Source: src, Failed: true}}}
+	unread := &engine.Result{Index: engine.Index{Targets: []*document.Document{target()}}, Sources: []*source.Loaded{{Source: src, Failed: true}}}
 	p := plan.Compare(base, unread)
 	if len(p.Changes) != 2 || p.Changes[0].Kind != plan.Held || p.Changes[1].Kind != plan.Held || p.Changes[0].File != "apps/a.yaml" {
 		t.Errorf("a source that could not be read keeps what it had: %+v", p.Changes)
@@ -230,7 +230,7 @@ func TestCompareHoldsAsTheReconcileLoop(t *testing.T) {
 // and numbers are compared by value.
 func TestCompareDeterministic(t *testing.T) {
 	mk := func(rev bool, cpu any) *engine.Result {
-		r := &engine.Result{Targets: []*document.Document{target()}}
+		r := &engine.Result{Index: engine.Index{Targets: []*document.Document{target()}}}
 		for _, id := range []string{"a", "b", "c", "d", "e"} {
 			r.Resources = append(r.Resources, resource(id, "apps/"+id+".yaml", true, map[string]any{"id": id, "container-cpu-limit": cpu}))
 		}
