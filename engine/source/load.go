@@ -9,7 +9,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/laiki-platform/laiki/engine/finding"
 )
@@ -85,14 +86,10 @@ func Load(ctx context.Context, cfg *Config, opts Options) []*Loaded {
 	opts.defaults()
 	out := make([]*Loaded, len(cfg.Sources))
 	g := &gitCache{dir: opts.CacheDir}
-	var wg sync.WaitGroup
-	slots := make(chan struct{}, opts.Parallelism)
+	var group errgroup.Group
+	group.SetLimit(opts.Parallelism)
 	for i, s := range cfg.Sources {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			slots <- struct{}{}
-			defer func() { <-slots }()
+		group.Go(func() error {
 			l, err := loadOne(ctx, g, s, opts)
 			if err != nil {
 				l.Failed = true
@@ -106,9 +103,10 @@ func Load(ctx context.Context, cfg *Config, opts Options) []*Loaded {
 				})
 			}
 			out[i] = l
-		}()
+			return nil // a source that fails is a finding, never a stop
+		})
 	}
-	wg.Wait()
+	_ = group.Wait()
 	return out
 }
 
