@@ -9,7 +9,12 @@ import (
 	"strings"
 	"time"
 
-	"gopkg.in/yaml.v3"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
 
 	"github.com/laiki-platform/laiki/engine"
 	"github.com/laiki-platform/laiki/engine/document"
@@ -62,70 +67,73 @@ func renderPrePuller(c *Context, t *document.Document, out *Target, _ *Desired) 
 		return fs // nothing to pull: no DaemonSet (one left from before is pruned)
 	}
 	refreshed := refreshStamp(spec, images, c.Now)
-	pod, placed := placedPod(c, t, spec, apps, prePullPod(spec, images, refreshed != ""))
-	fs = append(fs, placed...)
+	pod := prePullPod(spec, images, refreshed != "")
+	fs = append(fs, placePod(c, t, spec, apps, &pod)...)
 	refs := make([]string, len(images))
 	for i, img := range images {
 		refs[i] = img.ref
 	}
 	out.Config = Ordered{mapping("images", refs)}
-	out.Objects = append(out.Objects, Ordered{prePullDaemonSet(t, refs, pod, refreshed)})
+	out.Objects = append(out.Objects, Ordered{daemonSetNode(prePullDaemonSet(t, refs, pod, refreshed))})
 	return fs
 }
 
-// placedPod adds to the pod spec where it runs and pulls with: the pull
+// placePod adds to the pod spec where it runs and pulls with: the pull
 // secrets and node selector (pullSettings), the tolerations (the
 // PrePuller's and the apps'), the priority class.
-func placedPod(c *Context, t *document.Document, spec map[string]any, apps []*engine.Resource, pod *yaml.Node) (*yaml.Node, []finding.Finding) {
+func placePod(c *Context, t *document.Document, spec map[string]any, apps []*engine.Resource, pod *corev1.PodSpec) []finding.Finding {
 	pull := pullSettings(c, t, spec)
 	fs := pull.findings
 	tolerations, tfs := tolerationsFor(t, spec, apps)
 	fs = append(fs, tfs...)
 	fs = append(fs, offTheNodes(t, apps, pull.nodeSelector)...)
-	if len(pull.secrets) > 0 {
-		var refs []any
-		for _, s := range pull.secrets {
-			refs = append(refs, mapping("name", s))
-		}
-		set(pod, "imagePullSecrets", node(refs))
+	for _, s := range pull.secrets {
+		pod.ImagePullSecrets = append(pod.ImagePullSecrets, corev1.LocalObjectReference{Name: s})
 	}
 	if len(pull.nodeSelector) > 0 {
-		set(pod, "nodeSelector", node(pull.nodeSelector))
+		pod.NodeSelector = make(map[string]string, len(pull.nodeSelector))
+		for k, v := range pull.nodeSelector {
+			pod.NodeSelector[k] = fmt.Sprint(v)
+		}
 	}
-	if len(tolerations) > 0 {
-		set(pod, "tolerations", node(tolerations))
+	pod.Tolerations = tolerations
+	if pc, ok := spec["priority-class-name"].(string); ok {
+		pod.PriorityClassName = pc
 	}
-	if pc, ok := spec["priority-class-name"].(string); ok && pc != "" {
-		set(pod, "priorityClassName", str(pc))
-	}
-	return pod, fs
+	return fs
 }
 
 // prePullDaemonSet wraps the pod spec. Its template carries the image set's
 // hash and, with refresh, the interval it was rendered in: either change
 // rolls it out to every node at once.
-func prePullDaemonSet(t *document.Document, refs []string, pod *yaml.Node, refreshed string) *yaml.Node {
+func prePullDaemonSet(t *document.Document, refs []string, pod corev1.PodSpec, refreshed string) *appsv1.DaemonSet {
 	sum := sha256.Sum256([]byte(strings.Join(refs, "\n")))
-	annotations := map[string]any{"laiki.io/images-sha256": hex.EncodeToString(sum[:])}
+	annotations := map[string]string{"laiki.io/images-sha256": hex.EncodeToString(sum[:])}
 	if refreshed != "" {
 		annotations["laiki.io/refreshed"] = refreshed
 	}
 	name := KubeName(t.Name)
-	labels := managedLabels(t, "prepuller")
+	labels := map[string]string{}
+	for k, v := range managedLabels(t, "prepuller") {
+		labels[k] = fmt.Sprint(v)
+	}
 	labels["laiki.io/prepuller"] = name
-	return mapping(
-		"apiVersion", "apps/v1",
-		"kind", "DaemonSet",
-		"metadata", mapping("name", name, "namespace", KubeNamespace(t), "labels", labels),
-		"spec", mapping(
-			"selector", mapping("matchLabels", map[string]any{"laiki.io/prepuller": name}),
-			"updateStrategy", mapping("type", "RollingUpdate", "rollingUpdate", mapping("maxUnavailable", "100%")),
-			"template", mapping(
-				"metadata", mapping("labels", labels, "annotations", annotations),
-				"spec", pod,
-			),
-		),
-	)
+	everyNode := intstr.FromString("100%")
+	return &appsv1.DaemonSet{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "DaemonSet"},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: KubeNamespace(t), Labels: labels},
+		Spec: appsv1.DaemonSetSpec{
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"laiki.io/prepuller": name}},
+			UpdateStrategy: appsv1.DaemonSetUpdateStrategy{
+				Type:          appsv1.RollingUpdateDaemonSetStrategyType,
+				RollingUpdate: &appsv1.RollingUpdateDaemonSet{MaxUnavailable: &everyNode},
+			},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels, Annotations: annotations},
+				Spec:       pod,
+			},
+		},
+	}
 }
 
 // prePullImage is one image the PrePuller keeps on the nodes.
@@ -256,51 +264,76 @@ func refreshStamp(spec map[string]any, images []prePullImage, now time.Time) str
 
 // prePullPod is the pod spec: the busybox installer, then one container an
 // image. With refresh, an image whose tag can move is pulled with Always,
-// so that each roll asks the registry for it again.
-func prePullPod(spec map[string]any, images []prePullImage, refresh bool) *yaml.Node {
+// so that each roll asks the registry for it again. The containers share
+// what they have alike (command, resources, security context, mount).
+func prePullPod(spec map[string]any, images []prePullImage, refresh bool) corev1.PodSpec {
 	helper := DefaultHelperImage
 	if h, ok := spec["helper-image"].(string); ok && h != "" {
 		helper = h
 	}
-	mount := mapping("name", "laiki-bin", "mountPath", "/laiki-bin", "readOnly", true)
-	var containers []any
+	sleep := []string{"/laiki-bin/busybox", "sleep", "2147483647"}
+	resources := podResources("10m")
+	mounts := []corev1.VolumeMount{{Name: "laiki-bin", MountPath: "/laiki-bin", ReadOnly: true}}
+	securityContext := restricted()
+	containers := make([]corev1.Container, len(images))
 	for i, img := range images {
-		policy := "IfNotPresent"
+		policy := corev1.PullIfNotPresent
 		if refresh && types.MovingTag(img.ref) {
-			policy = "Always"
+			policy = corev1.PullAlways
 		}
 		h := sha256.Sum256([]byte(img.ref))
-		containers = append(containers, mapping(
-			"name", fmt.Sprintf("pull-%d-%s", i, hex.EncodeToString(h[:])[:8]),
-			"image", img.ref,
-			"imagePullPolicy", policy,
-			"command", []string{"/laiki-bin/busybox", "sleep", "2147483647"},
-			"resources", mapping("requests", mapping("cpu", "1m", "memory", "4Mi"), "limits", mapping("cpu", "10m", "memory", "16Mi")),
-			"securityContext", restricted(),
-			"volumeMounts", []any{mount},
-		))
+		containers[i] = corev1.Container{
+			Name:            fmt.Sprintf("pull-%d-%s", i, hex.EncodeToString(h[:])[:8]),
+			Image:           img.ref,
+			ImagePullPolicy: policy,
+			Command:         sleep,
+			Resources:       resources,
+			SecurityContext: securityContext,
+			VolumeMounts:    mounts,
+		}
 	}
-	return mapping(
-		"automountServiceAccountToken", false,
-		"enableServiceLinks", false,
-		"terminationGracePeriodSeconds", 0,
-		"securityContext", mapping("runAsNonRoot", true, "runAsUser", 65534, "runAsGroup", 65534, "seccompProfile", mapping("type", "RuntimeDefault")),
-		"initContainers", []any{mapping(
-			"name", "install-busybox",
-			"image", helper,
-			"imagePullPolicy", "IfNotPresent",
-			"command", []string{"/bin/cp", "/bin/busybox", "/laiki-bin/busybox"},
-			"resources", mapping("requests", mapping("cpu", "1m", "memory", "4Mi"), "limits", mapping("cpu", "100m", "memory", "16Mi")),
-			"securityContext", restricted(),
-			"volumeMounts", []any{mapping("name", "laiki-bin", "mountPath", "/laiki-bin")},
-		)},
-		"containers", containers,
-		"volumes", []any{mapping("name", "laiki-bin", "emptyDir", mapping("sizeLimit", "16Mi"))},
-	)
+	sizeLimit := quantity("16Mi")
+	return corev1.PodSpec{
+		AutomountServiceAccountToken:  ptr.To(false),
+		EnableServiceLinks:            ptr.To(false),
+		TerminationGracePeriodSeconds: ptr.To[int64](0),
+		SecurityContext: &corev1.PodSecurityContext{RunAsNonRoot: ptr.To(true), RunAsUser: ptr.To[int64](65534), RunAsGroup: ptr.To[int64](65534),
+			SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}},
+		InitContainers: []corev1.Container{{
+			Name:            "install-busybox",
+			Image:           helper,
+			ImagePullPolicy: corev1.PullIfNotPresent,
+			Command:         []string{"/bin/cp", "/bin/busybox", "/laiki-bin/busybox"},
+			Resources:       podResources("100m"),
+			SecurityContext: securityContext,
+			VolumeMounts:    []corev1.VolumeMount{{Name: "laiki-bin", MountPath: "/laiki-bin"}},
+		}},
+		Containers: containers,
+		Volumes: []corev1.Volume{{Name: "laiki-bin",
+			VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{SizeLimit: &sizeLimit}}}},
+	}
 }
 
-func restricted() any {
-	return mapping("allowPrivilegeEscalation", false, "readOnlyRootFilesystem", true, "capabilities", mapping("drop", []string{"ALL"}))
+// podResources are a PrePuller container's: requests of 1m CPU and 4Mi
+// memory, limits of cpuLimit and 16Mi.
+func podResources(cpuLimit string) corev1.ResourceRequirements {
+	return corev1.ResourceRequirements{
+		Requests: corev1.ResourceList{corev1.ResourceCPU: quantity("1m"), corev1.ResourceMemory: quantity("4Mi")},
+		Limits:   corev1.ResourceList{corev1.ResourceCPU: quantity(cpuLimit), corev1.ResourceMemory: quantity("16Mi")},
+	}
+}
+
+// quantity parses a quantity and caches its canonical form (String does,
+// once), so that writing it in each container costs nothing.
+func quantity(s string) resource.Quantity {
+	q := resource.MustParse(s)
+	_ = q.String()
+	return q
+}
+
+func restricted() *corev1.SecurityContext {
+	return &corev1.SecurityContext{AllowPrivilegeEscalation: ptr.To(false), ReadOnlyRootFilesystem: ptr.To(true),
+		Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}}}
 }
 
 type pullConfig struct {

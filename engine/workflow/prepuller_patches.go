@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/utils/ptr"
 
 	"github.com/laiki-platform/laiki/engine"
 	"github.com/laiki-platform/laiki/engine/document"
@@ -28,21 +30,42 @@ import (
 // tolerationKeys are the fields of a Kubernetes toleration.
 var tolerationKeys = map[string]bool{"key": true, "operator": true, "value": true, "effect": true, "tolerationSeconds": true}
 
-// tolerationsFor gives the DaemonSet's tolerations: the PrePuller's own as
-// written, then those the apps' patches give their pods that it has not,
-// by key, each once. A toleration the API server would refuse (it would
-// refuse the whole DaemonSet) is left out with a warning at its app.
-func tolerationsFor(t *document.Document, spec map[string]any, apps []*engine.Resource) ([]any, []finding.Finding) {
-	var out []any
+// tolerationsFor gives the DaemonSet's tolerations, typed: the PrePuller's
+// own in their order, then those the apps' patches give their pods that it
+// has not, by key, each once. A toleration the API server would refuse (it
+// would refuse the whole DaemonSet; nor could a typed toleration hold it)
+// is left out with a warning: at the PrePuller's tolerations, or at its
+// app.
+func tolerationsFor(t *document.Document, spec map[string]any, apps []*engine.Resource) ([]corev1.Toleration, []finding.Finding) {
+	var out []corev1.Toleration
+	var fs []finding.Finding
 	seen := map[string]bool{}
 	if own, ok := spec["tolerations"].([]any); ok {
 		for _, tol := range own {
+			if why := badToleration(tol); why != "" {
+				fs = append(fs, finding.Finding{Severity: finding.Warn, Location: t.PosOf("laiki-spec.tolerations"), Policy: CheckWorkflow,
+					Source: t.Source.Name, Field: "laiki-spec.tolerations",
+					Message: fmt.Sprintf("PrePuller %s/%s leaves out its toleration %s: not a toleration the API server takes (%s), and it would refuse the whole DaemonSet",
+						t.Namespace, t.Name, canonical(tol), why)})
+				continue
+			}
 			if k := canonical(tol); !seen[k] {
 				seen[k] = true
-				out = append(out, tol)
+				out = append(out, toleration(tol.(map[string]any)))
 			}
 		}
 	}
+	more, afs := appTolerationsFor(t, apps, seen)
+	fs = append(fs, afs...)
+	for _, m := range more {
+		out = append(out, toleration(m))
+	}
+	return out, fs
+}
+
+// appTolerationsFor gives the tolerations the apps' patches give their
+// pods that are not seen yet, each once, by key then as JSON.
+func appTolerationsFor(t *document.Document, apps []*engine.Resource, seen map[string]bool) ([]map[string]any, []finding.Finding) {
 	var fs []finding.Finding
 	var more []map[string]any
 	for _, app := range apps {
@@ -74,10 +97,23 @@ func tolerationsFor(t *document.Document, spec map[string]any, apps []*engine.Re
 		}
 		return canonical(more[i]) < canonical(more[j])
 	})
-	for _, m := range more {
-		out = append(out, m)
+	return more, fs
+}
+
+// toleration is one badToleration takes, typed.
+func toleration(m map[string]any) corev1.Toleration {
+	key, _ := stringOr(m["key"])
+	op, _ := stringOr(m["operator"])
+	value, _ := stringOr(m["value"])
+	effect, _ := stringOr(m["effect"])
+	tol := corev1.Toleration{Key: key, Operator: corev1.TolerationOperator(op), Value: value, Effect: corev1.TaintEffect(effect)}
+	switch secs := m["tolerationSeconds"].(type) {
+	case int:
+		tol.TolerationSeconds = ptr.To(int64(secs))
+	case int64:
+		tol.TolerationSeconds = &secs
 	}
-	return out, fs
+	return tol
 }
 
 // podPatches reads an app's kubernetes-pod-patches (YAML in a string, as

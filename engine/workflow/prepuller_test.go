@@ -242,6 +242,23 @@ func TestPrePullerTolerations(t *testing.T) {
 	}
 }
 
+// A toleration of the PrePuller's own that the API server would refuse
+// (it would refuse the whole DaemonSet) is left out with a warning at the
+// PrePuller; the others are kept as written.
+func TestPrePullerOwnTolerations(t *testing.T) {
+	res, d := prePullerAt(t, "  tolerations: [{key: a, operator: Exists}, {key: y, operator: Bogus}, notamap, {key: a, operator: Exists}]\n",
+		app("one", "apps", "a", "nginx:1"), noon, "")
+	tol, _ := json.Marshal(dig(daemonSet(t, d), "spec", "template", "spec", "tolerations"))
+	if want := `[{"key":"a","operator":"Exists"}]`; string(tol) != want {
+		t.Errorf("tolerations\n %s\nwant\n %s", tol, want)
+	}
+	for _, why := range []string{"operator Bogus", "not a mapping"} {
+		if f := findingWith(res, "PrePuller apps/pull leaves out its toleration", why); f == nil || f.Severity != finding.Warn || f.Field != "laiki-spec.tolerations" {
+			t.Errorf("no warning at the PrePuller for its toleration (%s):\n%s", why, messages(res))
+		}
+	}
+}
+
 // max-images keeps the images most apps run (then by name) and names the
 // ones it leaves out.
 func TestPrePullerMaxImages(t *testing.T) {
