@@ -16,7 +16,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/types"
+	k8stypes "k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -27,7 +27,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	crreconcile "sigs.k8s.io/controller-runtime/pkg/reconcile"
-	"sigs.k8s.io/controller-runtime/pkg/source"
+	ctrlsource "sigs.k8s.io/controller-runtime/pkg/source"
 
 	"github.com/laiki-platform/laiki/engine/cluster"
 )
@@ -66,7 +66,7 @@ func (o *Operator) pushName() string { return o.Reconciler.Applier.instance() + 
 // PushPath is where a Git host's push webhook is served.
 const PushPath = "/hooks/git"
 
-var platformRequest = crreconcile.Request{NamespacedName: types.NamespacedName{Name: "platform"}}
+var platformRequest = crreconcile.Request{NamespacedName: k8stypes.NamespacedName{Name: "platform"}}
 
 // Setup adds the controller, and the push endpoint, to a manager.
 func (o *Operator) Setup(mgr ctrl.Manager) error {
@@ -86,7 +86,7 @@ func (o *Operator) Setup(mgr ctrl.Manager) error {
 			MaxConcurrentReconciles: 1,
 			RateLimiter:             workqueue.NewTypedItemExponentialFailureRateLimiter[crreconcile.Request](time.Second, 5*time.Minute),
 		}).
-		WatchesRawSource(source.Channel(o.trigger, one))
+		WatchesRawSource(ctrlsource.Channel(o.trigger, one))
 	// A change to the spec of a Laiki object (not to its status, which
 	// the reconcile itself writes) starts a run.
 	for _, kind := range cluster.Kinds() {
