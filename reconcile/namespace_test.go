@@ -11,6 +11,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	"github.com/laiki-platform/laiki/engine"
+	"github.com/laiki-platform/laiki/engine/api/v1alpha1"
 	"github.com/laiki-platform/laiki/engine/document"
 	"github.com/laiki-platform/laiki/engine/source"
 	"github.com/laiki-platform/laiki/engine/workflow"
@@ -62,10 +63,10 @@ func TestApplyFailedWhereTheTargetDeploys(t *testing.T) {
 		{Op: OpCreate, APIVersion: "apps/v1", Kind: "DaemonSet", Namespace: "pulling", Name: "pull"},
 	}}
 	v := verdicts(run, nil)
-	if got := v[targetDoc(t, run, "ShinyProxy")]; got.reason != ReasonApplyFailed || !strings.Contains(got.message, "refused") {
+	if got := v[targetDoc(t, run, "ShinyProxy")]; got.reason != v1alpha1.ApplyFailedReason || !strings.Contains(got.message, "refused") {
 		t.Errorf("ShinyProxy target: %+v", got)
 	}
-	if got := v[targetDoc(t, run, "PrePuller")]; got.reason != ReasonApplied {
+	if got := v[targetDoc(t, run, "PrePuller")]; got.reason != v1alpha1.AppliedReason {
 		t.Errorf("PrePuller target: %+v", got)
 	}
 }
@@ -85,7 +86,7 @@ func TestServingWhereTheTargetsDeploy(t *testing.T) {
 		app = res.Doc
 	}
 	got := verdicts(run, nil)[app]
-	if got.reason != ReasonProgressing {
+	if got.reason != v1alpha1.ProgressingReason {
 		t.Fatalf("the app: %+v", got)
 	}
 	for _, want := range []string{"ShinyProxy shiny/sp", "PrePuller pulling/pull"} {

@@ -25,13 +25,6 @@ import (
 // rolled out on every node; an image its nodes cannot pull shows on the app,
 // with the image and the node.
 
-// ReasonProgressing and ReasonImagePullFailed are why an applied app is not
-// Ready yet (v1alpha1 declares them).
-const (
-	ReasonProgressing     = v1alpha1.ProgressingReason
-	ReasonImagePullFailed = v1alpha1.ImagePullFailedReason
-)
-
 // Serving is what the components of the targets report after a run.
 type Serving struct {
 	// Waiting says, by Laiki namespace, why the apps bound there are not
@@ -175,11 +168,11 @@ func (s *Serving) progress(ns, image string, v verdict) verdict {
 	pulled, _ := types.RunnableImage(image)
 	if fails := s.PullFailed[pulled]; len(fails) > 0 {
 		sort.Strings(fails)
-		return verdict{reason: ReasonImagePullFailed, progressing: true,
+		return verdict{reason: v1alpha1.ImagePullFailedReason, progressing: true,
 			message: fmt.Sprintf("image %s cannot be pulled: %s", image, strings.Join(fails, "; "))}
 	}
 	if waits := s.Waiting[ns]; len(waits) > 0 {
-		return verdict{reason: ReasonProgressing, progressing: true, message: "applied; " + strings.Join(waits, "; ")}
+		return verdict{reason: v1alpha1.ProgressingReason, progressing: true, message: "applied; " + strings.Join(waits, "; ")}
 	}
 	return v
 }

@@ -20,32 +20,6 @@ import (
 	"github.com/laiki-platform/laiki/engine/workflow"
 )
 
-// Condition types and reasons: v1alpha1 declares them (conditions.go);
-// these names stay for the callers that knew them here.
-const (
-	Ready       = v1alpha1.ReadyCondition
-	Reconciling = v1alpha1.ReconcilingCondition
-	Stalled     = v1alpha1.StalledCondition
-)
-
-// Reasons of the conditions (v1alpha1 declares them).
-const (
-	ReasonApplied     = v1alpha1.AppliedReason
-	ReasonRejected    = v1alpha1.RejectedReason
-	ReasonHeld        = v1alpha1.LastAcceptedVersionKeptReason
-	ReasonApplyFailed = v1alpha1.ApplyFailedReason
-	ReasonInError     = v1alpha1.InErrorReason
-	// ReasonSourceFailed is set on no condition; it stays for callers.
-	ReasonSourceFailed = "SourceFetchFailed"
-	ReasonSourceKept   = v1alpha1.LastGoodRevisionKeptReason
-	ReasonNeverRead    = v1alpha1.SourceNeverReadReason
-	ReasonFetched      = v1alpha1.FetchedReason
-	ReasonViolation    = v1alpha1.PolicyViolationReason
-	// Of the policies (the status ConfigMap's policies condition, events).
-	ReasonPoliciesLoaded  = v1alpha1.PoliciesLoadedReason
-	ReasonPoliciesRefused = v1alpha1.PoliciesRefusedReason
-)
-
 // verdict is the status of one document after a run.
 type verdict struct {
 	ready   bool
@@ -63,7 +37,7 @@ func verdicts(run *Run, stop error) map[*document.Document]verdict {
 	out := map[*document.Document]verdict{}
 	if stop != nil {
 		for _, d := range res.Documents {
-			out[d] = verdict{reason: ReasonNeverRead, message: stop.Error()}
+			out[d] = verdict{reason: v1alpha1.SourceNeverReadReason, message: stop.Error()}
 		}
 		return out
 	}
@@ -90,15 +64,15 @@ func verdicts(run *Run, stop error) map[*document.Document]verdict {
 				blocking = append(blocking, message(f))
 			}
 		}
-		v := verdict{ready: true, reason: ReasonApplied, message: "accepted and applied"}
+		v := verdict{ready: true, reason: v1alpha1.AppliedReason, message: "accepted and applied"}
 		switch {
 		case len(blocking) > 0:
-			v = verdict{reason: ReasonRejected, stalled: true, message: strings.Join(blocking, "; ")}
+			v = verdict{reason: v1alpha1.RejectedReason, stalled: true, message: strings.Join(blocking, "; ")}
 			if d.Kind != document.Resource {
-				v.reason = ReasonInError
+				v.reason = v1alpha1.InErrorReason
 			}
 		case d.Kind == document.Target && len(failed[workflow.KubeNamespace(d)]) > 0:
-			v = verdict{reason: ReasonApplyFailed, message: strings.Join(failed[workflow.KubeNamespace(d)], "; ")}
+			v = verdict{reason: v1alpha1.ApplyFailedReason, message: strings.Join(failed[workflow.KubeNamespace(d)], "; ")}
 		}
 		out[d] = v
 	}
@@ -107,11 +81,11 @@ func verdicts(run *Run, stop error) map[*document.Document]verdict {
 			continue
 		}
 		if fails := external[r.Key()]; r.Accepted && len(fails) > 0 {
-			out[r.Doc] = verdict{reason: ReasonApplyFailed, message: strings.Join(fails, "; ")}
+			out[r.Doc] = verdict{reason: v1alpha1.ApplyFailedReason, message: strings.Join(fails, "; ")}
 		}
 		if !r.Accepted && held[r.Key()] {
 			v := out[r.Doc]
-			v.reason = ReasonHeld
+			v.reason = v1alpha1.LastAcceptedVersionKeptReason
 			v.message += "; the last accepted version stays deployed"
 			out[r.Doc] = v
 		}
@@ -127,7 +101,7 @@ func verdicts(run *Run, stop error) map[*document.Document]verdict {
 	for _, a := range run.Audit {
 		for _, r := range res.Resources {
 			if !r.Held && r.ID != "" && r.Key() == a.Resource.Key() {
-				out[r.Doc] = verdict{reason: ReasonViolation, stalled: true, message: a.describe()}
+				out[r.Doc] = verdict{reason: v1alpha1.PolicyViolationReason, stalled: true, message: a.describe()}
 			}
 		}
 	}
@@ -304,11 +278,11 @@ func (r *Reconciler) events(run *Run) {
 		obj.SetName(c.Name)
 		switch {
 		case c.Err != nil:
-			r.Recorder.Event(obj, corev1.EventTypeWarning, ReasonApplyFailed, truncate(c.String()))
+			r.Recorder.Event(obj, corev1.EventTypeWarning, v1alpha1.ApplyFailedReason, truncate(c.String()))
 		case c.Op == OpPrune:
 			r.Recorder.Event(obj, corev1.EventTypeNormal, "Pruned", "Laiki no longer wants it")
 		default:
-			r.Recorder.Event(obj, corev1.EventTypeNormal, ReasonApplied, fmt.Sprintf("%sd by Laiki", c.Op))
+			r.Recorder.Event(obj, corev1.EventTypeNormal, v1alpha1.AppliedReason, fmt.Sprintf("%sd by Laiki", c.Op))
 		}
 	}
 	// Resources outside the cluster have no object of their own: their

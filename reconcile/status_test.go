@@ -45,7 +45,7 @@ func TestObjectStatusIsPatched(t *testing.T) {
 	ctx := context.Background()
 	app := &v1alpha1.ShinyProxyApp{ObjectMeta: metav1.ObjectMeta{Name: "one", Namespace: "team", Generation: 1}}
 	key := client.ObjectKeyFromObject(app)
-	applied := verdict{ready: true, reason: ReasonApplied, message: "accepted and applied"}
+	applied := verdict{ready: true, reason: v1alpha1.AppliedReason, message: "accepted and applied"}
 
 	check := func(t *testing.T, c client.Client, foreigners ...string) {
 		t.Helper()
@@ -54,10 +54,10 @@ func TestObjectStatusIsPatched(t *testing.T) {
 			t.Fatal(err)
 		}
 		st := got.Status
-		if c := meta.FindStatusCondition(st.Conditions, Ready); c == nil || c.Status != metav1.ConditionTrue || c.Reason != ReasonApplied {
+		if c := meta.FindStatusCondition(st.Conditions, v1alpha1.ReadyCondition); c == nil || c.Status != metav1.ConditionTrue || c.Reason != v1alpha1.AppliedReason {
 			t.Errorf("Ready: %+v", c)
 		}
-		for _, typ := range []string{Reconciling, Stalled} {
+		for _, typ := range []string{v1alpha1.ReconcilingCondition, v1alpha1.StalledCondition} {
 			if c := meta.FindStatusCondition(st.Conditions, typ); c == nil || c.Status != metav1.ConditionFalse {
 				t.Errorf("%s: %+v", typ, c)
 			}
@@ -168,8 +168,8 @@ func TestObjectStatusEvents(t *testing.T) {
 	if err := store.Get(ctx, client.ObjectKeyFromObject(app), obj); err != nil {
 		t.Fatal(err)
 	}
-	failed := verdict{reason: ReasonApplyFailed, message: "refused"}
-	for i, v := range []verdict{failed, failed, {ready: true, reason: ReasonApplied, message: "accepted and applied"}} {
+	failed := verdict{reason: v1alpha1.ApplyFailedReason, message: "refused"}
+	for i, v := range []verdict{failed, failed, {ready: true, reason: v1alpha1.AppliedReason, message: "accepted and applied"}} {
 		if err := r.objectStatus(ctx, obj, v, "rev-1"); err != nil {
 			t.Fatalf("write %d: %v", i, err)
 		}

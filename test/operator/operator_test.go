@@ -29,6 +29,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/laiki-platform/laiki/engine"
+	"github.com/laiki-platform/laiki/engine/api/v1alpha1"
 	"github.com/laiki-platform/laiki/engine/kube"
 	"github.com/laiki-platform/laiki/engine/source"
 	"github.com/laiki-platform/laiki/reconcile"
@@ -218,7 +219,7 @@ func sourceCondition(t *testing.T, name string) *metav1.Condition {
 	}
 	for _, s := range rep.Sources {
 		if s.Name == name {
-			return meta.FindStatusCondition(s.Conditions, reconcile.Ready)
+			return meta.FindStatusCondition(s.Conditions, v1alpha1.ReadyCondition)
 		}
 	}
 	return nil
@@ -303,7 +304,7 @@ func TestOperatorFollowsGit(t *testing.T) {
 			var rep reconcile.Report
 			_ = yaml.Unmarshal([]byte(statusReport(t)), &rep)
 			for _, d := range rep.NotReady {
-				if d.File == "apps/two.yaml" && d.Source == "team-a" && d.Reason == reconcile.ReasonHeld && strings.Contains(d.Message, "not a valid image reference") {
+				if d.File == "apps/two.yaml" && d.Source == "team-a" && d.Reason == v1alpha1.LastAcceptedVersionKeptReason && strings.Contains(d.Message, "not a valid image reference") {
 					return true
 				}
 			}
@@ -320,7 +321,7 @@ func TestOperatorFollowsGit(t *testing.T) {
 		}
 		eventually(t, 10*time.Second, func() bool {
 			c := sourceCondition(t, "team-a")
-			return c != nil && c.Status == metav1.ConditionFalse && c.Reason == reconcile.ReasonSourceKept
+			return c != nil && c.Status == metav1.ConditionFalse && c.Reason == v1alpha1.LastGoodRevisionKeptReason
 		}, func() string { return statusReport(t) })
 	})
 
@@ -335,7 +336,7 @@ func TestOperatorFollowsGit(t *testing.T) {
 		// neither: the test writes their statuses, as they would).
 		eventually(t, 10*time.Second, func() bool {
 			c := objectReady(t, three)
-			return c != nil && c.Status == metav1.ConditionFalse && c.Reason == reconcile.ReasonProgressing
+			return c != nil && c.Status == metav1.ConditionFalse && c.Reason == v1alpha1.ProgressingReason
 		}, func() string { return fmt.Sprint(objectReady(t, three)) })
 		serve(t, kube.Name(ns), "apps", "pre-puller")
 		eventually(t, 10*time.Second, func() bool {
@@ -346,7 +347,7 @@ func TestOperatorFollowsGit(t *testing.T) {
 		pullFails(t, kube.Name(ns), "pre-puller", img("three"), "node-7")
 		eventually(t, 10*time.Second, func() bool {
 			c := objectReady(t, three)
-			return c != nil && c.Status == metav1.ConditionFalse && c.Reason == reconcile.ReasonImagePullFailed && strings.Contains(c.Message, "node-7")
+			return c != nil && c.Status == metav1.ConditionFalse && c.Reason == v1alpha1.ImagePullFailedReason && strings.Contains(c.Message, "node-7")
 		}, func() string { return fmt.Sprint(objectReady(t, three)) })
 
 		dup := clusterApp(ns, "two-again", "two", img("two"))
@@ -464,10 +465,10 @@ func objectReady(t *testing.T, obj *unstructured.Unstructured) *metav1.Condition
 	raw, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
 	for _, c := range raw {
 		m, _ := c.(map[string]any)
-		if m["type"] == reconcile.Ready {
+		if m["type"] == v1alpha1.ReadyCondition {
 			gen, _ := m["observedGeneration"].(int64)
 			msg, _ := m["message"].(string)
-			return &metav1.Condition{Type: reconcile.Ready, Status: metav1.ConditionStatus(fmt.Sprint(m["status"])), Reason: fmt.Sprint(m["reason"]), Message: msg, ObservedGeneration: gen}
+			return &metav1.Condition{Type: v1alpha1.ReadyCondition, Status: metav1.ConditionStatus(fmt.Sprint(m["status"])), Reason: fmt.Sprint(m["reason"]), Message: msg, ObservedGeneration: gen}
 		}
 	}
 	return nil

@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/laiki-platform/laiki/engine"
+	"github.com/laiki-platform/laiki/engine/api/v1alpha1"
 	"github.com/laiki-platform/laiki/engine/source"
 	"github.com/laiki-platform/laiki/reconcile"
 	"github.com/laiki-platform/laiki/test/gittest"
@@ -58,7 +59,7 @@ func policyCondition(rep reconcile.Report) *metav1.Condition {
 	if rep.Policies == nil {
 		return nil
 	}
-	return meta.FindStatusCondition(rep.Policies.Conditions, reconcile.Ready)
+	return meta.FindStatusCondition(rep.Policies.Conditions, v1alpha1.ReadyCondition)
 }
 
 func gauge(t *testing.T, name string) float64 {
@@ -129,7 +130,7 @@ func TestPolicyHotReload(t *testing.T) {
 		t.Helper()
 		eventually(t, 20*time.Second, func() bool {
 			c := policyCondition(report(t))
-			return c != nil && c.Status == metav1.ConditionFalse && c.Reason == reconcile.ReasonPoliciesRefused && strings.Contains(c.Message, why)
+			return c != nil && c.Status == metav1.ConditionFalse && c.Reason == v1alpha1.PoliciesRefusedReason && strings.Contains(c.Message, why)
 		}, func() string { return statusReport(t) })
 		rep := report(t)
 		if rep.Policies.InForce != first || rep.PolicyRevision != first || rep.Policies.Read == first {
@@ -139,13 +140,13 @@ func TestPolicyHotReload(t *testing.T) {
 			t.Errorf("laiki_policy_refused = %v", got)
 		}
 		eventually(t, 10*time.Second, func() bool {
-			for _, e := range policyEvents(t, reconcile.ReasonPoliciesRefused) {
+			for _, e := range policyEvents(t, v1alpha1.PoliciesRefusedReason) {
 				if strings.Contains(e, why) {
 					return true
 				}
 			}
 			return false
-		}, func() string { return strings.Join(policyEvents(t, reconcile.ReasonPoliciesRefused), "\n") })
+		}, func() string { return strings.Join(policyEvents(t, v1alpha1.PoliciesRefusedReason), "\n") })
 	}
 
 	t.Run("a broken policy is refused while the old one keeps deciding", func(t *testing.T) {
@@ -207,7 +208,7 @@ func TestPolicyHotReload(t *testing.T) {
 		}
 		var found bool
 		for _, d := range rep.NotReady {
-			found = found || d.File == "apps/big.yaml" && d.Reason == reconcile.ReasonViolation && strings.Contains(d.Message, "keeps running")
+			found = found || d.File == "apps/big.yaml" && d.Reason == v1alpha1.PolicyViolationReason && strings.Contains(d.Message, "keeps running")
 		}
 		if !found {
 			t.Errorf("app big is not reported as a policy violation: %+v", rep.NotReady)

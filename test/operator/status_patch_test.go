@@ -78,7 +78,7 @@ func TestStatusPatchKeepsAnotherWritersStatus(t *testing.T) {
 	if err := admin.Get(ctx, client.ObjectKeyFromObject(app), got); err != nil {
 		t.Fatal(err)
 	}
-	if c := meta.FindStatusCondition(got.Status.Conditions, reconcile.Ready); c == nil || c.ObservedGeneration != got.Generation {
+	if c := meta.FindStatusCondition(got.Status.Conditions, v1alpha1.ReadyCondition); c == nil || c.ObservedGeneration != got.Generation {
 		t.Errorf("Laiki's status was lost to the other writer's: Ready %+v (conditions %+v)", c, got.Status.Conditions)
 	}
 	if meta.FindStatusCondition(got.Status.Conditions, "Audited") == nil {
