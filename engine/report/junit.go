@@ -66,27 +66,52 @@ type junitProblem struct {
 // plus a case for each file that could not be read: a denial is a failure,
 // an error is an error, warnings go to system-out.
 func JUnit(w io.Writer, r *engine.Result) error {
-	suites := map[string]*junitSuite{}
-	var order []string
-	suite := func(name string) *junitSuite {
-		if s, ok := suites[name]; ok {
-			return s
-		}
-		suites[name] = &junitSuite{Name: name, Properties: []junitProperty{{Name: "laiki-version", Value: version.String()}}}
-		order = append(order, name)
-		return suites[name]
-	}
+	j := &junitReport{suites: map[string]*junitSuite{}, at: placesOf(r)}
 	for _, l := range r.Sources {
-		suite(l.Source.Name)
+		j.suite(l.Source.Name)
 	}
-	at := placesOf(r)
-	if len(r.Faults) > 0 {
-		// What kept Laiki from judging, as a test case of its own: GitLab
-		// and Jenkins show an <error> as the run's, not as a team file's.
-		s := suite("laiki")
-		s.Cases = append(s.Cases, junitCase{Name: "laiki could not run", Classname: "laiki",
-			Error: &junitProblem{Message: r.Faults[0], Type: "fault", Text: strings.Join(r.Faults, "\n")}})
+	j.addFault(r)
+	j.addDocuments(r)
+	j.addFiles(r)
+	return writeJUnit(w, j.totals())
+}
+
+// junitReport gathers the cases of a report in a suite per source, the
+// suites in the order they are first named.
+type junitReport struct {
+	suites map[string]*junitSuite
+	order  []string
+	at     places
+}
+
+// suite is the suite of a source, made when first named.
+func (j *junitReport) suite(name string) *junitSuite {
+	if s, ok := j.suites[name]; ok {
+		return s
 	}
+	j.suites[name] = &junitSuite{Name: name, Properties: []junitProperty{{Name: "laiki-version", Value: version.String()}}}
+	j.order = append(j.order, name)
+	return j.suites[name]
+}
+
+func (j *junitReport) add(source string, c junitCase) {
+	s := j.suite(source)
+	s.Cases = append(s.Cases, c)
+}
+
+// addFault adds what kept Laiki from judging, as a test case of its own:
+// GitLab and Jenkins show an <error> as the run's, not as a team file's.
+func (j *junitReport) addFault(r *engine.Result) {
+	if len(r.Faults) == 0 {
+		return
+	}
+	j.add("laiki", junitCase{Name: "laiki could not run", Classname: "laiki",
+		Error: &junitProblem{Message: r.Faults[0], Type: "fault", Text: strings.Join(r.Faults, "\n")}})
+}
+
+// addDocuments adds a case for every document, skipped when a fault kept
+// its resource from being judged.
+func (j *junitReport) addDocuments(r *engine.Result) {
 	names := map[*document.Document]string{}
 	notChecked := map[*document.Document]bool{}
 	for _, res := range r.Resources {
@@ -98,13 +123,17 @@ func JUnit(w io.Writer, r *engine.Result) error {
 		if !ok {
 			name = d.Describe()
 		}
-		c := junitCaseFor(at, name, d.Source.Name, d.File, d.Line, r.FindingsFor(d))
+		c := junitCaseFor(j.at, name, d.Source.Name, d.File, d.Line, r.FindingsFor(d))
 		if notChecked[d] {
 			c.Skipped = &junitSkipped{Message: "not checked: " + strings.Join(r.Faults, "; ")}
 		}
-		suite(d.Source.Name).Cases = append(suite(d.Source.Name).Cases, c)
+		j.add(d.Source.Name, c)
 	}
-	// Findings not about a document: bad YAML, unreadable sources.
+}
+
+// addFiles adds a case for each file with blocking findings that are not
+// about a document: bad YAML, unreadable sources.
+func (j *junitReport) addFiles(r *engine.Result) {
 	inDoc := map[string]bool{}
 	for _, d := range r.Documents {
 		for _, f := range r.FindingsFor(d) {
@@ -125,12 +154,15 @@ func JUnit(w io.Writer, r *engine.Result) error {
 	}
 	for _, id := range files {
 		fs := byFile[id]
-		suite(fs[0].Source).Cases = append(suite(fs[0].Source).Cases, junitCaseFor(at, at.name(fs[0].Source, fs[0].File), fs[0].Source, fs[0].File, fs[0].Line, fs))
+		j.add(fs[0].Source, junitCaseFor(j.at, j.at.name(fs[0].Source, fs[0].File), fs[0].Source, fs[0].File, fs[0].Line, fs))
 	}
+}
 
+// totals counts the cases of every suite, and of them all.
+func (j *junitReport) totals() junitSuites {
 	out := junitSuites{Name: "laiki"}
-	for _, name := range order {
-		s := suites[name]
+	for _, name := range j.order {
+		s := j.suites[name]
 		for _, c := range s.Cases {
 			s.Tests++
 			if c.Failure != nil {
@@ -149,6 +181,11 @@ func JUnit(w io.Writer, r *engine.Result) error {
 		out.Skipped += s.Skipped
 		out.Suites = append(out.Suites, *s)
 	}
+	return out
+}
+
+// writeJUnit writes the report as indented XML, with its header.
+func writeJUnit(w io.Writer, out junitSuites) error {
 	if _, err := io.WriteString(w, xml.Header); err != nil {
 		return err
 	}
