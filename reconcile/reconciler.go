@@ -123,6 +123,38 @@ func (r *Reconciler) Reconcile(ctx context.Context) (*Run, error) {
 	run := &Run{}
 	defer func() { run.Duration = time.Since(start); observe(run) }()
 
+	opts, err := r.runOptions(ctx, run)
+	if err != nil {
+		return run, err
+	}
+	res, err := engine.Run(ctx, opts)
+	if err != nil {
+		return run, err
+	}
+	run.Result = res
+	r.notePolicies(run, res)
+	never := neverRead(res.Sources)
+	if len(never) > 0 && (r.Status == nil || r.StatusNamespace == "") {
+		// No memory of what the source owned: applying without it would
+		// remove its running apps.
+		err := fmt.Errorf("%w: %s; nothing applied until it is, so that no running app is removed", ErrSourceNeverRead, strings.Join(never, ", "))
+		r.writeStatus(ctx, run, err)
+		return run, err
+	}
+	r.renderDesired(ctx, run, never)
+	if err := r.applyDesired(ctx, run, never); err != nil {
+		return run, err
+	}
+	r.writeStatus(ctx, run, nil)
+	r.events(run)
+	return run, nil
+}
+
+// runOptions are the engine's options for a run: the gate and decisions
+// kept from run to run, a loader that keeps each source's last good read,
+// the Laiki objects in the cluster, and who owns each name by the last
+// accepted versions.
+func (r *Reconciler) runOptions(ctx context.Context, run *Run) (engine.Options, error) {
 	if r.Options.Gate == nil {
 		r.Options.Gate = &admission.Gate{}
 	}
@@ -150,45 +182,56 @@ func (r *Reconciler) Reconcile(ctx context.Context) (*Run, error) {
 	if r.Cluster != nil {
 		docs, objects, err := cluster.Documents(ctx, r.Cluster, r.Config)
 		if err != nil {
-			return run, err
+			return opts, err
 		}
 		opts.Documents, run.Objects = docs, objects
 	}
 	// What was accepted before (kept in the cluster, so it outlives a
 	// restart) says who owns each name: read before the run judges claims.
-	if !r.memoryRead {
-		mem, err := r.loadAccepted(ctx)
-		var apiErr apierrors.APIStatus
-		if errors.As(err, &apiErr) {
-			return run, fmt.Errorf("reading the last accepted versions (ConfigMap %s): %w", r.acceptedName(), err)
-		}
-		if err != nil {
-			r.Log.Error(err, "the last accepted versions do not read back; nothing is held from before this start")
-		}
-		if r.lastAccepted == nil {
-			r.lastAccepted = mem
-		}
-		r.memoryRead = true
+	if err := r.readAcceptedOnce(ctx); err != nil {
+		return opts, err
 	}
 	opts.Owners = owners(r.lastAccepted)
-	res, err := engine.Run(ctx, opts)
-	if err != nil {
-		return run, err
+	return opts, nil
+}
+
+// readAcceptedOnce reads the last accepted versions from the cluster at the
+// first run. Only an error of the API server stops the run: versions that
+// do not read back are logged, and nothing is held from before.
+func (r *Reconciler) readAcceptedOnce(ctx context.Context) error {
+	if r.memoryRead {
+		return nil
 	}
-	run.Result = res
+	mem, err := r.loadAccepted(ctx)
+	var apiErr apierrors.APIStatus
+	if errors.As(err, &apiErr) {
+		return fmt.Errorf("reading the last accepted versions (ConfigMap %s): %w", r.acceptedName(), err)
+	}
+	if err != nil {
+		r.Log.Error(err, "the last accepted versions do not read back; nothing is held from before this start")
+	}
+	if r.lastAccepted == nil {
+		r.lastAccepted = mem
+	}
+	r.memoryRead = true
+	return nil
+}
+
+// notePolicies marks the run that first decides with a policy set, or
+// reads one that is refused.
+func (r *Reconciler) notePolicies(run *Run, res *engine.Result) {
 	if rl := res.Reload; rl != nil {
 		now := [2]string{rl.Revision, rl.InForce}
 		run.PoliciesChanged = now != r.lastPolicies
 		r.lastPolicies = now
 	}
-	never := neverRead(res.Sources)
-	if len(never) > 0 && (r.Status == nil || r.StatusNamespace == "") {
-		// No memory of what the source owned: applying without it would
-		// remove its running apps.
-		err := fmt.Errorf("%w: %s; nothing applied until it is, so that no running app is removed", ErrSourceNeverRead, strings.Join(never, ", "))
-		r.writeStatus(ctx, run, err)
-		return run, err
-	}
+}
+
+// renderDesired holds the last accepted version of what is rejected now (and of
+// what the sources never read own), renders the desired state, and audits
+// what the policies in force would reject.
+func (r *Reconciler) renderDesired(ctx context.Context, run *Run, never []string) {
+	res := run.Result
 	run.Held = res.Hold(r.lastAccepted)
 	// A source not read since the start holds back only what it owned (its
 	// last accepted versions keep running); the others apply.
@@ -206,24 +249,26 @@ func (r *Reconciler) Reconcile(ctx context.Context) (*Run, error) {
 	}
 	run.Audit = audit(res, run.Held)
 	r.checkPullSecrets(ctx, run)
+}
+
+// applyDesired makes the cluster and the registries match the desired state and,
+// unless in a dry run, reads what the targets serve and remembers what was
+// accepted, in memory and in the cluster.
+func (r *Reconciler) applyDesired(ctx context.Context, run *Run, never []string) error {
 	objs, err := r.Applier.Objects(run.Desired)
 	if err != nil {
-		return run, err
+		return err
 	}
 	run.Outcome = r.Applier.Apply(ctx, objs)
-	run.External = r.externals(ctx, run.Desired.External, res)
+	run.External = r.externals(ctx, run.Desired.External, run.Result)
 	if !r.Applier.DryRun {
 		run.Serving = r.serving(ctx, run)
-	}
-	if !r.Applier.DryRun {
-		r.remember(res, never)
+		r.remember(run.Result, never)
 		if err := r.saveAccepted(ctx); err != nil {
 			r.Log.Error(err, "writing the last accepted versions", "configMap", r.acceptedName())
 		}
 	}
-	r.writeStatus(ctx, run, nil)
-	r.events(run)
-	return run, nil
+	return nil
 }
 
 // keepLastGood puts the last good read in place of each source that failed
