@@ -4,8 +4,6 @@ import (
 	"encoding/json"
 	"strings"
 
-	"gopkg.in/yaml.v3"
-
 	"github.com/laiki-platform/laiki/engine"
 	"github.com/laiki-platform/laiki/engine/document"
 	"github.com/laiki-platform/laiki/engine/finding"
@@ -15,13 +13,21 @@ import (
 
 func init() {
 	Register(&Workflow{Name: "AwsEcrRepositoryWorkflow", TargetType: "ShinyProxy", Render: renderEcr,
-		Renders: "AwsEcrRepository", Renames: map[string]string{"repository-name": "name"},
-		Explain: func(r *engine.Resource, _ []string, _ any) string {
-			if r.Doc.Type != "AwsEcrRepository" {
-				return ""
-			}
-			return "a platform setting"
-		}})
+		Renders: "AwsEcrRepository", Renames: map[string]string{"repository-name": "name", "adopt-requested": "adopt"},
+		Explain: explainEcr})
+}
+
+// explainEcr: every value of a repository is the platform's (its target's
+// laiki-ecr) but the name the team wrote, which the platform's prefix may
+// lengthen.
+func explainEcr(r *engine.Resource, field []string, _ any) string {
+	if r.Doc.Type != "AwsEcrRepository" {
+		return ""
+	}
+	if len(field) == 1 && field[0] == "name" {
+		return "the platform's name-prefix before the name at " + r.Doc.PosOf(document.KeySpec, "name").String()
+	}
+	return "a platform setting"
 }
 
 // renderEcr lists the desired state of every AwsEcrRepository bound to the
@@ -163,30 +169,6 @@ func (e ecrSettings) template(t *document.Document) (External, bool) {
 		// which refuses both: each keeps its own entry here.
 		Scope: e.str("region") + "/" + e.str("registry-id") + "/" + t.Namespace + "/" + t.Name,
 	}, true
-}
-
-// present is a mapping of the pairs whose value says something (not "",
-// false or an empty list).
-func present(kv ...any) *yaml.Node {
-	var keep []any
-	for i := 0; i+1 < len(kv); i += 2 {
-		switch v := kv[i+1].(type) {
-		case string:
-			if v == "" {
-				continue
-			}
-		case bool:
-			if !v {
-				continue
-			}
-		case []string:
-			if len(v) == 0 {
-				continue
-			}
-		}
-		keep = append(keep, kv[i], kv[i+1])
-	}
-	return mapping(keep...)
 }
 
 // lifecycle is the platform's lifecycle policy with its action: under

@@ -3,8 +3,8 @@ package workflow
 import (
 	"encoding/json"
 	"fmt"
-	"maps"
-	"slices"
+	"reflect"
+	"strings"
 
 	"gopkg.in/yaml.v3"
 )
@@ -62,55 +62,31 @@ type EcrCreationTemplate struct {
 	Target           string        `json:"target"`
 }
 
-// node is the rendered form: the keys that say something, in this order.
-func (r *EcrRepository) node() *yaml.Node {
-	return present(
-		"repository-name", r.Name,
-		"region", r.Region,
-		"registry-id", r.RegistryID,
-		"name-prefix", r.NamePrefix,
-		"image-tag-mutability", r.TagMutability,
-		"image-tag-mutability-exclusion-filters", r.Exclusions,
-		"image-scanning-configuration", mapping("scan-on-push", r.Scanning.ScanOnPush),
-		"encryption-configuration", r.Encryption.node(),
-		"lifecycle-policy", r.LifecyclePolicy,
-		"repository-policy", r.RepositoryPolicy,
-		"on-delete", r.OnDelete,
-		"adopt", r.Adopt,
-		"adopt-requested", r.AdoptRequested,
-		"delete-adopted", r.DeleteAdopted,
-		"tags", stringMap(r.Tags),
-	)
-}
+func (r *EcrRepository) node() *yaml.Node       { return presentNode(reflect.ValueOf(*r)) }
+func (t *EcrCreationTemplate) node() *yaml.Node { return presentNode(reflect.ValueOf(*t)) }
 
-func (t *EcrCreationTemplate) node() *yaml.Node {
-	return present(
-		"prefix", t.Prefix,
-		"region", t.Region,
-		"registry-id", t.RegistryID,
-		"applied-for", t.AppliedFor,
-		"custom-role-arn", t.CustomRoleArn,
-		"image-tag-mutability", t.TagMutability,
-		"image-tag-mutability-exclusion-filters", t.Exclusions,
-		"encryption-configuration", t.Encryption.node(),
-		"lifecycle-policy", t.LifecyclePolicy,
-		"repository-policy", t.RepositoryPolicy,
-		"target", t.Target,
-	)
-}
-
-func (e EcrEncryption) node() *yaml.Node {
-	if e.KMSKey != "" {
-		return mapping("encryption-type", e.Type, "kms-key", e.KMSKey)
-	}
-	return mapping("encryption-type", e.Type)
-}
-
-// stringMap is a mapping with sorted keys.
-func stringMap(m map[string]string) *yaml.Node {
+// presentNode renders a desired state as the mapping of its JSON keys, in
+// the order of its fields, without the values that say nothing ("", false,
+// an empty list or map): its keys are spelled once, in its tags, for the
+// render and for the provisioner that reads it back.
+func presentNode(v reflect.Value) *yaml.Node {
 	n := mapping()
-	for _, k := range slices.Sorted(maps.Keys(m)) {
-		set(n, k, str(m[k]))
+	for i := range v.NumField() {
+		key, _, _ := strings.Cut(v.Type().Field(i).Tag.Get("json"), ",")
+		f := v.Field(i)
+		if key == "" || key == "-" || f.IsZero() || ((f.Kind() == reflect.Slice || f.Kind() == reflect.Map) && f.Len() == 0) {
+			continue
+		}
+		var value *yaml.Node
+		switch f.Kind() {
+		case reflect.Struct:
+			value = presentNode(f)
+		case reflect.Map:
+			value = sortedMapping(f.Interface().(map[string]string), str)
+		default:
+			value = node(f.Interface())
+		}
+		n.Content = append(n.Content, str(key), value)
 	}
 	return n
 }

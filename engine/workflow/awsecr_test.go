@@ -69,3 +69,38 @@ func TestEcrRender(t *testing.T) {
 		t.Errorf("an adoption the platform does not allow: %v", findings)
 	}
 }
+
+// Explain finds a repository under the platform's name prefix (its name
+// is not the resource's id) and says where each value comes from: the
+// team's adopt at its line, the name as the prefix and the team's name,
+// the rest the platform's.
+func TestEcrExplainUnderPrefix(t *testing.T) {
+	files := map[string]string{
+		"laiki.yaml": "sources:\n  - {name: platform, path: platform, role: platform}\n  - {name: team-a, path: team-a, allow: {target-namespaces: [apps]}}\n",
+		"platform/sp.yaml": "laiki-metadata: {target-type: ShinyProxy, name: one, namespace: apps}\nlaiki-spec:\n  fqdn: apps.example.com\n  image: openanalytics/shinyproxy:3.2.0\n  imagePullPolicy: IfNotPresent\n" +
+			"  proxy: {title: Apps}\n  laiki-ecr:\n    name-prefix: team-a/\n    adopt: on-request\n",
+		"team-a/b.yaml": "laiki-metadata: {resource-type: AwsEcrRepository, target-name: one, target-namespace: apps}\nlaiki-spec:\n  name: b\n  adopt: true\n",
+	}
+	res := runConfig(t, filepath.Join(tree(t, files), "laiki.yaml"))
+	d := workflow.RenderAndJudge(res)
+	ex := workflow.Explain(res, d, "apps", "b")
+	if len(ex) != 1 {
+		t.Fatalf("explain: %+v", ex)
+	}
+	by := map[string]string{}
+	for _, o := range ex[0].Fields {
+		by[o.Field] = o.By + " " + o.From
+	}
+	for field, want := range map[string]string{
+		"repository-name":      "workflow AwsEcrRepositoryWorkflow (the platform's name-prefix before the name at ",
+		"adopt-requested":      "file ",
+		"image-tag-mutability": "workflow AwsEcrRepositoryWorkflow (a platform setting)",
+	} {
+		if !strings.HasPrefix(by[field], want) {
+			t.Errorf("%s: %q, want %q...", field, by[field], want)
+		}
+	}
+	if !strings.HasSuffix(by["adopt-requested"], "team-a/b.yaml:4:3") {
+		t.Errorf("adopt-requested: %q, want the team's adopt at its line", by["adopt-requested"])
+	}
+}

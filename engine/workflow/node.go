@@ -4,7 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strconv"
 
 	"gopkg.in/yaml.v3"
@@ -99,6 +100,16 @@ func mapping(kv ...any) *yaml.Node {
 	return m
 }
 
+// sortedMapping is a mapping of m by its keys in order, each value made by
+// value: the output does not depend on map order.
+func sortedMapping[V any](m map[string]V, value func(V) *yaml.Node) *yaml.Node {
+	n := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Content: make([]*yaml.Node, 0, 2*len(m))}
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		n.Content = append(n.Content, str(k), value(m[k]))
+	}
+	return n
+}
+
 func str(s string) *yaml.Node { return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: s} }
 
 // node turns a plain value (from a spec) into a tree; maps get sorted keys so
@@ -134,16 +145,7 @@ func node(v any) *yaml.Node {
 		}
 		return s
 	case map[string]any:
-		m := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
-		keys := make([]string, 0, len(x))
-		for k := range x {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			m.Content = append(m.Content, str(k), node(x[k]))
-		}
-		return m
+		return sortedMapping(x, node)
 	case []*yaml.Node:
 		return &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq", Content: x}
 	}

@@ -253,16 +253,7 @@ func stringMapNode(m map[string]string) *yaml.Node {
 	if len(m) == 0 {
 		return nil
 	}
-	n := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Content: make([]*yaml.Node, 0, 2*len(m))}
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		n.Content = append(n.Content, str(k), str(m[k]))
-	}
-	return n
+	return sortedMapping(m, str)
 }
 
 func resourceListNode(l corev1.ResourceList) *yaml.Node {
