@@ -1,12 +1,9 @@
 package main
 
 import (
-	"fmt"
 	"time"
 
 	"github.com/spf13/cobra"
-	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/healthz"
 
 	"github.com/laiki-platform/laiki/engine"
 	"github.com/laiki-platform/laiki/engine/source"
@@ -14,10 +11,7 @@ import (
 )
 
 func newWebhook() *cobra.Command {
-	var in inputs
-	var srv serving
-	var interval time.Duration
-	var namespace string
+	var m managed
 	c := &cobra.Command{
 		Use:   "webhook --config laiki.yaml",
 		Short: "Serve the admission webhook: kubectl apply gets the verdict laiki check gives",
@@ -31,42 +25,22 @@ that fails leaves the set in force deciding. It reads the cluster with the
 usual kubeconfig (in-cluster, --kubeconfig, or $KUBECONFIG).`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			if err := srv.setLogger(); err != nil {
-				return cannot(err)
-			}
-			cfg, err := in.load(nil)
-			if err != nil {
+			if err := m.complete(); err != nil {
 				return err
 			}
-			restCfg, err := restConfig(srv.kubeconfig)
-			if err != nil {
-				return cannot(err)
+			if err := m.newManager(m.srv.options(true)); err != nil {
+				return err
 			}
-			mgr, err := ctrl.NewManager(restCfg, srv.options(true))
-			if err != nil {
-				return cannot(fromCluster(restCfg, err))
+			adm := &webhook.Admission{Config: m.cfg, Options: engine.Options{Load: source.Options{CacheDir: m.in.cacheDir}}, Refresh: m.interval}
+			if err := m.serveWebhook(c.Context(), adm, true); err != nil {
+				return err
 			}
-			adm := &webhook.Admission{Config: cfg, Options: engine.Options{Load: source.Options{CacheDir: in.cacheDir}}, Refresh: interval}
-			if namespace == "" {
-				namespace = inClusterNamespace()
-			}
-			if err := srv.certificates(c.Context(), restCfg, mgr, namespace); err != nil {
-				return cannot(err)
-			}
-			if err := webhook.Setup(c.Context(), mgr, adm); err != nil {
-				return cannot(fromCluster(restCfg, err))
-			}
-			_ = mgr.AddHealthzCheck("ping", healthz.Ping)
-			_ = mgr.AddReadyzCheck("webhook", mgr.GetWebhookServer().StartedChecker())
-			if err := mgr.Start(c.Context()); err != nil {
-				return cannot(fmt.Errorf("webhook: %w", err))
-			}
-			return nil
+			return m.start(c.Context(), "webhook")
 		},
 	}
-	in.register(c)
-	c.Flags().StringVar(&namespace, "namespace", "", "namespace of the --cert-secret Secret (default the pod's)")
-	c.Flags().DurationVar(&interval, "interval", time.Minute, "how often the sources (and so the platform's policies) are re-read")
-	srv.register(c, "0")
+	m.in.register(c)
+	c.Flags().StringVar(&m.namespace, "namespace", "", "namespace of the --cert-secret Secret (default the pod's)")
+	c.Flags().DurationVar(&m.interval, "interval", time.Minute, "how often the sources (and so the platform's policies) are re-read")
+	m.srv.register(c, "0")
 	return c
 }
