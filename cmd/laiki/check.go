@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -15,10 +16,15 @@ import (
 	"github.com/laiki-platform/laiki/engine/report"
 )
 
+// checkOptions are the flags of `laiki check`.
+type checkOptions struct {
+	in                                  inputs
+	output, against                     string
+	verbose, failOnWarn, quiet, noColor bool
+}
+
 func newCheck() *cobra.Command {
-	var in inputs
-	var output, against string
-	var verbose, failOnWarn, quiet, noColor bool
+	var o checkOptions
 	c := &cobra.Command{
 		Use:   "check [--config FILE | [--platform DIR]... PATH...]",
 		Short: "Check documents against the platform's rules, for pull requests",
@@ -57,81 +63,124 @@ and says so when every path was read as a platform source.`,
   cat app.yaml | laiki check --platform ./platform -       # an app from standard input
   laiki check --config laiki.ci.yaml --against origin/main -o markdown >> "$GITHUB_STEP_SUMMARY"`,
 		RunE: func(c *cobra.Command, args []string) error {
-			if !slices.Contains(report.Formats, output) {
-				return cannot(fmt.Errorf("unknown output format %q (one of %s)", output, strings.Join(report.Formats, ", ")))
-			}
-			if against != "" && output != "markdown" {
-				return cannot(errors.New("--against writes its plan in the markdown output: add -o markdown"))
-			}
-			paths, cleanup, err := in.readStdin(args)
-			defer cleanup()
-			if err != nil {
-				return cannot(err)
-			}
-			res, _, err := in.run(c.Context(), paths)
-			if res != nil && !verbose {
-				quietNotices(res)
-			}
-			if err != nil {
-				// Laiki could not run: the report is still written with
-				// the fault (a CI step that uploads it on failure shows
-				// why; text only when sources were read, the fault itself
-				// on standard error), and nothing the team wrote is
-				// blamed.
-				if res == nil {
-					res = &engine.Result{}
-				}
-				if len(res.Faults) == 0 {
-					res.Faults = []string{unwrap(err)}
-				}
-				if output != "text" || len(res.Sources) > 0 {
-					_ = report.Write(os.Stdout, output, res)
-				}
+			if err := o.validate(); err != nil {
 				return err
 			}
-			res.StandDown()
-			var p *plan.Plan
-			if against != "" && len(res.Faults) == 0 {
-				if p, err = planAgainst(c.Context(), &in, paths, against, res); err != nil {
-					res.Faults = append(res.Faults, unwrap(err))
-					_ = report.Markdown(os.Stdout, res, nil)
-					return err
-				}
-			}
-			if verbose && res.Policies != nil {
-				// On standard error: the report on standard output stays
-				// as the format has it.
-				fmt.Fprintf(os.Stderr, "policies %s: %s\n", res.Policies.Revision, res.Policies.Inventory)
-			}
-			if output == "text" {
-				color := !noColor && os.Getenv("NO_COLOR") == "" && isTerminal(os.Stdout)
-				err = report.TextWith(os.Stdout, res, report.TextOptions{Quiet: quiet, Color: color})
-			} else if output == "markdown" {
-				err = report.Markdown(os.Stdout, res, p)
-			} else {
-				err = report.Write(os.Stdout, output, res)
-			}
-			if err != nil {
-				return cannot(err)
-			}
-			if len(res.Faults) > 0 {
-				return cannot(fmt.Errorf("could not check everything:\n%s", strings.Join(res.Faults, "\n")))
-			}
-			if res.Failed() || failOnWarn && res.Summary().Warnings > 0 {
-				return &exitError{code: exitRejected}
-			}
-			return nil
+			return o.run(c.Context(), args)
 		},
 	}
-	in.register(c)
-	c.Flags().StringVarP(&output, "output", "o", "text", "output format: "+strings.Join(report.Formats, ", "))
-	c.Flags().BoolVarP(&verbose, "verbose", "v", false, "say on standard error which policies were evaluated (governance rule sets, rules, pre-processors) and their revision; report the files that are not Laiki documents")
-	c.Flags().StringVar(&against, "against", "", "with -o markdown: also say what the pull request changes in the running platform, "+
+	o.in.register(c)
+	c.Flags().StringVarP(&o.output, "output", "o", "text", "output format: "+strings.Join(report.Formats, ", "))
+	c.Flags().BoolVarP(&o.verbose, "verbose", "v", false, "say on standard error which policies were evaluated (governance rule sets, rules, pre-processors) and their revision; report the files that are not Laiki documents")
+	c.Flags().StringVar(&o.against, "against", "", "with -o markdown: also say what the pull request changes in the running platform, "+
 		"against REF (its base: origin/main, a commit) of the repository the working directory is in; only the files are read at REF")
-	c.Flags().BoolVar(&failOnWarn, "fail-on-warn", false, "exit 1 on a warning too (as conftest's --fail-on-warn)")
-	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "text: the findings only, no summary")
-	c.Flags().BoolVar(&noColor, "no-color", false, "no colours on a terminal (NO_COLOR does the same)")
+	c.Flags().BoolVar(&o.failOnWarn, "fail-on-warn", false, "exit 1 on a warning too (as conftest's --fail-on-warn)")
+	c.Flags().BoolVarP(&o.quiet, "quiet", "q", false, "text: the findings only, no summary")
+	c.Flags().BoolVar(&o.noColor, "no-color", false, "no colours on a terminal (NO_COLOR does the same)")
 	return c
+}
+
+// validate refuses an unknown output format, and --against without the
+// markdown output its plan is written in.
+func (o *checkOptions) validate() error {
+	if !slices.Contains(report.Formats, o.output) {
+		return cannot(fmt.Errorf("unknown output format %q (one of %s)", o.output, strings.Join(report.Formats, ", ")))
+	}
+	if o.against != "" && o.output != "markdown" {
+		return cannot(errors.New("--against writes its plan in the markdown output: add -o markdown"))
+	}
+	return nil
+}
+
+// run checks the paths (or the config's sources), with the plan against
+// --against, writes the report, and says by its error how the check ended.
+func (o *checkOptions) run(ctx context.Context, args []string) error {
+	paths, cleanup, err := o.in.readStdin(args)
+	defer cleanup()
+	if err != nil {
+		return cannot(err)
+	}
+	res, _, err := o.in.run(ctx, paths)
+	if res != nil && !o.verbose {
+		quietNotices(res)
+	}
+	if err != nil {
+		return o.writeFault(res, err)
+	}
+	res.StandDown()
+	p, err := o.plan(ctx, paths, res)
+	if err != nil {
+		return err
+	}
+	if o.verbose && res.Policies != nil {
+		// On standard error: the report on standard output stays
+		// as the format has it.
+		fmt.Fprintf(os.Stderr, "policies %s: %s\n", res.Policies.Revision, res.Policies.Inventory)
+	}
+	if err := o.write(res, p); err != nil {
+		return cannot(err)
+	}
+	return o.verdict(res)
+}
+
+// writeFault writes the report of a check Laiki could not run, with the
+// fault (a CI step that uploads it on failure shows why; text only when
+// sources were read, the fault itself on standard error), and nothing the
+// team wrote is blamed. It returns err.
+func (o *checkOptions) writeFault(res *engine.Result, err error) error {
+	if res == nil {
+		res = &engine.Result{}
+	}
+	if len(res.Faults) == 0 {
+		res.Faults = []string{unwrap(err)}
+	}
+	if o.output != "text" || len(res.Sources) > 0 {
+		_ = report.Write(os.Stdout, o.output, res)
+	}
+	return err
+}
+
+// plan is what the pull request changes in the running platform, against
+// --against (nil without it, or when a fault kept the check from judging
+// everything). When it cannot be made, the markdown report is written with
+// the fault.
+func (o *checkOptions) plan(ctx context.Context, paths []string, res *engine.Result) (*plan.Plan, error) {
+	if o.against == "" || len(res.Faults) > 0 {
+		return nil, nil
+	}
+	p, err := planAgainst(ctx, &o.in, paths, o.against, res)
+	if err != nil {
+		res.Faults = append(res.Faults, unwrap(err))
+		_ = report.Markdown(os.Stdout, res, nil)
+		return nil, err
+	}
+	return p, nil
+}
+
+// write writes the report in the output format.
+func (o *checkOptions) write(res *engine.Result, p *plan.Plan) error {
+	switch o.output {
+	case "text":
+		color := !o.noColor && os.Getenv("NO_COLOR") == "" && isTerminal(os.Stdout)
+		return report.TextWith(os.Stdout, res, report.TextOptions{Quiet: o.quiet, Color: color})
+	case "markdown":
+		return report.Markdown(os.Stdout, res, p)
+	default:
+		return report.Write(os.Stdout, o.output, res)
+	}
+}
+
+// verdict is the exit of a check whose report is written: 2 when a fault
+// kept something from being checked, 1 when something is rejected (or
+// warned of, with --fail-on-warn).
+func (o *checkOptions) verdict(res *engine.Result) error {
+	if len(res.Faults) > 0 {
+		return cannot(fmt.Errorf("could not check everything:\n%s", strings.Join(res.Faults, "\n")))
+	}
+	if res.Failed() || o.failOnWarn && res.Summary().Warnings > 0 {
+		return &exitError{code: exitRejected}
+	}
+	return nil
 }
 
 // isTerminal reports whether f is a terminal (a character device), where
