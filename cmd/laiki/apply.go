@@ -21,13 +21,18 @@ import (
 	"github.com/laiki-platform/laiki/reconcile"
 )
 
+// applyOptions are the flags of `laiki apply`.
+type applyOptions struct {
+	in                                    inputs
+	kubeconfig, instance, statusNamespace string
+	namespaces                            []string
+	dryRun                                bool
+	awsBackoff, ecrDrift                  time.Duration
+	now                                   string
+}
+
 func newApply() *cobra.Command {
-	var in inputs
-	var kubeconfig, instance, statusNamespace string
-	var namespaces []string
-	var dryRun bool
-	var awsBackoff, ecrDrift time.Duration
-	var now string
+	var o applyOptions
 	c := &cobra.Command{
 		Use:   "apply [--config FILE | PATH...] [--dry-run]",
 		Short: "Deploy the accepted resources to the cluster once (for a CI/CD pipeline)",
@@ -45,76 +50,104 @@ error, a source that could not be read or an object that could not be
 applied (the rest is still applied); 2 Laiki could not run.`,
 		Example: `  laiki apply --config laiki.yaml --dry-run
   laiki apply --config laiki.yaml --kubeconfig ~/.kube/config`,
-		RunE: func(c *cobra.Command, args []string) error {
-			cfg, err := in.load(args)
-			if err != nil {
-				return err
-			}
-			restCfg, err := restConfig(kubeconfig)
-			if err != nil {
-				return cannot(err)
-			}
-			kc, err := client.New(restCfg, client.Options{Scheme: cluster.Scheme()})
-			if err != nil {
-				return cannot(err)
-			}
-			r := &reconcile.Reconciler{
-				Config:          cfg,
-				Options:         engine.Options{Load: source.Options{CacheDir: in.cacheDir}},
-				Applier:         &reconcile.Applier{Client: kc, Reader: kc, Instance: instance, DryRun: dryRun, Namespaces: namespaces},
-				Cluster:         kc,
-				ExternalOptions: reconcile.ExternalOptions{MaxBackoff: awsBackoff, DriftInterval: ecrDrift},
-			}
-			// The last accepted versions live in the cluster, so that a
-			// rejected update keeps its app running from CI/CD as from the
-			// operator (a dry run reads them and writes nothing).
-			if statusNamespace != "" {
-				if err := statusHome(c.Context(), kc, statusNamespace, dryRun); err != nil {
-					fmt.Fprintf(os.Stderr, "laiki: warning: the last accepted versions cannot be kept in namespace %s (%v): a rejected update takes its app down; give --status-namespace a namespace Laiki may write to\n", statusNamespace, err)
-				} else {
-					r.Status, r.StatusNamespace = kc, statusNamespace
-				}
-			}
-			if now != "" {
-				at, err := time.Parse(time.RFC3339, now)
-				if err != nil {
-					return cannot(fmt.Errorf("--now: %w", err))
-				}
-				r.Now = func() time.Time { return at }
-			}
-			run, err := r.Reconcile(c.Context())
-			if run != nil && run.Result != nil && (len(run.Result.Findings) > 0 || run.Result.Failed()) {
-				_ = report.Text(os.Stderr, run.Result)
-			}
-			if err != nil {
-				var ce *admission.CompileError
-				if errors.As(err, &ce) {
-					return cannot(fmt.Errorf("a policy does not compile:\n%w", err))
-				}
-				if errors.Is(err, reconcile.ErrSourceNeverRead) {
-					return &exitError{code: exitRejected, err: err}
-				}
-				return cannot(err)
-			}
-			printOutcome(os.Stdout, run, dryRun)
-			if run.Result.Failed() || len(run.Outcome.Errors()) > 0 || externalFailed(run) {
-				return &exitError{code: exitRejected}
-			}
-			return nil
-		},
+		RunE: func(c *cobra.Command, args []string) error { return o.run(c.Context(), args) },
 	}
-	in.register(c)
-	c.Flags().BoolVar(&dryRun, "dry-run", false, "print what would change in the cluster (server-side dry run), as diffs; write nothing")
-	c.Flags().StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig file (default $KUBECONFIG, in-cluster, or ~/.kube/config)")
-	c.Flags().StringVar(&instance, "instance", "laiki", "name of this Laiki installation: it prunes only the objects it made")
-	c.Flags().DurationVar(&awsBackoff, "aws-max-backoff", 20*time.Second, "longest wait between two retries of a throttled or failed AWS call")
-	c.Flags().DurationVar(&ecrDrift, "ecr-drift-interval", 10*time.Minute, "how often every ECR repository's tags, policies and scanning are read and compared (between two, one listing per registry; changes in Git are applied at once)")
-	c.Flags().StringSliceVar(&namespaces, "namespaces", nil, "the only Kubernetes namespaces Laiki writes to and lists in (its targets'; they must exist): what its RBAC gives it")
+	o.in.register(c)
+	c.Flags().BoolVar(&o.dryRun, "dry-run", false, "print what would change in the cluster (server-side dry run), as diffs; write nothing")
+	c.Flags().StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig file (default $KUBECONFIG, in-cluster, or ~/.kube/config)")
+	c.Flags().StringVar(&o.instance, "instance", "laiki", "name of this Laiki installation: it prunes only the objects it made")
+	c.Flags().DurationVar(&o.awsBackoff, "aws-max-backoff", 20*time.Second, "longest wait between two retries of a throttled or failed AWS call")
+	c.Flags().DurationVar(&o.ecrDrift, "ecr-drift-interval", 10*time.Minute, "how often every ECR repository's tags, policies and scanning are read and compared (between two, one listing per registry; changes in Git are applied at once)")
+	c.Flags().StringSliceVar(&o.namespaces, "namespaces", nil, "the only Kubernetes namespaces Laiki writes to and lists in (its targets'; they must exist): what its RBAC gives it")
 	// For tests only: the time the run renders for (the PrePuller's refresh).
-	c.Flags().StringVar(&now, "now", "", "render as if at this time (RFC 3339); for tests")
+	c.Flags().StringVar(&o.now, "now", "", "render as if at this time (RFC 3339); for tests")
 	_ = c.Flags().MarkHidden("now")
-	c.Flags().StringVar(&statusNamespace, "status-namespace", "laiki-system", "keep the last accepted versions (ConfigMap laiki-accepted) and the status (laiki-status) in this namespace, made when missing; \"\" keeps none, and a rejected update then takes its app down")
+	c.Flags().StringVar(&o.statusNamespace, "status-namespace", "laiki-system", "keep the last accepted versions (ConfigMap laiki-accepted) and the status (laiki-status) in this namespace, made when missing; \"\" keeps none, and a rejected update then takes its app down")
 	return c
+}
+
+// run reconciles once and prints what changed; its error carries the exit
+// code.
+func (o *applyOptions) run(ctx context.Context, args []string) error {
+	r, err := o.reconciler(ctx, args)
+	if err != nil {
+		return err
+	}
+	run, err := r.Reconcile(ctx)
+	if run != nil && run.Result != nil && (len(run.Result.Findings) > 0 || run.Result.Failed()) {
+		_ = report.Text(os.Stderr, run.Result)
+	}
+	if err != nil {
+		return reconcileError(err)
+	}
+	printOutcome(os.Stdout, run, o.dryRun)
+	if run.Result.Failed() || len(run.Outcome.Errors()) > 0 || externalFailed(run) {
+		return &exitError{code: exitRejected}
+	}
+	return nil
+}
+
+// reconciler reads laiki.yaml (or the paths) and the kubeconfig, and makes
+// the Reconciler of one run: applying with a client of the cluster, keeping
+// the last accepted versions in --status-namespace, rendering at --now.
+func (o *applyOptions) reconciler(ctx context.Context, args []string) (*reconcile.Reconciler, error) {
+	cfg, err := o.in.load(args)
+	if err != nil {
+		return nil, err
+	}
+	restCfg, err := restConfig(o.kubeconfig)
+	if err != nil {
+		return nil, cannot(err)
+	}
+	kc, err := client.New(restCfg, client.Options{Scheme: cluster.Scheme()})
+	if err != nil {
+		return nil, cannot(err)
+	}
+	r := &reconcile.Reconciler{
+		Config:          cfg,
+		Options:         engine.Options{Load: source.Options{CacheDir: o.in.cacheDir}},
+		Applier:         &reconcile.Applier{Client: kc, Reader: kc, Instance: o.instance, DryRun: o.dryRun, Namespaces: o.namespaces},
+		Cluster:         kc,
+		ExternalOptions: reconcile.ExternalOptions{MaxBackoff: o.awsBackoff, DriftInterval: o.ecrDrift},
+	}
+	o.keepStatus(ctx, r, kc)
+	if o.now != "" {
+		at, err := time.Parse(time.RFC3339, o.now)
+		if err != nil {
+			return nil, cannot(fmt.Errorf("--now: %w", err))
+		}
+		r.Now = func() time.Time { return at }
+	}
+	return r, nil
+}
+
+// keepStatus has the run keep the last accepted versions (and the status)
+// in --status-namespace, when it can: they live in the cluster, so that a
+// rejected update keeps its app running from CI/CD as from the operator (a
+// dry run reads them and writes nothing). When it cannot, a warning says
+// what that costs.
+func (o *applyOptions) keepStatus(ctx context.Context, r *reconcile.Reconciler, kc client.Client) {
+	if o.statusNamespace == "" {
+		return
+	}
+	if err := statusHome(ctx, kc, o.statusNamespace, o.dryRun); err != nil {
+		fmt.Fprintf(os.Stderr, "laiki: warning: the last accepted versions cannot be kept in namespace %s (%v): a rejected update takes its app down; give --status-namespace a namespace Laiki may write to\n", o.statusNamespace, err)
+		return
+	}
+	r.Status, r.StatusNamespace = kc, o.statusNamespace
+}
+
+// reconcileError is the exit of a run that applied nothing: 2 when a policy
+// does not compile or Laiki cannot run, 1 when a source was never read.
+func reconcileError(err error) error {
+	var ce *admission.CompileError
+	if errors.As(err, &ce) {
+		return cannot(fmt.Errorf("a policy does not compile:\n%w", err))
+	}
+	if errors.Is(err, reconcile.ErrSourceNeverRead) {
+		return &exitError{code: exitRejected, err: err}
+	}
+	return cannot(err)
 }
 
 // printOutcome lists what changed, one line an object, with the diffs of a
