@@ -2,26 +2,18 @@ package main
 
 import (
 	"errors"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/laiki-platform/laiki/engine/source"
+	"github.com/laiki-platform/laiki/test/gittest"
 )
 
 // files writes name → content under dir.
 func files(t *testing.T, dir string, fs map[string]string) {
 	t.Helper()
-	for name, text := range fs {
-		p := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	gittest.Write(t, dir, fs)
 }
 
 const (

@@ -14,6 +14,7 @@ import (
 	"github.com/laiki-platform/laiki/engine/plan"
 	"github.com/laiki-platform/laiki/engine/source"
 	"github.com/laiki-platform/laiki/engine/workflow"
+	"github.com/laiki-platform/laiki/test/gittest"
 )
 
 // platform is a ShinyProxy target and the defaults pre-processor: a memory
@@ -37,15 +38,7 @@ func app(id string, extra ...string) string {
 func run(t *testing.T, files map[string]string) *engine.Result {
 	t.Helper()
 	dir := t.TempDir()
-	for name, text := range files {
-		p := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	gittest.Write(t, dir, files)
 	if err := os.MkdirAll(filepath.Join(dir, "apps"), 0o755); err != nil {
 		t.Fatal(err)
 	}

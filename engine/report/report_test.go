@@ -17,6 +17,7 @@ import (
 	"github.com/laiki-platform/laiki/engine/finding"
 	"github.com/laiki-platform/laiki/engine/report"
 	"github.com/laiki-platform/laiki/engine/source"
+	"github.com/laiki-platform/laiki/test/platformtest"
 )
 
 // mixed is a run with an accepted app, a denied app, a warning and a broken file.
@@ -276,28 +277,12 @@ func TestTextEscapesWhatUsersWrote(t *testing.T) {
 // A real run: an image value holding a newline and escape sequences, quoted
 // by the baseline's message.
 func TestTextEscapesAnImage(t *testing.T) {
-	dir := t.TempDir()
 	files := map[string]string{
 		"laiki.yaml":       "sources:\n  - {name: platform, path: platform, role: platform}\n  - {name: team, path: team, allow: {target-namespaces: [apps]}}\n",
 		"platform/sp.yaml": "laiki-metadata: {target-type: ShinyProxy, name: sp, namespace: apps}\nlaiki-spec:\n  fqdn: sp.example.com\n  image: openanalytics/shinyproxy:3.2.0\n  imagePullPolicy: IfNotPresent\n  proxy: {title: t}\n",
 		"team/app.yaml":    "laiki-metadata: {resource-type: ShinyProxyApp, target-name: sp, target-namespace: apps}\nlaiki-spec:\n  id: app\n  container-image: \"nginx\\n::warning file=README.md::pwned\\e[31m\\a\"\n",
 	}
-	for name, text := range files {
-		p := filepath.Join(dir, name)
-		_ = os.MkdirAll(filepath.Dir(p), 0o755)
-		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	cfg, err := source.LoadConfig(filepath.Join(dir, "laiki.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := engine.Run(context.Background(), engine.Options{Config: cfg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := render(t, "text", res)
+	out := render(t, "text", platformtest.Run(t, files))
 	if !strings.Contains(out, `nginx\n::warning file=README.md::pwned\x1b[31m\x07`) {
 		t.Errorf("the image is not in the output, escaped:\n%s", out)
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/laiki-platform/laiki/engine/workflow"
+	"github.com/laiki-platform/laiki/test/platformtest"
 )
 
 // ecrRender renders a platform whose ShinyProxy target has these laiki-ecr
@@ -81,16 +82,13 @@ func TestEcrExplainUnderPrefix(t *testing.T) {
 			"  proxy: {title: Apps}\n  laiki-ecr:\n    name-prefix: team-a/\n    adopt: on-request\n",
 		"team-a/b.yaml": "laiki-metadata: {resource-type: AwsEcrRepository, target-name: one, target-namespace: apps}\nlaiki-spec:\n  name: b\n  adopt: true\n",
 	}
-	res := runConfig(t, filepath.Join(tree(t, files), "laiki.yaml"))
+	res := platformtest.Run(t, files)
 	d := workflow.RenderAndJudge(res)
 	ex := workflow.Explain(res, d, "apps", "b")
 	if len(ex) != 1 {
 		t.Fatalf("explain: %+v", ex)
 	}
-	by := map[string]string{}
-	for _, o := range ex[0].Fields {
-		by[o.Field] = o.By + " " + o.From
-	}
+	by := platformtest.Origins(ex[0])
 	for field, want := range map[string]string{
 		"repository-name":      "workflow AwsEcrRepositoryWorkflow (the platform's name-prefix before the name at ",
 		"adopt-requested":      "file ",

@@ -16,6 +16,7 @@ import (
 	"github.com/laiki-platform/laiki/engine"
 	"github.com/laiki-platform/laiki/engine/source"
 	"github.com/laiki-platform/laiki/engine/workflow"
+	"github.com/laiki-platform/laiki/test/platformtest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -33,20 +34,7 @@ func runConfig(t testing.TB, cfgFile string) *engine.Result {
 	return res
 }
 
-func tree(t testing.TB, files map[string]string) string {
-	t.Helper()
-	dir := t.TempDir()
-	for name, text := range files {
-		p := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
-}
+func tree(t testing.TB, files map[string]string) string { return platformtest.Tree(t, files) }
 
 func yamlOf(t testing.TB, v any) string {
 	t.Helper()

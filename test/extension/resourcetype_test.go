@@ -4,9 +4,6 @@
 package extension
 
 import (
-	"context"
-	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -16,9 +13,9 @@ import (
 	"github.com/laiki-platform/laiki/engine"
 	"github.com/laiki-platform/laiki/engine/document"
 	"github.com/laiki-platform/laiki/engine/finding"
-	"github.com/laiki-platform/laiki/engine/source"
 	"github.com/laiki-platform/laiki/engine/types"
 	"github.com/laiki-platform/laiki/engine/workflow"
+	"github.com/laiki-platform/laiki/test/platformtest"
 )
 
 // A new resource type is its API type plus one file that registers the rest:
@@ -102,23 +99,7 @@ func TestResourceTypeFromOneFile(t *testing.T) {
 		for name, spec := range records {
 			files["team-a/"+name+".yaml"] = "laiki-metadata: {resource-type: TestDnsRecord, target-name: one, target-namespace: apps}\nlaiki-spec:\n" + spec
 		}
-		dir := t.TempDir()
-		for name, text := range files {
-			if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-		cfg, err := source.LoadConfig(filepath.Join(dir, "laiki.yaml"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		res, err := engine.Run(context.Background(), engine.Options{Config: cfg})
-		if err != nil {
-			t.Fatal(err)
-		}
+		res := platformtest.Run(t, files)
 		return res, workflow.RenderAndJudge(res)
 	}
 
@@ -160,10 +141,7 @@ func TestResourceTypeFromOneFile(t *testing.T) {
 	if len(ex) != 1 {
 		t.Fatalf("explain: %+v", ex)
 	}
-	by := map[string]string{}
-	for _, o := range ex[0].Fields {
-		by[o.Field] = o.By + " " + o.From
-	}
+	by := platformtest.Origins(ex[0])
 	if !strings.HasPrefix(by["fqdn"], "workflow DnsRecordWorkflow (the platform's zone") || by["ttl"] != "workflow DnsRecordWorkflow (the platform's zone and minimum TTL)" {
 		t.Errorf("explained: %v", by)
 	}

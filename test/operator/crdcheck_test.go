@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -20,6 +19,7 @@ import (
 	"github.com/laiki-platform/laiki/engine/finding"
 	"github.com/laiki-platform/laiki/engine/source"
 	"github.com/laiki-platform/laiki/engine/workflow"
+	"github.com/laiki-platform/laiki/test/gittest"
 )
 
 const crdNamespace = "crd-check"
@@ -183,15 +183,7 @@ laiki-metadata: {resource-type: ShinyProxyApp, target-name: good, target-namespa
 laiki-spec: {id: breaks, container-image: "nginx:1", containerMemory: 512}
 `,
 	}
-	for name, text := range files {
-		p := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	gittest.Write(t, dir, files)
 	cfg, err := source.LoadConfig(filepath.Join(dir, "laiki.yaml"))
 	if err != nil {
 		t.Fatal(err)
