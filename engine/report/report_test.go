@@ -23,7 +23,6 @@ import (
 // mixed is a run with an accepted app, a denied app, a warning and a broken file.
 func mixed(t *testing.T) *engine.Result {
 	t.Helper()
-	dir := t.TempDir()
 	files := map[string]string{
 		"laiki.yaml":          "sources:\n  - {name: platform, path: platform, role: platform}\n  - {name: team, path: team, allow: {target-namespaces: [apps]}}\n",
 		"platform/sp.yaml":    "laiki-metadata: {target-type: ShinyProxy, name: sp, namespace: apps}\nlaiki-spec:\n  fqdn: sp.example.com\n  image: openanalytics/shinyproxy:3.2.0\n  imagePullPolicy: IfNotPresent\n  proxy: {title: t}\n",
@@ -32,25 +31,10 @@ func mixed(t *testing.T) *engine.Result {
 		"team/warn.yaml":      "laiki-metadata: {resource-type: ShinyProxyApp, target-name: sp, target-namespace: apps}\nlaiki-spec:\n  id: warn\n  container-image: Team/App\n",
 		"team/bad, file.yaml": "laiki-metadata: [\n",
 	}
-	for name, text := range files {
-		p := filepath.Join(dir, name)
-		_ = os.MkdirAll(filepath.Dir(p), 0o755)
-		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
 	// As in a pull request's checkout: the files under the working
 	// directory, which annotations can land on.
-	t.Chdir(dir)
-	cfg, err := source.LoadConfig("laiki.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := engine.Run(context.Background(), engine.Options{Config: cfg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return res
+	t.Chdir(platformtest.Tree(t, files))
+	return platformtest.RunConfig(t, "laiki.yaml")
 }
 
 func render(t *testing.T, format string, res *engine.Result) string {

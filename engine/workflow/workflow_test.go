@@ -2,7 +2,6 @@ package workflow_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -14,7 +13,6 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/laiki-platform/laiki/engine"
-	"github.com/laiki-platform/laiki/engine/source"
 	"github.com/laiki-platform/laiki/engine/workflow"
 	"github.com/laiki-platform/laiki/test/platformtest"
 )
@@ -22,16 +20,7 @@ import (
 var update = flag.Bool("update", false, "rewrite the golden files")
 
 func runConfig(t testing.TB, cfgFile string) *engine.Result {
-	t.Helper()
-	cfg, err := source.LoadConfig(cfgFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := engine.Run(context.Background(), engine.Options{Config: cfg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return res
+	return platformtest.RunConfig(t, cfgFile)
 }
 
 func tree(t testing.TB, files map[string]string) string { return platformtest.Tree(t, files) }

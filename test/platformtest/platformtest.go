@@ -27,7 +27,13 @@ func Tree(t testing.TB, files map[string]string) string {
 // configuration.
 func Run(t testing.TB, files map[string]string) *engine.Result {
 	t.Helper()
-	cfg, err := source.LoadConfig(filepath.Join(Tree(t, files), "laiki.yaml"))
+	return RunConfig(t, filepath.Join(Tree(t, files), "laiki.yaml"))
+}
+
+// RunConfig runs the engine on a sources file.
+func RunConfig(t testing.TB, file string) *engine.Result {
+	t.Helper()
+	cfg, err := source.LoadConfig(file)
 	if err != nil {
 		t.Fatal(err)
 	}
