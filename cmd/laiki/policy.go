@@ -39,11 +39,16 @@ const (
 	testExitError  = 1 // the policies or tests do not compile, or Laiki cannot run
 )
 
+// policyTestOptions are the flags of `laiki policy test`.
+type policyTestOptions struct {
+	in                inputs
+	pattern, format   string // --run, --output
+	coverage, verbose bool
+	threshold         float64
+}
+
 func newPolicyTest() *cobra.Command {
-	var in inputs
-	var run, format string
-	var coverage, verbose bool
-	var threshold float64
+	var o policyTestOptions
 	c := &cobra.Command{
 		Use:   "test [--config FILE | PATH...]",
 		Short: "Run the Rego tests of the built-in and the platform's policies",
@@ -57,68 +62,93 @@ and a time limit per test.
 Exit codes, as opa test: 0 all passed, 2 a test failed (or coverage is
 under --threshold), 1 the policies or tests do not compile.`,
 		RunE: func(c *cobra.Command, paths []string) error {
-			if format != "text" && format != "json" {
-				return &exitError{code: testExitError, err: fmt.Errorf("unknown format %q (text or json)", format)}
+			if err := o.validate(); err != nil {
+				return err
 			}
-			if threshold < 0 || threshold > 100 {
-				return &exitError{code: testExitError, err: fmt.Errorf("--threshold %v: a percentage, from 0 to 100", threshold)}
-			}
-			mods, tests, data, err := in.policies(c, paths)
-			if err != nil {
-				return &exitError{code: testExitError, err: err}
-			}
-			report, err := admission.Test(c.Context(), mods, tests, admission.TestOptions{Run: run, Coverage: coverage || threshold > 0, Config: data})
-			if err != nil {
-				return &exitError{code: testExitError, err: err}
-			}
-			if format == "json" {
-				// As opa test: the evaluation traces only with -v (every
-				// passing test's trace made the report hundreds of MB).
-				if !verbose {
-					for _, r := range report.Results {
-						r.Trace = nil
-					}
-				}
-				err = encode(os.Stdout, "json", struct {
-					Results  []*tester.Result    `json:"results"`
-					Coverage *cover.Report       `json:"coverage,omitempty"`
-					Policies admission.Inventory `json:"policies"`
-				}{report.Results, report.Coverage, report.Inventory})
-			} else {
-				err = printTests(os.Stdout, report, verbose)
-			}
-			if err != nil {
-				return &exitError{code: testExitError, err: err}
-			}
-			if len(report.Results) == 0 {
-				return &exitError{code: testExitError, err: errors.New("no tests ran (rules named test_*, in files named *_test.rego)")}
-			}
-			if report.Failed() > 0 {
-				return &exitError{code: testExitFailed}
-			}
-			// The threshold is the platform's coverage: the built-ins are
-			// Laiki's, tested by Laiki, and would lift a poorly tested set.
-			if threshold > 0 {
-				got, of := report.Coverage.Coverage, "the policies"
-				if report.PlatformCoverage >= 0 {
-					got, of = report.PlatformCoverage, "the platform's policies"
-				}
-				if got < threshold {
-					return &exitError{code: testExitFailed, err: fmt.Errorf("coverage of %s %.2f%% is under the threshold %.2f%%", of, got, threshold)}
-				}
-			}
-			return nil
+			return o.run(c, paths)
 		},
 	}
-	in.register(c)
+	o.in.register(c)
 	f := c.Flags()
-	f.StringVar(&run, "run", "", "run only the tests whose name (package.rule) matches this regular expression")
-	f.BoolVar(&coverage, "coverage", false, "report which lines of the policies the tests reach")
-	f.Float64Var(&threshold, "threshold", 0, "fail (exit 2) when coverage is under this percentage; implies --coverage")
-	f.BoolVarP(&verbose, "verbose", "v", false, "list every test, with print() output")
-	f.StringVarP(&format, "output", "o", "text", "output format: text or json (JSON as opa test --format json, with the coverage report)")
-	f.StringVarP(&format, "format", "f", "text", "the same as -o, as opa test has it")
+	f.StringVar(&o.pattern, "run", "", "run only the tests whose name (package.rule) matches this regular expression")
+	f.BoolVar(&o.coverage, "coverage", false, "report which lines of the policies the tests reach")
+	f.Float64Var(&o.threshold, "threshold", 0, "fail (exit 2) when coverage is under this percentage; implies --coverage")
+	f.BoolVarP(&o.verbose, "verbose", "v", false, "list every test, with print() output")
+	f.StringVarP(&o.format, "output", "o", "text", "output format: text or json (JSON as opa test --format json, with the coverage report)")
+	f.StringVarP(&o.format, "format", "f", "text", "the same as -o, as opa test has it")
 	return c
+}
+
+// validate refuses an unknown format and a threshold that is not a
+// percentage.
+func (o *policyTestOptions) validate() error {
+	if o.format != "text" && o.format != "json" {
+		return &exitError{code: testExitError, err: fmt.Errorf("unknown format %q (text or json)", o.format)}
+	}
+	if o.threshold < 0 || o.threshold > 100 {
+		return &exitError{code: testExitError, err: fmt.Errorf("--threshold %v: a percentage, from 0 to 100", o.threshold)}
+	}
+	return nil
+}
+
+// run reads the policies and their tests, runs the tests, writes the
+// report, and says by its error how they ended.
+func (o *policyTestOptions) run(c *cobra.Command, paths []string) error {
+	mods, tests, data, err := o.in.policies(c, paths)
+	if err != nil {
+		return &exitError{code: testExitError, err: err}
+	}
+	rep, err := admission.Test(c.Context(), mods, tests, admission.TestOptions{Run: o.pattern, Coverage: o.coverage || o.threshold > 0, Config: data})
+	if err != nil {
+		return &exitError{code: testExitError, err: err}
+	}
+	if err := o.write(os.Stdout, rep); err != nil {
+		return &exitError{code: testExitError, err: err}
+	}
+	return o.verdict(rep)
+}
+
+// write writes the report as text, or as JSON as opa test --format json
+// has it, with the coverage and what the policies evaluate.
+func (o *policyTestOptions) write(w io.Writer, rep *admission.TestReport) error {
+	if o.format != "json" {
+		return printTests(w, rep, o.verbose)
+	}
+	// As opa test: the evaluation traces only with -v (every
+	// passing test's trace made the report hundreds of MB).
+	if !o.verbose {
+		for _, r := range rep.Results {
+			r.Trace = nil
+		}
+	}
+	return encode(w, "json", struct {
+		Results  []*tester.Result    `json:"results"`
+		Coverage *cover.Report       `json:"coverage,omitempty"`
+		Policies admission.Inventory `json:"policies"`
+	}{rep.Results, rep.Coverage, rep.Inventory})
+}
+
+// verdict is the exit of the tests, as opa test's: 1 when none ran, 2 when
+// one failed or the coverage is under --threshold.
+func (o *policyTestOptions) verdict(rep *admission.TestReport) error {
+	if len(rep.Results) == 0 {
+		return &exitError{code: testExitError, err: errors.New("no tests ran (rules named test_*, in files named *_test.rego)")}
+	}
+	if rep.Failed() > 0 {
+		return &exitError{code: testExitFailed}
+	}
+	// The threshold is the platform's coverage: the built-ins are
+	// Laiki's, tested by Laiki, and would lift a poorly tested set.
+	if o.threshold > 0 {
+		got, of := rep.Coverage.Coverage, "the policies"
+		if rep.PlatformCoverage >= 0 {
+			got, of = rep.PlatformCoverage, "the platform's policies"
+		}
+		if got < o.threshold {
+			return &exitError{code: testExitFailed, err: fmt.Errorf("coverage of %s %.2f%% is under the threshold %.2f%%", of, got, o.threshold)}
+		}
+	}
+	return nil
 }
 
 // policies reads the platform's Rego files: of the PATHs given, or of the
