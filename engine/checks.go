@@ -11,6 +11,7 @@ import (
 	"github.com/laiki-platform/laiki/engine/document"
 	"github.com/laiki-platform/laiki/engine/finding"
 	"github.com/laiki-platform/laiki/engine/kube"
+	"github.com/laiki-platform/laiki/engine/schema"
 	"github.com/laiki-platform/laiki/engine/source"
 	"github.com/laiki-platform/laiki/engine/types"
 )
@@ -228,11 +229,11 @@ func (r *Index) judgeWith(ctx context.Context, res *Resource, govern bool) []fin
 // schemaFindings checks a spec; partial leaves out required keys (a
 // pre-processor may still set them); unknown, when set, decides how an
 // unknown top-level key is reported (and whether at all).
-func schemaFindings(d *document.Document, spec any, s *types.Schema, partial bool, unknown func(key string, sev finding.Severity) (finding.Severity, bool)) []finding.Finding {
+func schemaFindings(d *document.Document, spec any, s *schema.Schema, partial bool, unknown func(key string, sev finding.Severity) (finding.Severity, bool)) []finding.Finding {
 	if s == nil {
 		return nil
 	}
-	var ps []types.Problem
+	var ps []schema.Problem
 	for _, p := range s.Check(spec) {
 		if partial && p.Missing {
 			continue
@@ -251,7 +252,7 @@ func schemaFindings(d *document.Document, spec any, s *types.Schema, partial boo
 
 // unknownBy gives schemaFindings the rule for unknown keys of a bound spec,
 // by who wrote the key (roleOf); nil for other specs.
-func (r *Index) unknownBy(s *types.Schema, roleOf func(key string) string) func(string, finding.Severity) (finding.Severity, bool) {
+func (r *Index) unknownBy(s *schema.Schema, roleOf func(key string) string) func(string, finding.Severity) (finding.Severity, bool) {
 	if !s.Bound {
 		return nil
 	}
@@ -260,7 +261,7 @@ func (r *Index) unknownBy(s *types.Schema, roleOf func(key string) string) func(
 	}
 }
 
-func problemFindings(d *document.Document, ps []types.Problem) []finding.Finding {
+func problemFindings(d *document.Document, ps []schema.Problem) []finding.Finding {
 	var fs []finding.Finding
 	for _, p := range ps {
 		path := append([]string{document.KeySpec}, p.Path...)

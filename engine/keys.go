@@ -6,8 +6,8 @@ import (
 
 	"github.com/laiki-platform/laiki/engine/document"
 	"github.com/laiki-platform/laiki/engine/finding"
+	"github.com/laiki-platform/laiki/engine/schema"
 	"github.com/laiki-platform/laiki/engine/source"
-	"github.com/laiki-platform/laiki/engine/types"
 )
 
 // A team reaches only what the platform allows, however it spells a key:
@@ -47,7 +47,7 @@ func keyRulesOf(policyData map[string]any) keyRules {
 // canonicalKeys rewrites the keys of a document's spec to their canonical
 // spelling, in the spec and in its YAML tree, with a warning at each line
 // where a key was spelt otherwise.
-func canonicalKeys(d *document.Document, s *types.Schema) []finding.Finding {
+func canonicalKeys(d *document.Document, s *schema.Schema) []finding.Finding {
 	if !s.Bound {
 		return nil
 	}
@@ -72,7 +72,7 @@ func (k keyRules) unknownKey(role, key string, sev finding.Severity) (finding.Se
 	switch {
 	case role == source.RolePlatform:
 		return finding.Warn, true
-	case types.IsPropertyPath(key):
+	case schema.IsPropertyPath(key):
 		return finding.Error, true
 	case !k.enforced || k.unknownWarn:
 		return finding.Warn, true

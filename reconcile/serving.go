@@ -15,7 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/laiki-platform/laiki/engine/api/v1alpha1"
-	"github.com/laiki-platform/laiki/engine/types"
+	"github.com/laiki-platform/laiki/engine/image"
 	"github.com/laiki-platform/laiki/engine/workflow"
 )
 
@@ -159,17 +159,17 @@ func (r *Reconciler) prePullerServing(ctx context.Context, ns, name string, s *S
 // progress turns an accepted app's verdict into Progressing or
 // ImagePullFailed when the components of its Laiki namespace ns do not
 // serve it yet.
-func (s *Serving) progress(ns, image string, v verdict) verdict {
+func (s *Serving) progress(ns, ref string, v verdict) verdict {
 	if s == nil || !v.ready {
 		return v
 	}
 	// Keyed by the image the PrePuller pulls: the one that runs, mapped as
 	// the workflows map it (the tag kept as written).
-	pulled, _ := types.RunnableImage(image)
+	pulled, _ := image.Runnable(ref)
 	if fails := s.PullFailed[pulled]; len(fails) > 0 {
 		sort.Strings(fails)
 		return verdict{reason: v1alpha1.ImagePullFailedReason, progressing: true,
-			message: fmt.Sprintf("image %s cannot be pulled: %s", image, strings.Join(fails, "; "))}
+			message: fmt.Sprintf("image %s cannot be pulled: %s", ref, strings.Join(fails, "; "))}
 	}
 	if waits := s.Waiting[ns]; len(waits) > 0 {
 		return verdict{reason: v1alpha1.ProgressingReason, progressing: true, message: "applied; " + strings.Join(waits, "; ")}

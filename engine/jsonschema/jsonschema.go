@@ -9,6 +9,7 @@ import (
 	"sort"
 
 	"github.com/laiki-platform/laiki/engine/document"
+	"github.com/laiki-platform/laiki/engine/schema"
 	"github.com/laiki-platform/laiki/engine/types"
 )
 
@@ -144,7 +145,7 @@ func documentBody(name string) (Schema, error) {
 }
 
 // fromSchema turns a registry schema into JSON Schema; nil accepts any map.
-func fromSchema(s *types.Schema) Schema {
+func fromSchema(s *schema.Schema) Schema {
 	if s == nil {
 		return Schema{"type": []string{"object", "null"}}
 	}
@@ -154,39 +155,39 @@ func fromSchema(s *types.Schema) Schema {
 	return out
 }
 
-func field(f types.Field) Schema {
+func field(f schema.Field) Schema {
 	switch {
 	case f.Ignored != "":
 		// Not read by the component: flagged, as the engine warns.
 		return Schema{"deprecated": true, "description": f.Ignored}
-	case f.Expression && f.Type != types.String:
+	case f.Expression && f.Type != schema.String:
 		// A Spring expression is a value of it too.
 		plain := f
 		plain.Expression = false
 		return Schema{"anyOf": []any{field(plain), Schema{"type": "string", "pattern": "#\\{"}}}
 	}
 	switch f.Type {
-	case types.String:
+	case schema.String:
 		return Schema{"type": "string"}
-	case types.Scalar:
+	case schema.Scalar:
 		return Schema{"type": []string{"string", "number", "boolean"}}
-	case types.Bool:
+	case schema.Bool:
 		return Schema{"type": "boolean"}
-	case types.Int:
+	case schema.Int:
 		return Schema{"type": "integer"}
-	case types.Quantity:
+	case schema.Quantity:
 		return Schema{"anyOf": []any{Schema{"type": "number"}, Schema{"type": "string", "pattern": quantity}}}
-	case types.StringList:
+	case schema.StringList:
 		return Schema{"type": "array", "items": Schema{"type": "string"}}
-	case types.StringOrList:
+	case schema.StringOrList:
 		return Schema{"anyOf": []any{Schema{"type": "string"}, Schema{"type": "array", "items": Schema{"type": "string"}}}}
-	case types.StringMap:
+	case schema.StringMap:
 		return Schema{"type": "object", "additionalProperties": Schema{"type": []string{"string", "number", "boolean", "null"}}}
-	case types.Map:
+	case schema.Map:
 		return Schema{"type": "object"}
-	case types.List:
+	case schema.List:
 		return Schema{"type": "array"}
-	case types.Object:
+	case schema.Object:
 		props := Schema{}
 		var required []string
 		names := make([]string, 0, len(f.Fields))

@@ -9,6 +9,7 @@ import (
 
 	"github.com/laiki-platform/laiki/engine/api/v1alpha1"
 	"github.com/laiki-platform/laiki/engine/document"
+	"github.com/laiki-platform/laiki/engine/schema"
 	"github.com/laiki-platform/laiki/engine/types"
 )
 
@@ -116,13 +117,13 @@ func ToObject(d *document.Document) (map[string]any, error) {
 
 // objectValue makes a spec value fit the object's schema: quantities that
 // are not whole numbers and scalar map values become strings.
-func objectValue(f types.Field, v any) any {
+func objectValue(f schema.Field, v any) any {
 	switch f.Type {
-	case types.Quantity:
+	case schema.Quantity:
 		if x, ok := v.(float64); ok {
 			return strconv.FormatFloat(x, 'f', -1, 64)
 		}
-	case types.StringMap:
+	case schema.StringMap:
 		if m, ok := v.(map[string]any); ok {
 			out := make(map[string]any, len(m))
 			for k, e := range m {
@@ -139,7 +140,7 @@ func objectValue(f types.Field, v any) any {
 			}
 			return out
 		}
-	case types.Object:
+	case schema.Object:
 		if m, ok := v.(map[string]any); ok {
 			out := make(map[string]any, len(m))
 			for k, e := range m {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/laiki-platform/laiki/engine/api/v1alpha1"
 	"github.com/laiki-platform/laiki/engine/finding"
+	"github.com/laiki-platform/laiki/engine/schema"
 )
 
 // ecrName is the repository name pattern of ECR's API reference
@@ -27,14 +28,14 @@ const EcrSettingsKey = "laiki-ecr"
 // the platform allows it); tag immutability, scanning and encryption are
 // the platform's and cannot be loosened from a team file.
 func init() {
-	schema := FromGoType("AwsEcrRepository", reflect.TypeOf(v1alpha1.AwsEcrRepositorySpec{}), finding.Error)
-	schema.Fields["name"] = withCheck(schema.Fields["name"], func(v any) string { return CheckEcrNamePart(v.(string)) })
+	s := schema.FromGoType("AwsEcrRepository", reflect.TypeOf(v1alpha1.AwsEcrRepositorySpec{}), finding.Error)
+	s.Fields["name"] = schema.WithCheck(s.Fields["name"], func(v any) string { return CheckEcrNamePart(v.(string)) })
 	RegisterResource(&ResourceType{
 		Name:        "AwsEcrRepository",
 		Kind:        "AwsEcrRepository",
 		TargetTypes: []string{"ShinyProxy"},
 		IdentityKey: "name",
-		Schema:      schema,
+		Schema:      s,
 		// The platform's settings for every repository of a ShinyProxy
 		// target's apps (v1alpha1.EcrSettings).
 		Settings:      EcrSettingsKey,
@@ -72,12 +73,12 @@ func ecrPattern(s string) string {
 // ecrSettings checks the platform's laiki-ecr as ECR and Laiki will read
 // it, so that a wrong value is an error at its line rather than a failure
 // in AWS on every run.
-func ecrSettings(v any) []Problem {
+func ecrSettings(v any) []schema.Problem {
 	ecr, _ := v.(map[string]any)
 	if ecr == nil {
 		return nil
 	}
-	var ps []Problem
+	var ps []schema.Problem
 	for key, allowed := range map[string][]string{
 		"on-delete":        {"keep", "delete-if-empty", "force"},
 		"adopt":            {"never", "on-request", "untagged", "always"},
@@ -85,7 +86,7 @@ func ecrSettings(v any) []Problem {
 		"lifecycle-action": {"expire", "archive"},
 	} {
 		if v, ok := ecr[key].(string); ok && !slices.Contains(allowed, v) {
-			ps = append(ps, Problem{Path: []string{key}, Severity: finding.Error,
+			ps = append(ps, schema.Problem{Path: []string{key}, Severity: finding.Error,
 				Message: fmt.Sprintf("%s is %s, not %q", key, strings.Join(allowed, ", "), v)})
 		}
 	}
@@ -101,29 +102,29 @@ var ecrExclusion = regexp.MustCompile(`^[0-9a-zA-Z._*-]{1,128}$`)
 // ecrExclusions: IMMUTABLE_WITH_EXCLUSION names 1 to 5 wildcard filters
 // ECR takes, and none that makes every tag mutable (*, **): the platform
 // may loosen immutability for a few tags, never switch it off.
-func ecrExclusions(ecr map[string]any) []Problem {
+func ecrExclusions(ecr map[string]any) []schema.Problem {
 	mode, _ := ecr["tag-mutability"].(string)
 	list, _ := ecr["tag-mutability-exclusions"].([]any)
 	at := func(i int) []string { return []string{"tag-mutability-exclusions", strconv.Itoa(i)} }
 	switch {
 	case mode == "IMMUTABLE_WITH_EXCLUSION" && len(list) == 0:
-		return []Problem{{Path: []string{"tag-mutability"}, Severity: finding.Error,
+		return []schema.Problem{{Path: []string{"tag-mutability"}, Severity: finding.Error,
 			Message: "IMMUTABLE_WITH_EXCLUSION needs tag-mutability-exclusions: the wildcards of the tags that may be overwritten (e.g. [dev-*])"}}
 	case mode != "IMMUTABLE_WITH_EXCLUSION" && len(list) > 0:
-		return []Problem{{Path: []string{"tag-mutability-exclusions"}, Severity: finding.Error,
+		return []schema.Problem{{Path: []string{"tag-mutability-exclusions"}, Severity: finding.Error,
 			Message: "tag-mutability-exclusions are for tag-mutability: IMMUTABLE_WITH_EXCLUSION; without it every tag is immutable"}}
 	case len(list) > 5:
-		return []Problem{{Path: at(5), Severity: finding.Error, Message: "ECR takes at most 5 tag mutability exclusion filters"}}
+		return []schema.Problem{{Path: at(5), Severity: finding.Error, Message: "ECR takes at most 5 tag mutability exclusion filters"}}
 	}
-	var ps []Problem
+	var ps []schema.Problem
 	for i, v := range list {
 		f, _ := v.(string)
 		switch {
 		case !ecrExclusion.MatchString(f):
-			ps = append(ps, Problem{Path: at(i), Severity: finding.Error,
+			ps = append(ps, schema.Problem{Path: at(i), Severity: finding.Error,
 				Message: fmt.Sprintf("%q is not an ECR exclusion filter: 1 to 128 letters, digits, ., _, - and the wildcard *", f)})
 		case strings.Trim(f, "*") == "":
-			ps = append(ps, Problem{Path: at(i), Severity: finding.Error,
+			ps = append(ps, schema.Problem{Path: at(i), Severity: finding.Error,
 				Message: fmt.Sprintf("%q would make every tag mutable: name the tags that may move (dev-*, latest)", f)})
 		}
 	}
@@ -133,19 +134,19 @@ func ecrExclusions(ecr map[string]any) []Problem {
 // ecrCreationTemplate: a creation template is for the platform's name
 // prefix; without one it would be ECR's ROOT template, every repository of
 // the registry's.
-func ecrCreationTemplate(ecr map[string]any) []Problem {
+func ecrCreationTemplate(ecr map[string]any) []schema.Problem {
 	list, _ := ecr["creation-template"].([]any)
 	if len(list) == 0 {
 		return nil
 	}
-	var ps []Problem
+	var ps []schema.Problem
 	if p, _ := ecr["name-prefix"].(string); strings.Trim(p, "/") == "" {
-		ps = append(ps, Problem{Path: []string{"creation-template"}, Severity: finding.Error,
+		ps = append(ps, schema.Problem{Path: []string{"creation-template"}, Severity: finding.Error,
 			Message: "a creation template is for the repositories under the target's name-prefix: set name-prefix (e.g. team-a/)"})
 	}
 	for i, v := range list {
 		if s, _ := v.(string); !slices.Contains([]string{"CREATE_ON_PUSH", "REPLICATION", "PULL_THROUGH_CACHE"}, s) {
-			ps = append(ps, Problem{Path: []string{"creation-template", strconv.Itoa(i)}, Severity: finding.Error,
+			ps = append(ps, schema.Problem{Path: []string{"creation-template", strconv.Itoa(i)}, Severity: finding.Error,
 				Message: fmt.Sprintf("a creation template applies to CREATE_ON_PUSH, REPLICATION or PULL_THROUGH_CACHE, not %q", s)})
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"reflect"
 
 	"github.com/laiki-platform/laiki/engine/api/v1alpha1"
+	"github.com/laiki-platform/laiki/engine/schema"
 )
 
 // Crane: a Crane server's configuration (Crane's own application.yml keys:
@@ -14,6 +15,6 @@ func init() {
 	RegisterTarget(&TargetType{
 		Name:   "Crane",
 		Kind:   "CraneTarget",
-		Schema: FromGoType("Crane target", reflect.TypeOf(v1alpha1.CraneTargetSpec{}), ""),
+		Schema: schema.FromGoType("Crane target", reflect.TypeOf(v1alpha1.CraneTargetSpec{}), ""),
 	})
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/laiki-platform/laiki/engine/api/v1alpha1"
 	"github.com/laiki-platform/laiki/engine/finding"
+	"github.com/laiki-platform/laiki/engine/schema"
 )
 
 // MinRefresh is the shortest refresh a PrePuller takes: each refresh has
@@ -17,9 +18,9 @@ const MinRefresh = time.Hour
 // PrePuller: a DaemonSet that pulls the images of the ShinyProxyApps in its
 // namespace onto every node as it starts. An empty spec is the usual case.
 func init() {
-	schema := FromGoType("PrePuller", reflect.TypeOf(v1alpha1.PrePullerTargetSpec{}), finding.Error)
-	schema.Fields["refresh"] = withCheck(schema.Fields["refresh"], checkRefresh)
-	schema.Fields["max-images"] = withCheck(schema.Fields["max-images"], func(v any) string {
+	s := schema.FromGoType("PrePuller", reflect.TypeOf(v1alpha1.PrePullerTargetSpec{}), finding.Error)
+	s.Fields["refresh"] = schema.WithCheck(s.Fields["refresh"], checkRefresh)
+	s.Fields["max-images"] = schema.WithCheck(s.Fields["max-images"], func(v any) string {
 		if n, ok := PrePullerMaxImages(map[string]any{"max-images": v}); ok && n < 1 {
 			return fmt.Sprintf("%d is less than 1: a PrePuller that pulls nothing is removed instead", n)
 		}
@@ -28,7 +29,7 @@ func init() {
 	RegisterTarget(&TargetType{
 		Name:   "PrePuller",
 		Kind:   "PrePullerTarget",
-		Schema: schema,
+		Schema: s,
 	})
 }
 

@@ -3,6 +3,8 @@ package types
 import (
 	"strings"
 	"testing"
+
+	"github.com/laiki-platform/laiki/engine/image"
 )
 
 // A PrePuller's refresh is a duration of an hour or more (a shorter one
@@ -49,17 +51,17 @@ func TestRunnableImage(t *testing.T) {
 		"bad image":                                   "",
 		"#{proxy.userId}":                             "",
 	} {
-		got, ok := RunnableImage(ref)
+		got, ok := image.Runnable(ref)
 		if got != want || ok != (want != "") {
-			t.Errorf("RunnableImage(%q) = %q, %v; want %q", ref, got, ok, want)
+			t.Errorf("image.Runnable(%q) = %q, %v; want %q", ref, got, ok, want)
 		}
 	}
 	for ref, want := range map[string]bool{
 		"nginx": true, "nginx:latest": true, "host:5000/app": true, "nginx:1": false, "nginx@sha256:" + strings.Repeat("a", 64): false,
 		"nginx:latest@sha256:" + strings.Repeat("a", 64): false,
 	} {
-		if got := MovingTag(ref); got != want {
-			t.Errorf("MovingTag(%q) = %v, want %v", ref, got, want)
+		if got := image.MovingTag(ref); got != want {
+			t.Errorf("image.MovingTag(%q) = %v, want %v", ref, got, want)
 		}
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"maps"
 	"slices"
 	"sync"
+
+	"github.com/laiki-platform/laiki/engine/schema"
 )
 
 // TargetType is a kind of platform component that resources bind to.
@@ -17,9 +19,9 @@ type TargetType struct {
 	Kind string
 	// Schema of laiki-spec; nil accepts any spec (a component whose own
 	// configuration Laiki passes on as written).
-	Schema *Schema
+	Schema *schema.Schema
 	// Check, when set, adds checks that a schema cannot express.
-	Check func(spec any) []Problem
+	Check func(spec any) []schema.Problem
 }
 
 // ResourceType is a kind of thing a team declares, bound to a target.
@@ -32,7 +34,7 @@ type ResourceType struct {
 	// IdentityKey is the spec key that names the resource within its target
 	// (two resources with the same value in one target are an error).
 	IdentityKey string
-	Schema      *Schema
+	Schema      *schema.Schema
 	// Settings is the key of a bound target's spec under which the platform
 	// sets what resources of this type may not choose (laiki-ecr): it is the
 	// type's, so the target's check runs CheckSettings on it and the
@@ -40,7 +42,7 @@ type ResourceType struct {
 	Settings string
 	// CheckSettings checks the value under Settings (problem paths are
 	// relative to it).
-	CheckSettings func(v any) []Problem
+	CheckSettings func(v any) []schema.Problem
 }
 
 var (
@@ -106,8 +108,8 @@ func ResourceNames() []string {
 // Problems are a target spec's problems that its schema cannot express: the
 // target type's own check, and the checks of the settings that the resource
 // types binding to it keep under their keys.
-func (t *TargetType) Problems(spec any) []Problem {
-	var ps []Problem
+func (t *TargetType) Problems(spec any) []schema.Problem {
+	var ps []schema.Problem
 	if t.Check != nil {
 		ps = t.Check(spec)
 	}

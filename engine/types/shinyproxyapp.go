@@ -7,6 +7,7 @@ import (
 
 	"github.com/laiki-platform/laiki/engine/api/v1alpha1"
 	"github.com/laiki-platform/laiki/engine/finding"
+	"github.com/laiki-platform/laiki/engine/schema"
 )
 
 // Name is what an app id, and a target's or pre-processor's name and
@@ -22,8 +23,8 @@ var Name = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$`)
 // Laiki does not know, past the platform's rules) and a warning from the
 // platform; policy-data.baseline may allow named keys or lower the error.
 func init() {
-	schema := FromGoType("ShinyProxy app", reflect.TypeOf(v1alpha1.ShinyProxyAppSpec{}), finding.Error)
-	schema.Bound = true
+	s := schema.FromGoType("ShinyProxy app", reflect.TypeOf(v1alpha1.ShinyProxyAppSpec{}), finding.Error)
+	s.Bound = true
 	// Keys of ShinyProxy's other notation (containerproxy's ProxySpec) that
 	// its flat notation does not read: they would do nothing.
 	for key, why := range map[string]string{
@@ -31,16 +32,16 @@ func init() {
 		"port-mappings":    "ShinyProxy does not read port-mappings for an app; write port, target-path and additional-port-mappings",
 		"container-specs":  "ShinyProxy does not read container-specs for an app; write the container-* keys",
 	} {
-		schema.Fields[key] = Field{Type: Any, Ignored: why}
+		s.Fields[key] = schema.Field{Type: schema.Any, Ignored: why}
 	}
-	schema.Fields["id"] = withCheck(schema.Fields["id"], func(v any) string {
+	s.Fields["id"] = schema.WithCheck(s.Fields["id"], func(v any) string {
 		if !Name.MatchString(v.(string)) {
 			return fmt.Sprintf("%q is not a valid app id: letters, digits, '.', '_' and '-', starting and ending with a letter or digit, at most 63", v)
 		}
 		return ""
 	})
-	repo := schema.Fields["crane-data-repository"]
-	repo.Fields["name"] = withCheck(repo.Fields["name"], func(v any) string {
+	repo := s.Fields["crane-data-repository"]
+	repo.Fields["name"] = schema.WithCheck(repo.Fields["name"], func(v any) string {
 		if !Name.MatchString(v.(string)) {
 			return fmt.Sprintf("%q is not a valid repository name: letters, digits, '.', '_' and '-', at most 63", v)
 		}
@@ -51,12 +52,6 @@ func init() {
 		Kind:        "ShinyProxyApp",
 		TargetTypes: []string{"ShinyProxy"},
 		IdentityKey: "id",
-		Schema:      schema,
+		Schema:      s,
 	})
-}
-
-// withCheck adds a value check to a field read from a Go type.
-func withCheck(f Field, check func(any) string) Field {
-	f.Check = check
-	return f
 }

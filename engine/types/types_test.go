@@ -5,15 +5,16 @@ import (
 	"testing"
 
 	"github.com/laiki-platform/laiki/engine/finding"
+	"github.com/laiki-platform/laiki/engine/schema"
 )
 
 func TestSchemasFromGoTypes(t *testing.T) {
 	app, _ := Resource("ShinyProxyApp")
 	f := app.Schema.Fields
-	for key, want := range map[string]ValueType{
-		"id": String, "container-cpu-limit": Quantity, "container-env": StringMap, "container-cmd": StringList,
-		"access-groups": StringOrList, "container-privileged": Bool, "max-instances": Int, "parameters": Map,
-		"container-specs": Any, "crane-data-repository": Object, "labels": StringMap, "access-strict-expression": String,
+	for key, want := range map[string]schema.ValueType{
+		"id": schema.String, "container-cpu-limit": schema.Quantity, "container-env": schema.StringMap, "container-cmd": schema.StringList,
+		"access-groups": schema.StringOrList, "container-privileged": schema.Bool, "max-instances": schema.Int, "parameters": schema.Map,
+		"container-specs": schema.Any, "crane-data-repository": schema.Object, "labels": schema.StringMap, "access-strict-expression": schema.String,
 	} {
 		if f[key].Type != want {
 			t.Errorf("%s: %v, want %v", key, f[key].Type, want)
@@ -106,7 +107,7 @@ func TestSchemaIsShinyProxys(t *testing.T) {
 			t.Errorf("ShinyProxy binds %s; the schema does not know it", key)
 		case f.Ignored != "":
 			t.Errorf("ShinyProxy reads %s; the schema says it does not", key)
-		case expression && !f.Expression && f.Type != String:
+		case expression && !f.Expression && f.Type != schema.String:
 			t.Errorf("ShinyProxy evaluates %s as a Spring expression; the schema takes no \"#{...}\" for it", key)
 		}
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/laiki-platform/laiki/engine"
 	"github.com/laiki-platform/laiki/engine/document"
 	"github.com/laiki-platform/laiki/engine/finding"
+	"github.com/laiki-platform/laiki/engine/image"
 	"github.com/laiki-platform/laiki/engine/types"
 )
 
@@ -169,7 +170,7 @@ func imagesOf(t *document.Document, apps []*engine.Resource) ([]prePullImage, []
 				"PrePuller %s/%s does not pull %s: ShinyProxy chooses the image when the app starts", t.Namespace, t.Name, raw))
 			continue
 		}
-		if img, ok := types.RunnableImage(raw); ok {
+		if img, ok := image.Runnable(raw); ok {
 			count[img]++
 		} // else the app is left out of ShinyProxy too, with an error (imageFinding)
 	}
@@ -196,7 +197,7 @@ func imageFinding(app *engine.Resource) *finding.Finding {
 	if !isString || raw == "" || isExpression(raw) {
 		return nil // the schema's business, or ShinyProxy's when the app starts
 	}
-	img, ok := types.RunnableImage(raw)
+	img, ok := image.Runnable(raw)
 	switch {
 	case !ok:
 		f := prePullFinding(app, finding.Error, "laiki-spec.container-image",
@@ -213,12 +214,12 @@ func imageFinding(app *engine.Resource) *finding.Finding {
 // mappedImage is the container-image ShinyProxy is given for an app in
 // place of the one written (ok false: the one written), the one the
 // PrePuller pulls (see imageFinding).
-func mappedImage(spec map[string]any) (image string, ok bool) {
+func mappedImage(spec map[string]any) (ref string, ok bool) {
 	raw, _ := spec["container-image"].(string)
 	if isExpression(raw) {
 		return raw, false
 	}
-	img, ok := types.RunnableImage(raw)
+	img, ok := image.Runnable(raw)
 	return img, ok && img != raw
 }
 
@@ -256,7 +257,7 @@ func capImages(t *document.Document, spec map[string]any, images []prePullImage)
 // midnight UTC), so every run within one renders the same.
 func refreshStamp(spec map[string]any, images []prePullImage, now time.Time) string {
 	every := types.PrePullerRefresh(spec)
-	if every == 0 || !slices.ContainsFunc(images, func(i prePullImage) bool { return types.MovingTag(i.ref) }) {
+	if every == 0 || !slices.ContainsFunc(images, func(i prePullImage) bool { return image.MovingTag(i.ref) }) {
 		return ""
 	}
 	return now.UTC().Truncate(every).Format(time.RFC3339)
@@ -278,7 +279,7 @@ func prePullPod(spec map[string]any, images []prePullImage, refresh bool) corev1
 	containers := make([]corev1.Container, len(images))
 	for i, img := range images {
 		policy := corev1.PullIfNotPresent
-		if refresh && types.MovingTag(img.ref) {
+		if refresh && image.MovingTag(img.ref) {
 			policy = corev1.PullAlways
 		}
 		h := sha256.Sum256([]byte(img.ref))

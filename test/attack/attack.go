@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/laiki-platform/laiki/engine/schema"
 	"github.com/laiki-platform/laiki/engine/types"
 )
 
@@ -60,15 +61,15 @@ func Expressions() []Expression {
 		switch {
 		case key == "id" || f.Ignored != "":
 			continue
-		case f.Type == types.String || f.Type == types.StringOrList || f.Expression:
+		case f.Type == schema.String || f.Type == schema.StringOrList || f.Expression:
 			value = "\"#{T(java.lang.Runtime).getRuntime().exec('id')}\""
-		case f.Type == types.StringList:
+		case f.Type == schema.StringList:
 			value = "[\"${AWS_SECRET_ACCESS_KEY}\"]"
-		case f.Type == types.StringMap || f.Type == types.Map:
+		case f.Type == schema.StringMap || f.Type == schema.Map:
 			value = "{A: \"#{1}\"}"
-		case f.Type == types.List:
+		case f.Type == schema.List:
 			value = "[{name: \"${X}\", target-path: \"${X}\", a: \"${X}\"}]"
-		case f.Type == types.Object:
+		case f.Type == schema.Object:
 			value = "{read-access: {expression: \"#{true}\"}}"
 		default:
 			continue // numbers and booleans hold no string

@@ -13,6 +13,7 @@ import (
 	"github.com/laiki-platform/laiki/engine"
 	"github.com/laiki-platform/laiki/engine/document"
 	"github.com/laiki-platform/laiki/engine/finding"
+	"github.com/laiki-platform/laiki/engine/schema"
 	"github.com/laiki-platform/laiki/engine/types"
 	"github.com/laiki-platform/laiki/engine/workflow"
 	"github.com/laiki-platform/laiki/test/platformtest"
@@ -43,13 +44,13 @@ func init() {
 		Kind:        "TestDnsRecord",
 		TargetTypes: []string{"ShinyProxy"},
 		IdentityKey: "host",
-		Schema:      types.FromGoType("TestDnsRecord", reflect.TypeOf(testDNSRecordSpec{}), finding.Error),
+		Schema:      schema.FromGoType("TestDnsRecord", reflect.TypeOf(testDNSRecordSpec{}), finding.Error),
 		// The platform's zone, on the ShinyProxy target.
 		Settings: testDNSSettings,
-		CheckSettings: func(v any) []types.Problem {
+		CheckSettings: func(v any) []schema.Problem {
 			m, _ := v.(map[string]any)
 			if zone, _ := m["zone"].(string); !strings.HasSuffix(zone, ".") {
-				return []types.Problem{{Path: []string{"zone"}, Severity: finding.Error, Message: "zone must be fully qualified (end with a dot)"}}
+				return []schema.Problem{{Path: []string{"zone"}, Severity: finding.Error, Message: "zone must be fully qualified (end with a dot)"}}
 			}
 			return nil
 		},

@@ -1,4 +1,7 @@
-package types
+// Package image reads container image references as a container runtime
+// does (distribution/reference's grammar): whether a node can pull one,
+// the form it pulls, and whether its tag can move.
+package image
 
 import (
 	"strings"
@@ -6,21 +9,21 @@ import (
 	"github.com/distribution/reference"
 )
 
-// ValidImage reports whether ref is an image reference a container runtime
+// Valid reports whether ref is an image reference a container runtime
 // accepts: distribution/reference's grammar (the kubelet's, through
 // ParseNormalizedNamed: domain, lower-case path components, tag, a digest
 // of a known algorithm and length), the same that the baseline policy
 // checks in Rego; workflows use it to leave out what a kubelet could not
 // pull.
-func ValidImage(ref string) bool {
+func Valid(ref string) bool {
 	_, err := reference.Parse(ref)
 	return err == nil
 }
 
-// imageTag reads what pins an image reference: its tag ("" without one) and
+// Tag reads what pins an image reference: its tag ("" without one) and
 // whether it names a digest. A port of the registry (host:5000/app) is not
 // a tag: a tag comes after the last '/'.
-func imageTag(ref string) (tag string, digest bool) {
+func Tag(ref string) (tag string, digest bool) {
 	if name, _, found := strings.Cut(ref, "@"); found {
 		ref, digest = name, true
 	}
@@ -30,19 +33,19 @@ func imageTag(ref string) (tag string, digest bool) {
 	return tag, digest
 }
 
-// RunnableImage is the reference that runs, and is pre-pulled, for an
+// Runnable is the reference that runs, and is pre-pulled, for an
 // app's container-image: the image itself when valid; else, when only
 // upper case stands in the way (the design document's
 // "openanalytics/ShinyProxy-demo"), its name lower-cased with the tag and
 // digest as written, since registries keep repository names in lower case
 // and a kubelet refuses any other (InvalidImageName), while a tag is case
 // sensitive. ok is false when neither is valid: no node could pull it.
-func RunnableImage(ref string) (image string, ok bool) {
-	if ValidImage(ref) {
+func Runnable(ref string) (image string, ok bool) {
+	if Valid(ref) {
 		return ref, true
 	}
 	name, pin := splitPin(ref)
-	if lower := strings.ToLower(name) + pin; ValidImage(lower) {
+	if lower := strings.ToLower(name) + pin; Valid(lower) {
 		return lower, true
 	}
 	return "", false
@@ -64,6 +67,6 @@ func splitPin(ref string) (name, pin string) {
 // MovingTag reports whether pulling ref again may give another image: no
 // digest, and the tag latest or none (which is latest).
 func MovingTag(ref string) bool {
-	tag, digest := imageTag(ref)
+	tag, digest := Tag(ref)
 	return !digest && (tag == "" || tag == "latest")
 }

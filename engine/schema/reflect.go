@@ -1,12 +1,14 @@
-package types
+package schema
 
 import (
+	"fmt"
 	"reflect"
 	"strings"
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/laiki-platform/laiki/engine/finding"
 )
@@ -102,4 +104,20 @@ func fieldOf(t reflect.Type, tags map[string]bool) Field {
 		}
 	}
 	return f
+}
+
+// WithCheck adds a value check to a field read from a Go type.
+func WithCheck(f Field, check func(any) string) Field {
+	f.Check = check
+	return f
+}
+
+// dnsLabel is the check of a value that becomes a Kubernetes namespace
+// name: a DNS-1123 label, as the API server has it.
+func dnsLabel(v any) string {
+	s, _ := v.(string)
+	if errs := validation.IsDNS1123Label(s); len(errs) > 0 {
+		return fmt.Sprintf("%q is not a Kubernetes namespace name: %s", s, strings.Join(errs, "; "))
+	}
+	return ""
 }

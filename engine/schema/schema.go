@@ -1,4 +1,8 @@
-package types
+// Package schema checks a spec against what its type takes: the fields of
+// a Go type (FromGoType, from engine/api), their value types and checks,
+// unknown keys with the closest known one, and ShinyProxy's relaxed key
+// spelling (Canonicalize). The types (engine/types) hold one schema each.
+package schema
 
 import (
 	"fmt"
@@ -141,7 +145,7 @@ func (f Field) check(what string, path []string, v any, ps *[]Problem) {
 		ok = isPlainType(f.Type, v)
 	}
 	if !ok {
-		add(finding.Error, "%s must be %s, not %s", name, f.Type, describe(v))
+		add(finding.Error, "%s must be %s, not %s", name, f.Type, Describe(v))
 		return
 	}
 	if f.Check != nil {
@@ -202,7 +206,7 @@ func (f Field) checkStringList(name string, path []string, v any, ps *[]Problem)
 	for i, item := range list {
 		if _, s := item.(string); !s {
 			*ps = append(*ps, Problem{Path: append(append([]string(nil), path...), fmt.Sprint(i)), Severity: finding.Error,
-				Message: fmt.Sprintf("%s[%d] must be a string, not %s", name, i, describe(item))})
+				Message: fmt.Sprintf("%s[%d] must be a string, not %s", name, i, Describe(item))})
 		}
 	}
 	return isList
@@ -217,7 +221,7 @@ func checkStringMap(name string, path []string, v any, ps *[]Problem) bool {
 		case string, bool, int64, float64, nil:
 		default:
 			*ps = append(*ps, Problem{Path: append(append([]string(nil), path...), k), Severity: finding.Error,
-				Message: fmt.Sprintf("%s.%s must be a plain value, not %s", name, k, describe(m[k]))})
+				Message: fmt.Sprintf("%s.%s must be a plain value, not %s", name, k, Describe(m[k]))})
 		}
 	}
 	return isMap
@@ -262,7 +266,7 @@ func (f Field) checkObject(what, name string, path []string, v any, ps *[]Proble
 	return true
 }
 
-func describe(v any) string {
+func Describe(v any) string {
 	switch x := v.(type) {
 	case nil:
 		return "empty"
