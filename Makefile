@@ -60,7 +60,7 @@ test: test-deps envtest helm vet verify-generated fuzz-short
 FUZZTIME ?= 8s
 fuzz-short:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./engine/document/
-	$(GO) test -run '^$$' -fuzz '^FuzzPreProcess$$' -fuzztime $(FUZZTIME) ./engine/admission/
+	$(GO) test -run '^$$' -fuzz '^FuzzPreProcess$$' -fuzztime $(FUZZTIME) ./engine/policy/
 	$(GO) test -run '^$$' -fuzz '^FuzzMerge$$' -fuzztime $(FUZZTIME) ./engine/workflow/
 	$(GO) test -run '^$$' -fuzz '^FuzzRenderedIsJudged$$' -fuzztime $(FUZZTIME) ./engine/workflow/
 

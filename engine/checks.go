@@ -7,10 +7,10 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/laiki-platform/laiki/engine/admission"
 	"github.com/laiki-platform/laiki/engine/document"
 	"github.com/laiki-platform/laiki/engine/finding"
 	"github.com/laiki-platform/laiki/engine/kube"
+	"github.com/laiki-platform/laiki/engine/policy"
 	"github.com/laiki-platform/laiki/engine/schema"
 	"github.com/laiki-platform/laiki/engine/source"
 	"github.com/laiki-platform/laiki/engine/types"
@@ -83,7 +83,7 @@ func checkNames(d *document.Document, keys ...string) []finding.Finding {
 func (r *Index) checkPreProcessor(ctx context.Context, d *document.Document) []finding.Finding {
 	if !r.Policies.HasPreProcessor(d.Type) {
 		return []finding.Finding{errorAt(d, document.KeyMetadata+"."+document.MetaPreProcessorName, finding.CheckDocument,
-			"unknown pre-processor-name %s: no Rego policy in package %s.%s (known: %s)", d.Type, admission.PreProcessorPackage, d.Type,
+			"unknown pre-processor-name %s: no Rego policy in package %s.%s (known: %s)", d.Type, policy.PreProcessorPackage, d.Type,
 			strings.Join(r.Policies.PreProcessorNames(), ", "))}
 	}
 	fs := checkNames(d, document.MetaName, document.MetaTargetNamespace)
@@ -275,9 +275,9 @@ func problemFindings(d *document.Document, ps []schema.Problem) []finding.Findin
 // pre-processor sets it (its file and line, its source), naming the
 // resource as related: the platform's mistake is not the team's to fix.
 // A finding about anything else is left where it is.
-func blame(f finding.Finding, d *document.Document, changes []admission.Change) finding.Finding {
+func blame(f finding.Finding, d *document.Document, changes []policy.Change) finding.Finding {
 	path := strings.Split(f.Field, ".")
-	var by *admission.Change
+	var by *policy.Change
 	for i := range changes {
 		c := &changes[i]
 		if len(c.Field) > 1 && len(c.Field) <= len(path) && slices.Equal(c.Field, path[:len(c.Field)]) {

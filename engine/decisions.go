@@ -5,9 +5,9 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/laiki-platform/laiki/engine/admission"
 	"github.com/laiki-platform/laiki/engine/document"
 	"github.com/laiki-platform/laiki/engine/finding"
+	"github.com/laiki-platform/laiki/engine/policy"
 )
 
 // Decisions remembers what the pre-processors and governance decided about
@@ -103,9 +103,9 @@ func (r *Index) judgeWithDecisions(ctx context.Context, res *Resource, c *Decisi
 	}
 	if d := c.get(key); d != nil {
 		res.Spec, res.Accepted, res.PreProcessors = d.spec, d.accepted, pps
-		res.Changes = make([]admission.Change, len(d.changes))
+		res.Changes = make([]policy.Change, len(d.changes))
 		for i, ch := range d.changes {
-			res.Changes[i] = admission.Change{Field: ch.field, PreProcessor: pps[ch.pp], Rule: ch.rule}
+			res.Changes[i] = policy.Change{Field: ch.field, PreProcessor: pps[ch.pp], Rule: ch.rule}
 		}
 		return append([]finding.Finding(nil), d.findings...)
 	}

@@ -21,9 +21,9 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
-	"github.com/laiki-platform/laiki/engine/admission"
 	"github.com/laiki-platform/laiki/engine/document"
 	"github.com/laiki-platform/laiki/engine/finding"
+	"github.com/laiki-platform/laiki/engine/policy"
 	"github.com/laiki-platform/laiki/engine/source"
 	"github.com/laiki-platform/laiki/engine/types"
 )
@@ -58,7 +58,7 @@ type Options struct {
 	// Gate, where policies change while Laiki runs (operator, webhook),
 	// runs a new policy set's tests and keeps the set in force when the new
 	// one fails; without it a policy that does not compile stops the run.
-	Gate *admission.Gate
+	Gate *policy.Gate
 }
 
 // Resource is a resource document with what the pipeline made of it.
@@ -69,7 +69,7 @@ type Resource struct {
 	Target *document.Document // nil when the binding failed
 	// Spec after pre-processors (the spec as written when it never got there).
 	Spec    any
-	Changes []admission.Change
+	Changes []policy.Change
 	// PreProcessors that ran on it, in order.
 	PreProcessors []*document.Document
 	Accepted      bool
@@ -100,7 +100,7 @@ type Result struct {
 	Findings  []finding.Finding
 	// Reload says which policy set decided and what became of the one read
 	// (refused, with why); nil without a Gate.
-	Reload *admission.Reload
+	Reload *policy.Reload
 	// ConfigFile is the sources file (laiki.yaml) the run read, if any: a
 	// finding at a source's entry in it is on that file, whatever the
 	// source.
@@ -388,7 +388,7 @@ func index(ctx context.Context, opts Options) (*Result, error) {
 
 // read parses the documents of every source, and of the cluster, with the
 // access rules of their source, and gives the sources' Rego files.
-func (res *Result) read(opts Options) (modules, tests []admission.Module) {
+func (res *Result) read(opts Options) (modules, tests []policy.Module) {
 	modules, tests, refused := PolicyModules(res.Sources)
 	res.add(nil, refused...)
 	for _, l := range res.Sources {
@@ -422,13 +422,13 @@ func (res *Result) read(opts Options) (modules, tests []admission.Module) {
 
 // compile makes the policy set in force (through the Gate where policies
 // change while Laiki runs); a set that does not compile is a fault.
-func (res *Result) compile(ctx context.Context, opts Options, modules, tests []admission.Module) error {
-	var policies *admission.Policies
+func (res *Result) compile(ctx context.Context, opts Options, modules, tests []policy.Module) error {
+	var policies *policy.Policies
 	var err error
 	if opts.Gate != nil {
 		policies, res.Reload, err = opts.Gate.Policies(ctx, modules, tests, opts.Config.PolicyData)
 	} else {
-		policies, err = admission.Compile(ctx, modules, opts.Config.PolicyData)
+		policies, err = policy.Compile(ctx, modules, opts.Config.PolicyData)
 	}
 	if err != nil {
 		// What was read stays for the report, every resource in it not
@@ -452,7 +452,7 @@ func isRego(path string) bool { return strings.HasSuffix(path, ".rego") }
 // PolicyModules gives the Rego files of the sources: the policies and their
 // tests (run by the Gate and `laiki policy test`) of platform sources, and
 // a finding for each Rego file of a team source, which is ignored.
-func PolicyModules(loaded []*source.Loaded) (modules, tests []admission.Module, refused []finding.Finding) {
+func PolicyModules(loaded []*source.Loaded) (modules, tests []policy.Module, refused []finding.Finding) {
 	for _, l := range loaded {
 		for _, f := range l.Files {
 			if !isRego(f.Path) {
@@ -462,8 +462,8 @@ func PolicyModules(loaded []*source.Loaded) (modules, tests []admission.Module, 
 				refused = append(refused, fs...)
 				continue
 			}
-			m := admission.Module{File: f.Path, Source: l.Source.Name, Text: f.Data}
-			if admission.IsTest(f.Path) {
+			m := policy.Module{File: f.Path, Source: l.Source.Name, Text: f.Data}
+			if policy.IsTest(f.Path) {
 				tests = append(tests, m)
 			} else {
 				modules = append(modules, m)

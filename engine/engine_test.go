@@ -11,9 +11,9 @@ import (
 	"time"
 
 	"github.com/laiki-platform/laiki/engine"
-	"github.com/laiki-platform/laiki/engine/admission"
 	"github.com/laiki-platform/laiki/engine/document"
 	"github.com/laiki-platform/laiki/engine/finding"
+	"github.com/laiki-platform/laiki/engine/policy"
 	"github.com/laiki-platform/laiki/engine/source"
 	"github.com/laiki-platform/laiki/test/gittest"
 )
@@ -379,7 +379,7 @@ func TestPolicyCompileError(t *testing.T) {
 		"platform/broken.rego": "package laiki.governance.broken\n\ndeny contains msg if {\n\tmsg := undefined_thing\n}\n",
 	})
 	_, err := runErr(t, dir)
-	var ce *admission.CompileError
+	var ce *policy.CompileError
 	if !errors.As(err, &ce) {
 		t.Fatalf("want a compile error, got %v", err)
 	}
@@ -522,7 +522,7 @@ func TestPolicyReloadThroughGate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gate := &admission.Gate{TestTimeout: time.Second}
+	gate := &policy.Gate{TestTimeout: time.Second}
 	runGate := func() *engine.Result {
 		t.Helper()
 		res, err := engine.Run(context.Background(), engine.Options{Config: cfg, Gate: gate})

@@ -4,9 +4,9 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/laiki-platform/laiki/engine/admission"
 	"github.com/laiki-platform/laiki/engine/document"
 	"github.com/laiki-platform/laiki/engine/finding"
+	"github.com/laiki-platform/laiki/engine/policy"
 	"github.com/laiki-platform/laiki/engine/source"
 )
 
@@ -75,9 +75,9 @@ func (r *Result) notChecked() {
 // finding at each error's file and line (a platform policy in the checkout
 // of the platform's own pull request is annotated there), and every
 // resource read not checked.
-func (r *Result) compileFault(err error, modules []admission.Module) {
+func (r *Result) compileFault(err error, modules []policy.Module) {
 	r.Faults = append(r.Faults, "a policy does not compile:\n"+err.Error())
-	var ce *admission.CompileError
+	var ce *policy.CompileError
 	if errors.As(err, &ce) {
 		sourceOf := map[string]string{}
 		for _, m := range modules {

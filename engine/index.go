@@ -1,9 +1,9 @@
 package engine
 
 import (
-	"github.com/laiki-platform/laiki/engine/admission"
 	"github.com/laiki-platform/laiki/engine/document"
 	"github.com/laiki-platform/laiki/engine/finding"
+	"github.com/laiki-platform/laiki/engine/policy"
 )
 
 // Index is what a verdict is given against: the valid targets, the
@@ -17,7 +17,7 @@ type Index struct {
 	// PreProcessors are the platform's, those in error too (they hold back
 	// the resources they apply to).
 	PreProcessors []*document.Document
-	Policies      *admission.Policies
+	Policies      *policy.Policies
 	// Owners is Options.Owners: who owns each claimed name.
 	Owners map[string]string
 

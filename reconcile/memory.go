@@ -16,8 +16,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/laiki-platform/laiki/engine"
-	"github.com/laiki-platform/laiki/engine/admission"
 	"github.com/laiki-platform/laiki/engine/document"
+	"github.com/laiki-platform/laiki/engine/policy"
 	"github.com/laiki-platform/laiki/engine/types"
 )
 
@@ -138,7 +138,7 @@ func (r *Reconciler) loadAccepted(ctx context.Context) (map[string]*engine.Resou
 // restore reads a record back as the resource it was: its document parsed
 // again from what was written, at its file and line.
 func restore(rec acceptedRecord) (*engine.Resource, error) {
-	text, err := yaml.Marshal(map[string]any{document.KeyMetadata: admission.Normalize(rec.Metadata), document.KeySpec: admission.Normalize(rec.Written)})
+	text, err := yaml.Marshal(map[string]any{document.KeyMetadata: policy.Normalize(rec.Metadata), document.KeySpec: policy.Normalize(rec.Written)})
 	if err != nil {
 		return nil, err
 	}
@@ -152,7 +152,7 @@ func restore(rec acceptedRecord) (*engine.Resource, error) {
 	if !ok {
 		return nil, fmt.Errorf("unknown resource type %s", d.Type)
 	}
-	x := &engine.Resource{Doc: d, Type: rt, Spec: admission.Normalize(rec.Spec), Accepted: true, PolicyRevision: rec.PolicyRevision}
+	x := &engine.Resource{Doc: d, Type: rt, Spec: policy.Normalize(rec.Spec), Accepted: true, PolicyRevision: rec.PolicyRevision}
 	if m, ok := x.Spec.(map[string]any); ok {
 		x.ID, _ = m[rt.IdentityKey].(string)
 	}

@@ -29,10 +29,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/laiki-platform/laiki/engine"
-	"github.com/laiki-platform/laiki/engine/admission"
 	"github.com/laiki-platform/laiki/engine/cluster"
 	"github.com/laiki-platform/laiki/engine/document"
 	"github.com/laiki-platform/laiki/engine/finding"
+	"github.com/laiki-platform/laiki/engine/policy"
 	"github.com/laiki-platform/laiki/engine/source"
 	"github.com/laiki-platform/laiki/engine/workflow"
 )
@@ -156,7 +156,7 @@ func (r *Reconciler) Reconcile(ctx context.Context) (*Run, error) {
 // accepted versions.
 func (r *Reconciler) runOptions(ctx context.Context, run *Run) (engine.Options, error) {
 	if r.Options.Gate == nil {
-		r.Options.Gate = &admission.Gate{}
+		r.Options.Gate = &policy.Gate{}
 	}
 	if r.Options.Decisions == nil {
 		// A run judges only what changed since the last one.

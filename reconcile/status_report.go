@@ -14,10 +14,10 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/laiki-platform/laiki/engine"
-	"github.com/laiki-platform/laiki/engine/admission"
 	"github.com/laiki-platform/laiki/engine/api/v1alpha1"
 	"github.com/laiki-platform/laiki/engine/cluster"
 	"github.com/laiki-platform/laiki/engine/document"
+	"github.com/laiki-platform/laiki/engine/policy"
 )
 
 // StatusConfigMap (for the instance "laiki"; another's is <instance>-status)
@@ -147,7 +147,7 @@ func buildStatusReport(run *Run, vs map[*document.Document]verdict, prev Report)
 }
 
 // policyStatus is the status of the policy set read (nil: none read).
-func policyStatus(rl *admission.Reload, prev *PolicyStatus) *PolicyStatus {
+func policyStatus(rl *policy.Reload, prev *PolicyStatus) *PolicyStatus {
 	if rl == nil {
 		return nil
 	}
@@ -163,7 +163,7 @@ func policyStatus(rl *admission.Reload, prev *PolicyStatus) *PolicyStatus {
 	return st
 }
 
-func refusedPolicies(rl *admission.Reload) string {
+func refusedPolicies(rl *policy.Reload) string {
 	return fmt.Sprintf("revision %s refused, revision %s stays in force: %v", rl.Revision, rl.InForce, rl.Err)
 }
 

@@ -23,11 +23,11 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/laiki-platform/laiki/engine"
-	policy "github.com/laiki-platform/laiki/engine/admission"
 	"github.com/laiki-platform/laiki/engine/cluster"
 	"github.com/laiki-platform/laiki/engine/document"
 	"github.com/laiki-platform/laiki/engine/finding"
 	"github.com/laiki-platform/laiki/engine/kube"
+	"github.com/laiki-platform/laiki/engine/policy"
 	"github.com/laiki-platform/laiki/engine/source"
 	"github.com/laiki-platform/laiki/engine/workflow"
 )

@@ -6,8 +6,8 @@ import (
 	"fmt"
 
 	"github.com/laiki-platform/laiki/engine"
-	"github.com/laiki-platform/laiki/engine/admission"
 	"github.com/laiki-platform/laiki/engine/plan"
+	"github.com/laiki-platform/laiki/engine/policy"
 	"github.com/laiki-platform/laiki/engine/source"
 	"github.com/laiki-platform/laiki/engine/workflow"
 )
@@ -31,7 +31,7 @@ func planAgainst(ctx context.Context, in *inputs, paths []string, ref string, he
 	}
 	base, err := engine.Run(ctx, engine.Options{Config: cfg, Load: source.Options{CacheDir: in.cacheDir}, Loader: rev.Load})
 	if err != nil {
-		var ce *admission.CompileError
+		var ce *policy.CompileError
 		if errors.As(err, &ce) {
 			return nil, cannot(fmt.Errorf("--against %s: a policy does not compile at that revision:\n%w", ref, err))
 		}

@@ -14,8 +14,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/laiki-platform/laiki/engine"
-	"github.com/laiki-platform/laiki/engine/admission"
 	"github.com/laiki-platform/laiki/engine/cluster"
+	"github.com/laiki-platform/laiki/engine/policy"
 	"github.com/laiki-platform/laiki/engine/report"
 	"github.com/laiki-platform/laiki/engine/source"
 	"github.com/laiki-platform/laiki/reconcile"
@@ -140,7 +140,7 @@ func (o *applyOptions) keepStatus(ctx context.Context, r *reconcile.Reconciler, 
 // reconcileError is the exit of a run that applied nothing: 2 when a policy
 // does not compile or Laiki cannot run, 1 when a source was never read.
 func reconcileError(err error) error {
-	var ce *admission.CompileError
+	var ce *policy.CompileError
 	if errors.As(err, &ce) {
 		return cannot(fmt.Errorf("a policy does not compile:\n%w", err))
 	}

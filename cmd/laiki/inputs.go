@@ -12,8 +12,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/laiki-platform/laiki/engine"
-	"github.com/laiki-platform/laiki/engine/admission"
 	"github.com/laiki-platform/laiki/engine/document"
+	"github.com/laiki-platform/laiki/engine/policy"
 	"github.com/laiki-platform/laiki/engine/source"
 	"github.com/laiki-platform/laiki/engine/workflow"
 )
@@ -178,7 +178,7 @@ func (in *inputs) run(ctx context.Context, paths []string) (*engine.Result, *wor
 	if err != nil {
 		// What was read comes back with the fault, for a report that says
 		// why nothing was checked (check writes it in every format).
-		var ce *admission.CompileError
+		var ce *policy.CompileError
 		if errors.As(err, &ce) {
 			return res, nil, cannot(fmt.Errorf("a policy does not compile:\n%w", err))
 		}

@@ -9,7 +9,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/laiki-platform/laiki/engine"
-	"github.com/laiki-platform/laiki/engine/admission"
+	"github.com/laiki-platform/laiki/engine/policy"
 	"github.com/laiki-platform/laiki/engine/source"
 	"github.com/laiki-platform/laiki/reconcile"
 	"github.com/laiki-platform/laiki/webhook"
@@ -75,7 +75,7 @@ func (o *operatorOptions) run(c *cobra.Command) error {
 	}
 	// One gate for the reconcile loop and the webhook: a new policy
 	// set is tested once, and both decide with the same set.
-	engineOpts := engine.Options{Load: source.Options{CacheDir: o.in.cacheDir}, Gate: &admission.Gate{}}
+	engineOpts := engine.Options{Load: source.Options{CacheDir: o.in.cacheDir}, Gate: &policy.Gate{}}
 	if err := o.setupReconciler(engineOpts); err != nil {
 		return err
 	}

@@ -15,9 +15,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/laiki-platform/laiki/engine"
-	"github.com/laiki-platform/laiki/engine/admission"
 	"github.com/laiki-platform/laiki/engine/document"
 	"github.com/laiki-platform/laiki/engine/finding"
+	"github.com/laiki-platform/laiki/engine/policy"
 	"github.com/laiki-platform/laiki/engine/report"
 	"github.com/laiki-platform/laiki/engine/source"
 )
@@ -98,7 +98,7 @@ func (o *policyTestOptions) run(c *cobra.Command, paths []string) error {
 	if err != nil {
 		return &exitError{code: testExitError, err: err}
 	}
-	rep, err := admission.Test(c.Context(), mods, tests, admission.TestOptions{Run: o.pattern, Coverage: o.coverage || o.threshold > 0, Config: data})
+	rep, err := policy.Test(c.Context(), mods, tests, policy.TestOptions{Run: o.pattern, Coverage: o.coverage || o.threshold > 0, Config: data})
 	if err != nil {
 		return &exitError{code: testExitError, err: err}
 	}
@@ -110,7 +110,7 @@ func (o *policyTestOptions) run(c *cobra.Command, paths []string) error {
 
 // write writes the report as text, or as JSON as opa test --format json
 // has it, with the coverage and what the policies evaluate.
-func (o *policyTestOptions) write(w io.Writer, rep *admission.TestReport) error {
+func (o *policyTestOptions) write(w io.Writer, rep *policy.TestReport) error {
 	if o.format != "json" {
 		return printTests(w, rep, o.verbose)
 	}
@@ -122,15 +122,15 @@ func (o *policyTestOptions) write(w io.Writer, rep *admission.TestReport) error 
 		}
 	}
 	return encode(w, "json", struct {
-		Results  []*tester.Result    `json:"results"`
-		Coverage *cover.Report       `json:"coverage,omitempty"`
-		Policies admission.Inventory `json:"policies"`
+		Results  []*tester.Result `json:"results"`
+		Coverage *cover.Report    `json:"coverage,omitempty"`
+		Policies policy.Inventory `json:"policies"`
 	}{rep.Results, rep.Coverage, rep.Inventory})
 }
 
 // verdict is the exit of the tests, as opa test's: 1 when none ran, 2 when
 // one failed or the coverage is under --threshold.
-func (o *policyTestOptions) verdict(rep *admission.TestReport) error {
+func (o *policyTestOptions) verdict(rep *policy.TestReport) error {
 	if len(rep.Results) == 0 {
 		return &exitError{code: testExitError, err: errors.New("no tests ran (rules named test_*, in files named *_test.rego)")}
 	}
@@ -154,7 +154,7 @@ func (o *policyTestOptions) verdict(rep *admission.TestReport) error {
 // policies reads the platform's Rego files: of the PATHs given, or of the
 // platform sources of laiki.yaml (a team source's Rego is ignored, as the
 // engine ignores it), split into policies and tests, with policy-data.
-func (in *inputs) policies(c *cobra.Command, paths []string) (mods, tests []admission.Module, data map[string]any, err error) {
+func (in *inputs) policies(c *cobra.Command, paths []string) (mods, tests []policy.Module, data map[string]any, err error) {
 	var cfg *source.Config
 	if len(paths) > 0 {
 		cfg = source.PathsConfig(paths)
@@ -182,7 +182,7 @@ func (in *inputs) policies(c *cobra.Command, paths []string) (mods, tests []admi
 	return mods, tests, cfg.PolicyData, nil
 }
 
-func printTests(w io.Writer, report *admission.TestReport, verbose bool) error {
+func printTests(w io.Writer, report *policy.TestReport, verbose bool) error {
 	ch := make(chan *tester.Result, len(report.Results))
 	for _, r := range report.Results {
 		ch <- r
@@ -242,7 +242,7 @@ input the rules saw, ready for a Rego test's "with input as".`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(c *cobra.Command, files []string) error {
 			switch explain {
-			case admission.TraceNone, admission.TraceNotes, admission.TraceFails, admission.TraceFull:
+			case policy.TraceNone, policy.TraceNotes, policy.TraceFails, policy.TraceFull:
 			default:
 				return cannot(fmt.Errorf("--explain: %q is not notes, fails or full", explain))
 			}
@@ -290,14 +290,14 @@ input the rules saw, ready for a Rego test's "with input as".`,
 
 // evaluation is one resource, its verdict and how the policies reached it.
 type evaluation struct {
-	Resource string                 `json:"resource"`
-	File     string                 `json:"file"`
-	Line     int                    `json:"line"`
-	Accepted bool                   `json:"accepted"`
-	Findings []finding.Finding      `json:"findings"`
-	Policies *admission.Explanation `json:"policies,omitempty"`
+	Resource string              `json:"resource"`
+	File     string              `json:"file"`
+	Line     int                 `json:"line"`
+	Accepted bool                `json:"accepted"`
+	Findings []finding.Finding   `json:"findings"`
+	Policies *policy.Explanation `json:"policies,omitempty"`
 	// Inventory of the policy set that decided: what it evaluates.
-	Inventory *admission.Inventory `json:"evaluated,omitempty"`
+	Inventory *policy.Inventory `json:"evaluated,omitempty"`
 }
 
 func evaluate(c *cobra.Command, res *engine.Result, file, sourceName, mode string) ([]evaluation, error) {
@@ -474,7 +474,7 @@ func printEvaluations(w io.Writer, evals []evaluation, showInput bool) {
 		}
 		var other []finding.Finding
 		for _, f := range e.Findings {
-			if !strings.HasPrefix(f.Policy, admission.GovernancePackage) {
+			if !strings.HasPrefix(f.Policy, policy.GovernancePackage) {
 				other = append(other, f)
 			}
 		}

@@ -23,9 +23,9 @@ import (
 	sigsyaml "sigs.k8s.io/yaml"
 
 	"github.com/laiki-platform/laiki/engine"
-	"github.com/laiki-platform/laiki/engine/admission"
 	"github.com/laiki-platform/laiki/engine/document"
 	"github.com/laiki-platform/laiki/engine/finding"
+	"github.com/laiki-platform/laiki/engine/policy"
 )
 
 // The ShinyProxy operator's CRD types a few keys of the ShinyProxy resource
@@ -347,7 +347,7 @@ func appFinding(t *document.Document, r *engine.Resource, e crdError) finding.Fi
 // setBy returns the pre-processor that last set a field of the app's spec
 // (as admission.Change records it), when it is not the app's own.
 func setBy(r *engine.Resource, at []string) (*document.Document, string) {
-	var by *admission.Change
+	var by *policy.Change
 	for i := range r.Changes {
 		c := &r.Changes[i]
 		if len(c.Field) > 1 && len(c.Field) <= len(at) && slices.Equal(c.Field, at[:len(c.Field)]) {

@@ -1,4 +1,4 @@
-package admission_test
+package policy_test
 
 import (
 	"context"
@@ -6,15 +6,15 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/laiki-platform/laiki/engine/admission"
 	"github.com/laiki-platform/laiki/engine/document"
+	"github.com/laiki-platform/laiki/engine/policy"
 )
 
 // Hot paths of admission, per resource: the defaults pre-processor and the
 // governance rules (the built-in baseline), on the example app.
-func benchDocs(b *testing.B) (*admission.Policies, *document.Document, *document.Document) {
+func benchDocs(b *testing.B) (*policy.Policies, *document.Document, *document.Document) {
 	b.Helper()
-	p, err := admission.Compile(context.Background(), nil, nil)
+	p, err := policy.Compile(context.Background(), nil, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -68,7 +68,7 @@ func BenchmarkCompile(b *testing.B) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := admission.Compile(ctx, nil, nil); err != nil {
+		if _, err := policy.Compile(ctx, nil, nil); err != nil {
 			b.Fatal(err)
 		}
 	}

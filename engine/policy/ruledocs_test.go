@@ -1,4 +1,4 @@
-package admission_test
+package policy_test
 
 import (
 	"context"
@@ -12,8 +12,8 @@ import (
 
 	"github.com/open-policy-agent/opa/v1/ast"
 
-	"github.com/laiki-platform/laiki/engine/admission"
 	"github.com/laiki-platform/laiki/engine/finding"
+	"github.com/laiki-platform/laiki/engine/policy"
 )
 
 // A platform rule as it comes from a platform source: its METADATA is what
@@ -34,9 +34,9 @@ deny contains {"msg": "not from our registry", "field": ["container-image"]} if 
 }
 `
 
-func compileDocs(t *testing.T, platform ...admission.Module) *admission.Policies {
+func compileDocs(t *testing.T, platform ...policy.Module) *policy.Policies {
 	t.Helper()
-	p, err := admission.Compile(context.Background(), platform, nil)
+	p, err := policy.Compile(context.Background(), platform, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,9 +44,9 @@ func compileDocs(t *testing.T, platform ...admission.Module) *admission.Policies
 }
 
 func TestDocOfAPlatformPolicy(t *testing.T) {
-	p := compileDocs(t, admission.Module{File: "policies/registry.rego", Source: "platform", Text: []byte(documentedRule)})
+	p := compileDocs(t, policy.Module{File: "policies/registry.rego", Source: "platform", Text: []byte(documentedRule)})
 	d, ok := p.Doc("laiki.governance.registry")
-	want := admission.RuleDoc{
+	want := policy.RuleDoc{
 		Title: "Images from our registry",
 		// Without the newline that ends a YAML block.
 		Description: "Apps pull their images from registry.example.com, which scans them.\nAsk the platform team to mirror any other image.",
@@ -70,7 +70,7 @@ func TestDocWithoutMetadata(t *testing.T) {
 			t.Errorf("Doc(%q) = %#v, true; it has no METADATA", pkg, d)
 		}
 	}
-	var none *admission.Policies
+	var none *policy.Policies
 	if d, ok := none.Doc("laiki.governance.baseline"); ok {
 		t.Errorf("nil Policies: Doc = %#v, true", d)
 	}
@@ -95,7 +95,7 @@ func TestDocOfTheBaseline(t *testing.T) {
 // that names it, and its links lead to a heading of the project's docs.
 func TestEveryBuiltinPolicyIsDocumented(t *testing.T) {
 	p := compileDocs(t)
-	builtins, err := admission.BuiltinModules()
+	builtins, err := policy.BuiltinModules()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,17 +197,17 @@ spec := input["laiki-spec"]
 	p := compileDocs(t, files...)
 	for _, c := range []struct {
 		policy string
-		want   admission.RuleDoc
+		want   policy.RuleDoc
 	}{
-		{"laiki.governance.tags", admission.RuleDoc{Title: "Image tags", Description: "An image tagged latest changes under the app.", Related: wiki}},
+		{"laiki.governance.tags", policy.RuleDoc{Title: "Image tags", Description: "An image tagged latest changes under the app.", Related: wiki}},
 		// deny_undigested reports as a policy of its own, in its own words.
-		{"laiki.governance.tags.deny_undigested", admission.RuleDoc{Title: "Pinned by digest", Description: "Images are pinned by digest.", Related: wiki}},
+		{"laiki.governance.tags.deny_undigested", policy.RuleDoc{Title: "Pinned by digest", Description: "Images are pinned by digest.", Related: wiki}},
 		// warn_short has none: its package's, not those of tags' deny.
-		{"laiki.governance.tags.warn_short", admission.RuleDoc{Title: "Image tags", Description: "ACME's rules.", Related: wiki}},
-		{"laiki.governance", admission.RuleDoc{Description: "ACME's rules.", Related: wiki}},
+		{"laiki.governance.tags.warn_short", policy.RuleDoc{Title: "Image tags", Description: "ACME's rules.", Related: wiki}},
+		{"laiki.governance", policy.RuleDoc{Description: "ACME's rules.", Related: wiki}},
 		// A rule gives a title to a package that has none; the wiki is
 		// governance's, not the pre-processors'.
-		{"laiki.preprocessors.Labels", admission.RuleDoc{Title: "Team labels"}},
+		{"laiki.preprocessors.Labels", policy.RuleDoc{Title: "Team labels"}},
 	} {
 		if d, ok := p.Doc(c.policy); !ok || !reflect.DeepEqual(d, c.want) {
 			t.Errorf("Doc(%s) = %#v, %v; want %#v", c.policy, d, ok, c.want)
@@ -228,8 +228,8 @@ spec := input["laiki-spec"]
 func TestTwoPackageMetadataBlocksAreRefused(t *testing.T) {
 	const a = "# METADATA\n# title: One\npackage laiki.governance.split\n\ndeny contains \"a\" if input.a\n"
 	const b = "# METADATA\n# title: Two\npackage laiki.governance.split\n\nwarn contains \"b\" if input.b\n"
-	_, err := admission.Compile(context.Background(), mods("p/a.rego", a, "p/b.rego", b), nil)
-	var ce *admission.CompileError
+	_, err := policy.Compile(context.Background(), mods("p/a.rego", a, "p/b.rego", b), nil)
+	var ce *policy.CompileError
 	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "redeclared") {
 		t.Errorf("Compile = %v, want the second METADATA refused", err)
 	}

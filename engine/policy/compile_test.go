@@ -1,4 +1,4 @@
-package admission_test
+package policy_test
 
 import (
 	"context"
@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/laiki-platform/laiki/engine/admission"
+	"github.com/laiki-platform/laiki/engine/policy"
 )
 
 // Compile's steps, seen from outside: the revision names the modules and
@@ -14,9 +14,9 @@ import (
 // counts what the generated collector gathers.
 func TestCompileRevisionNamesModulesAndData(t *testing.T) {
 	ctx := context.Background()
-	compile := func(platform []admission.Module, config map[string]any) string {
+	compile := func(platform []policy.Module, config map[string]any) string {
 		t.Helper()
-		p, err := admission.Compile(ctx, platform, config)
+		p, err := policy.Compile(ctx, platform, config)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -38,8 +38,8 @@ func TestCompileRevisionNamesModulesAndData(t *testing.T) {
 }
 
 func TestCompileRefusesPreProcessorWithoutSpec(t *testing.T) {
-	_, err := admission.Compile(context.Background(), mods("p/pp.rego", "package laiki.preprocessors.NoSpec\n\nwarn contains \"w\" if { true }\n"), nil)
-	var ce *admission.CompileError
+	_, err := policy.Compile(context.Background(), mods("p/pp.rego", "package laiki.preprocessors.NoSpec\n\nwarn contains \"w\" if { true }\n"), nil)
+	var ce *policy.CompileError
 	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "pre-processor laiki.preprocessors.NoSpec has no `spec` rule") {
 		t.Fatalf("got %v, want a CompileError about the missing spec rule", err)
 	}
@@ -47,11 +47,11 @@ func TestCompileRefusesPreProcessorWithoutSpec(t *testing.T) {
 
 func TestCompileInventoryCountsPlatformRules(t *testing.T) {
 	ctx := context.Background()
-	builtin, err := admission.Compile(ctx, nil, nil)
+	builtin, err := policy.Compile(ctx, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := admission.Compile(ctx, mods("p/tags.rego", latestRule, "p/pp.rego", "package laiki.preprocessors.Tags\n\nspec := input[\"laiki-spec\"]\n"), nil)
+	p, err := policy.Compile(ctx, mods("p/tags.rego", latestRule, "p/pp.rego", "package laiki.preprocessors.Tags\n\nspec := input[\"laiki-spec\"]\n"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

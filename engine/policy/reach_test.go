@@ -1,4 +1,4 @@
-package admission_test
+package policy_test
 
 import (
 	"context"
@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/laiki-platform/laiki/engine/admission"
+	"github.com/laiki-platform/laiki/engine/policy"
 )
 
 const denyAll = "\ndeny contains \"no\" if true\n"
@@ -46,8 +46,8 @@ func TestUnevaluatedPolicyRefused(t *testing.T) {
 			"p/util.rego", "package laiki.preprocessors.X.util\n\ns := {}\n"}},
 	} {
 		t.Run(name, func(t *testing.T) {
-			_, err := admission.Compile(ctx, mods(tc.files...), nil)
-			_, terr := admission.Test(ctx, mods(tc.files...), nil, admission.TestOptions{SkipBuiltinTests: true})
+			_, err := policy.Compile(ctx, mods(tc.files...), nil)
+			_, terr := policy.Test(ctx, mods(tc.files...), nil, policy.TestOptions{SkipBuiltinTests: true})
 			for what, err := range map[string]error{"Compile": err, "Test": terr} {
 				if tc.want == "" {
 					if err != nil {
@@ -55,7 +55,7 @@ func TestUnevaluatedPolicyRefused(t *testing.T) {
 					}
 					continue
 				}
-				var ce *admission.CompileError
+				var ce *policy.CompileError
 				if !errors.As(err, &ce) || !strings.Contains(err.Error(), tc.want) {
 					t.Errorf("%s: want a compile error containing %q, got %v", what, tc.want, err)
 				}
@@ -67,7 +67,7 @@ func TestUnevaluatedPolicyRefused(t *testing.T) {
 // A rule of a governance package named like deny, warn or violation but
 // none of them never reports: a warning at its line says so.
 func TestNearMissRuleNames(t *testing.T) {
-	p, err := admission.Compile(context.Background(), mods("p/g.rego", `package laiki.governance.g
+	p, err := policy.Compile(context.Background(), mods("p/g.rego", `package laiki.governance.g
 
 denny contains "x" if true
 

@@ -1,4 +1,4 @@
-package admission_test
+package policy_test
 
 import (
 	"context"
@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/laiki-platform/laiki/engine/admission"
 	"github.com/laiki-platform/laiki/engine/document"
 	"github.com/laiki-platform/laiki/engine/finding"
+	"github.com/laiki-platform/laiki/engine/policy"
 )
 
 const latestRule = `package laiki.governance.tags
@@ -36,17 +36,17 @@ test_pinned_allowed if {
 }
 `
 
-func mods(files ...string) []admission.Module {
-	var out []admission.Module
+func mods(files ...string) []policy.Module {
+	var out []policy.Module
 	for i := 0; i < len(files); i += 2 {
-		out = append(out, admission.Module{File: files[i], Text: []byte(files[i+1])})
+		out = append(out, policy.Module{File: files[i], Text: []byte(files[i+1])})
 	}
 	return out
 }
 
 func TestPolicyTestRunsBuiltinAndPlatformTests(t *testing.T) {
 	ctx := context.Background()
-	report, err := admission.Test(ctx, mods("p/tags.rego", latestRule), mods("p/tags_test.rego", latestTest), admission.TestOptions{Coverage: true})
+	report, err := policy.Test(ctx, mods("p/tags.rego", latestRule), mods("p/tags_test.rego", latestTest), policy.TestOptions{Coverage: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,14 +69,14 @@ func TestPolicyTestRunsBuiltinAndPlatformTests(t *testing.T) {
 	}
 
 	// --run keeps the matching tests only.
-	report, err = admission.Test(ctx, mods("p/tags.rego", latestRule), mods("p/tags_test.rego", latestTest), admission.TestOptions{Run: "tags_test.test_pinned"})
+	report, err = policy.Test(ctx, mods("p/tags.rego", latestRule), mods("p/tags_test.rego", latestTest), policy.TestOptions{Run: "tags_test.test_pinned"})
 	if err != nil || len(report.Results) != 1 || report.Results[0].Name != "test_pinned_allowed" {
 		t.Errorf("--run: %v, %v", report, err)
 	}
 
 	// A failing test fails.
 	failing := strings.Replace(latestTest, `count(tags.deny) == 0`, `count(tags.deny) == 2`, 1)
-	report, err = admission.Test(ctx, mods("p/tags.rego", latestRule), mods("p/tags_test.rego", failing), admission.TestOptions{})
+	report, err = policy.Test(ctx, mods("p/tags.rego", latestRule), mods("p/tags_test.rego", failing), policy.TestOptions{})
 	if err != nil || report.Failed() != 1 {
 		t.Errorf("want one failure: %v", err)
 	}
@@ -90,22 +90,22 @@ deny contains "x" if {
 	http.send({"method": "GET", "url": "http://127.0.0.1:1"}).status_code == 200
 }
 `
-	_, err := admission.Test(ctx, mods("p/net.rego", net), nil, admission.TestOptions{})
-	var ce *admission.CompileError
+	_, err := policy.Test(ctx, mods("p/net.rego", net), nil, policy.TestOptions{})
+	var ce *policy.CompileError
 	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "p/net.rego:4") || !strings.Contains(err.Error(), "http.send") {
 		t.Errorf("http.send must be refused at its line: %v", err)
 	}
-	if _, err := admission.Compile(ctx, mods("p/net.rego", net), nil); !errors.As(err, &ce) {
+	if _, err := policy.Compile(ctx, mods("p/net.rego", net), nil); !errors.As(err, &ce) {
 		t.Errorf("the engine must refuse it too: %v", err)
 	}
 	env := "package laiki.governance.env\n\ndeny contains x if {\n\tx := opa.runtime().env.HOME\n}\n"
-	if _, err := admission.Compile(ctx, mods("p/env.rego", env), nil); !errors.As(err, &ce) {
+	if _, err := policy.Compile(ctx, mods("p/env.rego", env), nil); !errors.As(err, &ce) {
 		t.Errorf("opa.runtime (the environment) must be refused: %v", err)
 	}
 
 	slow := "package laiki.governance.slow_test\n\ntest_slow if {\n\tsome i in numbers.range(1, 1000000000)\n\ti < 0\n}\n"
 	start := time.Now()
-	report, err := admission.Test(ctx, nil, mods("p/slow_test.rego", slow), admission.TestOptions{Run: "slow", Timeout: 200 * time.Millisecond})
+	report, err := policy.Test(ctx, nil, mods("p/slow_test.rego", slow), policy.TestOptions{Run: "slow", Timeout: 200 * time.Millisecond})
 	if err != nil || report.Failed() != 1 || report.Results[0].Error == nil {
 		t.Fatalf("a test that runs away must stop with an error: %v %+v", err, report)
 	}
@@ -116,7 +116,7 @@ deny contains "x" if {
 
 func TestExplainSaysWhichDefinitionFired(t *testing.T) {
 	ctx := context.Background()
-	p, err := admission.Compile(ctx, mods("p/tags.rego", latestRule), nil)
+	p, err := policy.Compile(ctx, mods("p/tags.rego", latestRule), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,14 +125,14 @@ func TestExplainSaysWhichDefinitionFired(t *testing.T) {
 	if len(parsed.Documents) != 1 {
 		t.Fatal(parsed.Findings)
 	}
-	ex, err := p.Explain(ctx, parsed.Documents[0], nil, admission.TraceFails)
+	ex, err := p.Explain(ctx, parsed.Documents[0], nil, policy.TraceFails)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if ex.Revision != p.Revision || ex.Input["laiki-spec"] == nil {
 		t.Errorf("revision %q, input %v", ex.Revision, ex.Input)
 	}
-	var tags *admission.RuleResult
+	var tags *policy.RuleResult
 	for i, r := range ex.Rules {
 		if r.Package == "laiki.governance.tags" && r.Rule == "deny" {
 			tags = &ex.Rules[i]

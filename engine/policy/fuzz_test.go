@@ -1,11 +1,11 @@
-package admission_test
+package policy_test
 
 import (
 	"context"
 	"testing"
 
-	"github.com/laiki-platform/laiki/engine/admission"
 	"github.com/laiki-platform/laiki/engine/document"
+	"github.com/laiki-platform/laiki/engine/policy"
 )
 
 // FuzzPreProcess: whatever an app and a defaults document say, the
@@ -17,7 +17,7 @@ func FuzzPreProcess(f *testing.F) {
 	f.Add("id: a\ncontainer-env: {A: 1}\n", "append: {container-env: [x]}\noverride: {id: b}\n")
 	f.Add("", "fallback: 3\n")
 	f.Add("id: [a, {b: c}]\n", "override: {container-privileged: [true]}\nfallback: {x: {y: {z: 1.5e300}}}\n")
-	p, err := admission.Compile(context.Background(), nil, nil)
+	p, err := policy.Compile(context.Background(), nil, nil)
 	if err != nil {
 		f.Fatal(err)
 	}

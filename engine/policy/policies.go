@@ -1,8 +1,8 @@
-// Package admission runs the Rego half of the pipeline: pre-processors that
+// Package policy runs the Rego half of the pipeline: pre-processors that
 // change a resource, then governance rules that judge it. Built-in policies
 // (package policies) and the platform's own are compiled together once; each
 // query is prepared once and evaluated for every resource, in parallel.
-package admission
+package policy
 
 import (
 	"context"
