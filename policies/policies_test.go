@@ -5,14 +5,14 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/laiki-platform/laiki/engine/admission"
+	"github.com/laiki-platform/laiki/engine/policy"
 )
 
 // TestRegoPolicies runs the Rego tests of the built-in policies, through the
 // runner of `laiki policy test` (the engine's built-ins and Rego version),
 // each as a Go subtest, and requires every line of the policies covered.
 func TestRegoPolicies(t *testing.T) {
-	report, err := admission.Test(context.Background(), nil, nil, admission.TestOptions{Coverage: true})
+	report, err := policy.Test(context.Background(), nil, nil, policy.TestOptions{Coverage: true})
 	if err != nil {
 		t.Fatalf("compiling the policies: %v", err)
 	}
