@@ -39,9 +39,9 @@ import (
 	ctrlwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
 	ctrladmission "sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
-	"github.com/laiki-platform/laiki/engine"
 	"github.com/laiki-platform/laiki/engine/document"
 	"github.com/laiki-platform/laiki/engine/kube"
+	"github.com/laiki-platform/laiki/engine/pipeline"
 	"github.com/laiki-platform/laiki/engine/source"
 	"github.com/laiki-platform/laiki/webhook"
 )
@@ -68,7 +68,7 @@ func serveWebhook(config string) error {
 	if err != nil {
 		return err
 	}
-	adm := &webhook.Admission{Config: cfg, Options: engine.Options{Load: source.Options{CacheDir: filepath.Join(os.TempDir(), "laiki-bench-cache")}}}
+	adm := &webhook.Admission{Config: cfg, Options: pipeline.Options{Load: source.Options{CacheDir: filepath.Join(os.TempDir(), "laiki-bench-cache")}}}
 	if _, err := adm.State(context.Background()); err != nil {
 		return err
 	}

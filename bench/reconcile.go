@@ -19,8 +19,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
-	"github.com/laiki-platform/laiki/engine"
 	"github.com/laiki-platform/laiki/engine/cluster"
+	"github.com/laiki-platform/laiki/engine/pipeline"
 	"github.com/laiki-platform/laiki/engine/source"
 	"github.com/laiki-platform/laiki/reconcile"
 )
@@ -129,7 +129,7 @@ func reconcileChild(root string, apps int) error {
 	}
 	r := &reconcile.Reconciler{
 		Config:  cfg,
-		Options: engine.Options{Load: source.Options{CacheDir: filepath.Join(dir, "cache")}},
+		Options: pipeline.Options{Load: source.Options{CacheDir: filepath.Join(dir, "cache")}},
 		Applier: &reconcile.Applier{Client: c, Reader: c, Instance: "bench"},
 		Cluster: c,
 	}

@@ -10,7 +10,7 @@ import (
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/laiki-platform/laiki/engine"
+	"github.com/laiki-platform/laiki/engine/pipeline"
 	"github.com/laiki-platform/laiki/engine/workflow"
 )
 
@@ -180,7 +180,7 @@ func runInfo(ctx context.Context) RunInfo {
 }
 
 // infoOf reads a run's RunInfo from its result.
-func infoOf(res *engine.Result) RunInfo {
+func infoOf(res *pipeline.Result) RunInfo {
 	info := RunInfo{Revisions: map[string]string{}, Images: map[string][]string{}}
 	if res == nil {
 		return info
@@ -205,7 +205,7 @@ func infoOf(res *engine.Result) RunInfo {
 
 // stillDeclared lists the keys of the resources of a run that are rejected
 // (not removed).
-func stillDeclared(res *engine.Result) map[string]bool {
+func stillDeclared(res *pipeline.Result) map[string]bool {
 	out := map[string]bool{}
 	if res == nil {
 		return out
@@ -218,7 +218,7 @@ func stillDeclared(res *engine.Result) map[string]bool {
 	return out
 }
 
-func (r *Reconciler) externals(ctx context.Context, desired []workflow.External, res *engine.Result) []ExternalChange {
+func (r *Reconciler) externals(ctx context.Context, desired []workflow.External, res *pipeline.Result) []ExternalChange {
 	ctx = context.WithValue(ctx, declaredKey{}, stillDeclared(res))
 	ctx = WithRunInfo(ctx, infoOf(res))
 	registryMu.Lock()

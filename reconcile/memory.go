@@ -15,8 +15,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/laiki-platform/laiki/engine"
 	"github.com/laiki-platform/laiki/engine/document"
+	"github.com/laiki-platform/laiki/engine/pipeline"
 	"github.com/laiki-platform/laiki/engine/policy"
 	"github.com/laiki-platform/laiki/engine/types"
 )
@@ -96,7 +96,7 @@ func (r *Reconciler) saveAccepted(ctx context.Context) error {
 // loadAccepted reads the last accepted versions written by an earlier
 // operator; none when there are none. A record that does not read back is
 // left out (and said): it can only be held again once accepted again.
-func (r *Reconciler) loadAccepted(ctx context.Context) (map[string]*engine.Resource, error) {
+func (r *Reconciler) loadAccepted(ctx context.Context) (map[string]*pipeline.Resource, error) {
 	if r.Status == nil || r.StatusNamespace == "" {
 		return nil, nil
 	}
@@ -122,7 +122,7 @@ func (r *Reconciler) loadAccepted(ctx context.Context) (map[string]*engine.Resou
 	if err := dec.Decode(&records); err != nil {
 		return nil, fmt.Errorf("%s: %w", r.acceptedName(), err)
 	}
-	out := map[string]*engine.Resource{}
+	out := map[string]*pipeline.Resource{}
 	for _, rec := range records {
 		x, err := restore(rec)
 		if err != nil {
@@ -137,7 +137,7 @@ func (r *Reconciler) loadAccepted(ctx context.Context) (map[string]*engine.Resou
 
 // restore reads a record back as the resource it was: its document parsed
 // again from what was written, at its file and line.
-func restore(rec acceptedRecord) (*engine.Resource, error) {
+func restore(rec acceptedRecord) (*pipeline.Resource, error) {
 	text, err := yaml.Marshal(map[string]any{document.KeyMetadata: policy.Normalize(rec.Metadata), document.KeySpec: policy.Normalize(rec.Written)})
 	if err != nil {
 		return nil, err
@@ -152,7 +152,7 @@ func restore(rec acceptedRecord) (*engine.Resource, error) {
 	if !ok {
 		return nil, fmt.Errorf("unknown resource type %s", d.Type)
 	}
-	x := &engine.Resource{Doc: d, Type: rt, Spec: policy.Normalize(rec.Spec), Accepted: true, PolicyRevision: rec.PolicyRevision}
+	x := &pipeline.Resource{Doc: d, Type: rt, Spec: policy.Normalize(rec.Spec), Accepted: true, PolicyRevision: rec.PolicyRevision}
 	if m, ok := x.Spec.(map[string]any); ok {
 		x.ID, _ = m[rt.IdentityKey].(string)
 	}

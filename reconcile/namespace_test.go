@@ -10,9 +10,9 @@ import (
 
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
-	"github.com/laiki-platform/laiki/engine"
 	"github.com/laiki-platform/laiki/engine/api/v1alpha1"
 	"github.com/laiki-platform/laiki/engine/document"
+	"github.com/laiki-platform/laiki/engine/pipeline"
 	"github.com/laiki-platform/laiki/engine/source"
 	"github.com/laiki-platform/laiki/engine/workflow"
 )
@@ -33,7 +33,7 @@ func chosenNamespaces(t *testing.T) *Run {
 			t.Fatal(err)
 		}
 	}
-	res, err := engine.Run(context.Background(), engine.Options{Config: source.PathsConfig([]string{dir})})
+	res, err := pipeline.Run(context.Background(), pipeline.Options{Config: source.PathsConfig([]string{dir})})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,7 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
-	"github.com/laiki-platform/laiki/engine"
+	"github.com/laiki-platform/laiki/engine/pipeline"
 	"github.com/laiki-platform/laiki/engine/source"
 	"github.com/laiki-platform/laiki/engine/workflow"
 )
@@ -37,7 +37,7 @@ func pullSecretRun(t *testing.T) *Run {
 			t.Fatal(err)
 		}
 	}
-	res, err := engine.Run(context.Background(), engine.Options{Config: source.PathsConfig([]string{dir})})
+	res, err := pipeline.Run(context.Background(), pipeline.Options{Config: source.PathsConfig([]string{dir})})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -28,10 +28,10 @@ import (
 	"k8s.io/client-go/tools/record"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/laiki-platform/laiki/engine"
 	"github.com/laiki-platform/laiki/engine/cluster"
 	"github.com/laiki-platform/laiki/engine/document"
 	"github.com/laiki-platform/laiki/engine/finding"
+	"github.com/laiki-platform/laiki/engine/pipeline"
 	"github.com/laiki-platform/laiki/engine/policy"
 	"github.com/laiki-platform/laiki/engine/source"
 	"github.com/laiki-platform/laiki/engine/workflow"
@@ -42,7 +42,7 @@ import (
 // accepted version of each resource); its runs are serialised.
 type Reconciler struct {
 	Config  *source.Config
-	Options engine.Options
+	Options pipeline.Options
 	Applier *Applier
 	// Cluster reads the Laiki objects in the cluster; nil reads none.
 	Cluster client.Reader
@@ -65,7 +65,7 @@ type Reconciler struct {
 
 	mu           sync.Mutex
 	lastSources  map[string]*source.Loaded
-	lastAccepted map[string]*engine.Resource
+	lastAccepted map[string]*pipeline.Resource
 	registries   map[string]Registry
 	// memoryRead: lastAccepted was read from the ConfigMap laiki-accepted
 	// (once, at the first run); savedAccepted is the hash last written.
@@ -78,7 +78,7 @@ type Reconciler struct {
 
 // Run is what one reconcile found and did.
 type Run struct {
-	Result  *engine.Result
+	Result  *pipeline.Result
 	Desired *workflow.Desired
 	Outcome *Outcome
 	// External lists what the registries did (ECR repositories).
@@ -96,7 +96,7 @@ type Run struct {
 	// Serving is what the targets' components report (nil in a dry run).
 	Serving *Serving
 	// Held lists resources rejected now whose last accepted version stays.
-	Held []*engine.Resource
+	Held []*pipeline.Resource
 	// Audit lists the running resources that the policies in force would
 	// reject, unchanged since other policies accepted them: they keep
 	// running (they are among Held) until the platform decides.
@@ -127,7 +127,7 @@ func (r *Reconciler) Reconcile(ctx context.Context) (*Run, error) {
 	if err != nil {
 		return run, err
 	}
-	res, err := engine.Run(ctx, opts)
+	res, err := pipeline.Run(ctx, opts)
 	if err != nil {
 		return run, err
 	}
@@ -154,13 +154,13 @@ func (r *Reconciler) Reconcile(ctx context.Context) (*Run, error) {
 // kept from run to run, a loader that keeps each source's last good read,
 // the Laiki objects in the cluster, and who owns each name by the last
 // accepted versions.
-func (r *Reconciler) runOptions(ctx context.Context, run *Run) (engine.Options, error) {
+func (r *Reconciler) runOptions(ctx context.Context, run *Run) (pipeline.Options, error) {
 	if r.Options.Gate == nil {
 		r.Options.Gate = &policy.Gate{}
 	}
 	if r.Options.Decisions == nil {
 		// A run judges only what changed since the last one.
-		r.Options.Decisions = &engine.Decisions{}
+		r.Options.Decisions = &pipeline.Decisions{}
 	}
 	opts := r.Options
 	opts.Config = r.Config
@@ -219,7 +219,7 @@ func (r *Reconciler) readAcceptedOnce(ctx context.Context) error {
 
 // notePolicies marks the run that first decides with a policy set, or
 // reads one that is refused.
-func (r *Reconciler) notePolicies(run *Run, res *engine.Result) {
+func (r *Reconciler) notePolicies(run *Run, res *pipeline.Result) {
 	if rl := res.Reload; rl != nil {
 		now := [2]string{rl.Revision, rl.InForce}
 		run.PoliciesChanged = now != r.lastPolicies
@@ -323,8 +323,8 @@ func neverRead(loaded []*source.Loaded) []string {
 
 // remember keeps the accepted version of every resource for the next runs,
 // and forgets resources that are gone: a removed file removes its app.
-func (r *Reconciler) remember(res *engine.Result, unread []string) {
-	next := map[string]*engine.Resource{}
+func (r *Reconciler) remember(res *pipeline.Result, unread []string) {
+	next := map[string]*pipeline.Resource{}
 	// What a source that could not be read owned is not gone: kept.
 	for key, prev := range r.lastAccepted {
 		if slices.Contains(unread, prev.Doc.Source.Name) {
@@ -354,7 +354,7 @@ func (r *Reconciler) remember(res *engine.Result, unread []string) {
 // Kyverno's background scan report, not remove: it keeps running until the
 // platform decides (fixes the app, makes an exception, or removes it).
 type Violation struct {
-	Resource *engine.Resource // the version running (held)
+	Resource *pipeline.Resource // the version running (held)
 	// AcceptedBy is the policy revision that accepted it; RejectedBy the one
 	// in force.
 	AcceptedBy, RejectedBy string
@@ -363,8 +363,8 @@ type Violation struct {
 
 // audit finds, among the held resources, those whose document has not
 // changed since it was accepted: the policies changed under them.
-func audit(res *engine.Result, held []*engine.Resource) []Violation {
-	current := map[string]*engine.Resource{}
+func audit(res *pipeline.Result, held []*pipeline.Resource) []Violation {
+	current := map[string]*pipeline.Resource{}
 	for _, x := range res.Resources {
 		if !x.Held && !x.Accepted && x.ID != "" {
 			current[x.Key()] = x
@@ -390,7 +390,7 @@ func audit(res *engine.Result, held []*engine.Resource) []Violation {
 
 // owners gives, for every name the accepted resources claim (their key,
 // and a Crane repository's name), the source that claims it.
-func owners(accepted map[string]*engine.Resource) map[string]string {
+func owners(accepted map[string]*pipeline.Resource) map[string]string {
 	out := make(map[string]string, len(accepted))
 	for key, x := range accepted {
 		out[key] = x.Doc.Source.Name
@@ -400,7 +400,7 @@ func owners(accepted map[string]*engine.Resource) map[string]string {
 			if name == "" {
 				name = x.ID
 			}
-			out[engine.CraneClaim(x.Doc.TargetNamespace, name)] = x.Doc.Source.Name
+			out[pipeline.CraneClaim(x.Doc.TargetNamespace, name)] = x.Doc.Source.Name
 		}
 	}
 	return out

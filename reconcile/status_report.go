@@ -13,10 +13,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
-	"github.com/laiki-platform/laiki/engine"
 	"github.com/laiki-platform/laiki/engine/api/v1alpha1"
 	"github.com/laiki-platform/laiki/engine/cluster"
 	"github.com/laiki-platform/laiki/engine/document"
+	"github.com/laiki-platform/laiki/engine/pipeline"
 	"github.com/laiki-platform/laiki/engine/policy"
 )
 
@@ -33,7 +33,7 @@ const maxListed = 200
 // conditions and revision, the policies, counts, the running resources the
 // policies in force reject (audit), and the documents that are not Ready.
 type Report struct {
-	Summary engine.Summary `json:"summary"`
+	Summary pipeline.Summary `json:"summary"`
 	// PolicyRevision is the revision of the policies in force.
 	PolicyRevision string         `json:"policyRevision,omitempty"`
 	Policies       *PolicyStatus  `json:"policies,omitempty"`

@@ -21,7 +21,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
-	"github.com/laiki-platform/laiki/engine"
+	"github.com/laiki-platform/laiki/engine/pipeline"
 	"github.com/laiki-platform/laiki/engine/source"
 )
 
@@ -80,7 +80,7 @@ func benchPlatform(tb testing.TB) *Admission {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	a := &Admission{Config: cfg, Options: engine.Options{Load: source.Options{CacheDir: tb.TempDir()}}}
+	a := &Admission{Config: cfg, Options: pipeline.Options{Load: source.Options{CacheDir: tb.TempDir()}}}
 	if _, err := a.State(context.Background()); err != nil {
 		tb.Fatal(err)
 	}

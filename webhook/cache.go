@@ -9,9 +9,9 @@ import (
 	"slices"
 	"sync"
 
-	"github.com/laiki-platform/laiki/engine"
 	"github.com/laiki-platform/laiki/engine/finding"
 	"github.com/laiki-platform/laiki/engine/kube"
+	"github.com/laiki-platform/laiki/engine/pipeline"
 	"github.com/laiki-platform/laiki/engine/source"
 )
 
@@ -24,7 +24,7 @@ const DefaultCacheSize = 4096
 // nil when none ran). It is shared by every request answered from it, so
 // nothing may change it.
 type judgment struct {
-	v    engine.Verdict // without Resource: what answers need is here
+	v    pipeline.Verdict // without Resource: what answers need is here
 	spec any
 }
 
@@ -51,7 +51,7 @@ func (j *judgment) cacheable() bool {
 // not kept.
 type judgments struct {
 	mu    sync.Mutex
-	state *engine.Index
+	state *pipeline.Index
 	max   int
 	byKey map[[sha256.Size]byte]*list.Element
 	lru   list.List // of *cached, most recently used first
@@ -65,7 +65,7 @@ type cached struct {
 }
 
 // reset starts the judgments of a new state; max <= 0 keeps none.
-func (c *judgments) reset(state *engine.Index, max int) {
+func (c *judgments) reset(state *pipeline.Index, max int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.state, c.max = state, max
@@ -74,7 +74,7 @@ func (c *judgments) reset(state *engine.Index, max int) {
 	c.hits, c.misses = 0, 0
 }
 
-func (c *judgments) get(state *engine.Index, key [sha256.Size]byte) *judgment {
+func (c *judgments) get(state *pipeline.Index, key [sha256.Size]byte) *judgment {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if state != c.state || c.max <= 0 {
@@ -90,7 +90,7 @@ func (c *judgments) get(state *engine.Index, key [sha256.Size]byte) *judgment {
 	return e.Value.(*cached).j
 }
 
-func (c *judgments) put(state *engine.Index, key [sha256.Size]byte, j *judgment) {
+func (c *judgments) put(state *pipeline.Index, key [sha256.Size]byte, j *judgment) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if state != c.state || c.max <= 0 {

@@ -17,9 +17,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
-	"github.com/laiki-platform/laiki/engine"
 	"github.com/laiki-platform/laiki/engine/cluster"
 	"github.com/laiki-platform/laiki/engine/kube"
+	"github.com/laiki-platform/laiki/engine/pipeline"
 	"github.com/laiki-platform/laiki/engine/source"
 )
 
@@ -56,7 +56,7 @@ func newAdmission(t *testing.T, dir string, cacheSize int, reader client.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := &Admission{Config: cfg, CacheSize: cacheSize, Reader: reader, Options: engine.Options{Load: source.Options{CacheDir: t.TempDir()}}}
+	a := &Admission{Config: cfg, CacheSize: cacheSize, Reader: reader, Options: pipeline.Options{Load: source.Options{CacheDir: t.TempDir()}}}
 	if _, err := a.State(context.Background()); err != nil {
 		t.Fatal(err)
 	}

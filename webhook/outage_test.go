@@ -13,7 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
-	"github.com/laiki-platform/laiki/engine"
+	"github.com/laiki-platform/laiki/engine/pipeline"
 	"github.com/laiki-platform/laiki/engine/source"
 )
 
@@ -51,7 +51,7 @@ func TestAnsweredDuringGitOutage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := &Admission{Config: cfg, Options: engine.Options{Load: source.Options{CacheDir: t.TempDir()}}}
+	a := &Admission{Config: cfg, Options: pipeline.Options{Load: source.Options{CacheDir: t.TempDir()}}}
 	ctx := context.Background()
 	if _, err := a.State(ctx); err != nil { // the first state reads the sources (and waits out the timeout)
 		t.Fatal(err)

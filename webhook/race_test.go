@@ -15,7 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
-	"github.com/laiki-platform/laiki/engine"
+	"github.com/laiki-platform/laiki/engine/pipeline"
 	"github.com/laiki-platform/laiki/engine/source"
 )
 
@@ -37,7 +37,7 @@ func TestConcurrentRequestsWhilePoliciesChange(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := &Admission{Config: cfg, Options: engine.Options{PolicyTimeout: 3 * time.Second}}
+	a := &Admission{Config: cfg, Options: pipeline.Options{PolicyTimeout: 3 * time.Second}}
 
 	obj := map[string]any{"apiVersion": "laiki.io/v1alpha1", "kind": "ShinyProxyApp",
 		"metadata": map[string]any{"name": "demo", "namespace": "apps"},

@@ -22,11 +22,11 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
-	"github.com/laiki-platform/laiki/engine"
 	"github.com/laiki-platform/laiki/engine/cluster"
 	"github.com/laiki-platform/laiki/engine/document"
 	"github.com/laiki-platform/laiki/engine/finding"
 	"github.com/laiki-platform/laiki/engine/kube"
+	"github.com/laiki-platform/laiki/engine/pipeline"
 	"github.com/laiki-platform/laiki/engine/policy"
 	"github.com/laiki-platform/laiki/engine/source"
 	"github.com/laiki-platform/laiki/engine/workflow"
@@ -43,7 +43,7 @@ const (
 // already in the cluster) is rebuilt when the cluster changes (MarkDirty).
 type Admission struct {
 	Config  *source.Config
-	Options engine.Options
+	Options pipeline.Options
 	// Reader lists the Laiki objects in the cluster (a cached client).
 	Reader client.Reader
 	// Refresh re-reads the sources this often (Setup runs it), so that
@@ -55,7 +55,7 @@ type Admission struct {
 
 	mu    sync.Mutex
 	dirty atomic.Bool
-	state atomic.Pointer[engine.Index]
+	state atomic.Pointer[pipeline.Index]
 	gate  *policy.Gate
 	// loaded is the last read of the sources: a change in the cluster is
 	// judged against it, so that no request waits on Git.
@@ -77,7 +77,7 @@ func (a *Admission) refresh(ctx context.Context) error {
 // Rebuild reads the sources (Git included) and the cluster's objects, and
 // puts the new state in force; requests meanwhile answer from the state in
 // force. The refresher calls it, off the path of requests.
-func (a *Admission) Rebuild(ctx context.Context) (*engine.Index, error) {
+func (a *Admission) Rebuild(ctx context.Context) (*pipeline.Index, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.build(ctx, true)
@@ -108,7 +108,7 @@ func (a *Admission) MarkDirty() { a.dirty.Store(true) }
 // (MarkDirty) it is rebuilt with them against the sources as last read:
 // a request never waits on Git, which the refresher reads. Only the very
 // first state reads the sources on the path of a request.
-func (a *Admission) State(ctx context.Context) (*engine.Index, error) {
+func (a *Admission) State(ctx context.Context) (*pipeline.Index, error) {
 	if s := a.state.Load(); s != nil && !a.dirty.Load() {
 		return s, nil
 	}
@@ -122,7 +122,7 @@ func (a *Admission) State(ctx context.Context) (*engine.Index, error) {
 
 // build makes a new state, reading the sources when fetch is set (else
 // judging against their last read); the caller holds a.mu.
-func (a *Admission) build(ctx context.Context, fetch bool) (*engine.Index, error) {
+func (a *Admission) build(ctx context.Context, fetch bool) (*pipeline.Index, error) {
 	a.dirty.Store(false)
 	var docs []*document.Document
 	if a.Reader != nil {
@@ -154,7 +154,7 @@ func (a *Admission) build(ctx context.Context, fetch bool) (*engine.Index, error
 		}
 		opts.Gate = a.gate
 	}
-	s, err := engine.BuildIndex(ctx, opts)
+	s, err := pipeline.BuildIndex(ctx, opts)
 	if err != nil {
 		a.dirty.Store(true)
 		return nil, err
@@ -173,7 +173,7 @@ func (a *Admission) build(ctx context.Context, fetch bool) (*engine.Index, error
 
 // current is the state in force when it needs no rebuild (else nil): a
 // judgment remembered under it still holds.
-func (a *Admission) current() *engine.Index {
+func (a *Admission) current() *pipeline.Index {
 	if s := a.state.Load(); s != nil && !a.dirty.Load() {
 		return s
 	}
@@ -224,7 +224,7 @@ func (a *Admission) decide(ctx context.Context, req admission.Request, govern bo
 	if err != nil {
 		return nil, nil, err
 	}
-	var v engine.Verdict
+	var v pipeline.Verdict
 	if govern {
 		v = state.Admit(ctx, d, owner)
 		// The CRD check the ShinyProxy workflow makes in check, render and
@@ -314,8 +314,8 @@ func namesAgree(u *unstructured.Unstructured) error {
 	return nil
 }
 
-func denied(msg string) engine.Verdict {
-	return engine.Verdict{Findings: []finding.Finding{{Severity: finding.Error, Policy: finding.CheckAccess, Message: msg}}}
+func denied(msg string) pipeline.Verdict {
+	return pipeline.Verdict{Findings: []finding.Finding{{Severity: finding.Error, Policy: finding.CheckAccess, Message: msg}}}
 }
 
 // isPreProcessorFinding: the mutating webhook reports what the
@@ -421,7 +421,7 @@ func (val Validator) deletion(req admission.Request) admission.Response {
 
 // verdict answers with the blocking findings as the reason of a refusal, and
 // the warnings that warn selects.
-func verdict(v engine.Verdict, warn func(finding.Finding) bool) admission.Response {
+func verdict(v pipeline.Verdict, warn func(finding.Finding) bool) admission.Response {
 	var warnings, reasons []string
 	for _, f := range v.Findings {
 		switch {

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/laiki-platform/laiki/engine"
+	"github.com/laiki-platform/laiki/engine/pipeline"
 	"github.com/laiki-platform/laiki/engine/plan"
 	"github.com/laiki-platform/laiki/engine/policy"
 	"github.com/laiki-platform/laiki/engine/source"
@@ -20,7 +20,7 @@ import (
 // source.Revision). What keeps the base from being judged (ref unknown, a
 // source unreadable there, a policy that did not compile then) is Laiki
 // unable to run, exit 2: a plan against half a base would be wrong.
-func planAgainst(ctx context.Context, in *inputs, paths []string, ref string, head *engine.Result) (*plan.Plan, error) {
+func planAgainst(ctx context.Context, in *inputs, paths []string, ref string, head *pipeline.Result) (*plan.Plan, error) {
 	cfg, err := in.load(paths)
 	if err != nil {
 		return nil, err
@@ -29,7 +29,7 @@ func planAgainst(ctx context.Context, in *inputs, paths []string, ref string, he
 	if err != nil {
 		return nil, cannot(fmt.Errorf("--against %w", err))
 	}
-	base, err := engine.Run(ctx, engine.Options{Config: cfg, Load: source.Options{CacheDir: in.cacheDir}, Loader: rev.Load})
+	base, err := pipeline.Run(ctx, pipeline.Options{Config: cfg, Load: source.Options{CacheDir: in.cacheDir}, Loader: rev.Load})
 	if err != nil {
 		var ce *policy.CompileError
 		if errors.As(err, &ce) {

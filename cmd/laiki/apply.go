@@ -13,8 +13,8 @@ import (
 	"github.com/spf13/cobra"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/laiki-platform/laiki/engine"
 	"github.com/laiki-platform/laiki/engine/cluster"
+	"github.com/laiki-platform/laiki/engine/pipeline"
 	"github.com/laiki-platform/laiki/engine/policy"
 	"github.com/laiki-platform/laiki/engine/report"
 	"github.com/laiki-platform/laiki/engine/source"
@@ -105,7 +105,7 @@ func (o *applyOptions) reconciler(ctx context.Context, args []string) (*reconcil
 	}
 	r := &reconcile.Reconciler{
 		Config:          cfg,
-		Options:         engine.Options{Load: source.Options{CacheDir: o.in.cacheDir}},
+		Options:         pipeline.Options{Load: source.Options{CacheDir: o.in.cacheDir}},
 		Applier:         &reconcile.Applier{Client: kc, Reader: kc, Instance: o.instance, DryRun: o.dryRun, Namespaces: o.namespaces},
 		Cluster:         kc,
 		ExternalOptions: reconcile.ExternalOptions{MaxBackoff: o.awsBackoff, DriftInterval: o.ecrDrift},

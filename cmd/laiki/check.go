@@ -10,8 +10,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/laiki-platform/laiki/engine"
 	"github.com/laiki-platform/laiki/engine/finding"
+	"github.com/laiki-platform/laiki/engine/pipeline"
 	"github.com/laiki-platform/laiki/engine/plan"
 	"github.com/laiki-platform/laiki/engine/report"
 )
@@ -127,9 +127,9 @@ func (o *checkOptions) run(ctx context.Context, args []string) error {
 // fault (a CI step that uploads it on failure shows why; text only when
 // sources were read, the fault itself on standard error), and nothing the
 // team wrote is blamed. It returns err.
-func (o *checkOptions) writeFault(res *engine.Result, err error) error {
+func (o *checkOptions) writeFault(res *pipeline.Result, err error) error {
 	if res == nil {
-		res = &engine.Result{}
+		res = &pipeline.Result{}
 	}
 	if len(res.Faults) == 0 {
 		res.Faults = []string{unwrap(err)}
@@ -144,7 +144,7 @@ func (o *checkOptions) writeFault(res *engine.Result, err error) error {
 // --against (nil without it, or when a fault kept the check from judging
 // everything). When it cannot be made, the markdown report is written with
 // the fault.
-func (o *checkOptions) plan(ctx context.Context, paths []string, res *engine.Result) (*plan.Plan, error) {
+func (o *checkOptions) plan(ctx context.Context, paths []string, res *pipeline.Result) (*plan.Plan, error) {
 	if o.against == "" || len(res.Faults) > 0 {
 		return nil, nil
 	}
@@ -158,7 +158,7 @@ func (o *checkOptions) plan(ctx context.Context, paths []string, res *engine.Res
 }
 
 // write writes the report in the output format.
-func (o *checkOptions) write(res *engine.Result, p *plan.Plan) error {
+func (o *checkOptions) write(res *pipeline.Result, p *plan.Plan) error {
 	switch o.output {
 	case "text":
 		color := !o.noColor && os.Getenv("NO_COLOR") == "" && isTerminal(os.Stdout)
@@ -173,7 +173,7 @@ func (o *checkOptions) write(res *engine.Result, p *plan.Plan) error {
 // verdict is the exit of a check whose report is written: 2 when a fault
 // kept something from being checked, 1 when something is rejected (or
 // warned of, with --fail-on-warn).
-func (o *checkOptions) verdict(res *engine.Result) error {
+func (o *checkOptions) verdict(res *pipeline.Result) error {
 	if len(res.Faults) > 0 {
 		return cannot(fmt.Errorf("could not check everything:\n%s", strings.Join(res.Faults, "\n")))
 	}
@@ -201,7 +201,7 @@ func unwrap(err error) string {
 
 // quietNotices drops "not a Laiki document", which every run of a
 // repository with CI files beside the apps would print: shown with -v.
-func quietNotices(res *engine.Result) {
+func quietNotices(res *pipeline.Result) {
 	kept := res.Findings[:0]
 	for _, f := range res.Findings {
 		if f.Severity != finding.Notice || f.Policy != finding.CheckDocument {

@@ -10,7 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/laiki-platform/laiki/engine"
+	"github.com/laiki-platform/laiki/engine/pipeline"
 	"github.com/laiki-platform/laiki/engine/report"
 	"github.com/laiki-platform/laiki/engine/source"
 	"github.com/laiki-platform/laiki/engine/types"
@@ -130,7 +130,7 @@ func isResourceType(s string) bool {
 // resourceNames are the names explain knows a resource by: what check
 // prints (TYPE NS/TARGET/ID), and shorter, without the type, or the target
 // (ids are unique in a target, and usually in a namespace).
-func resourceNames(r *engine.Resource) []string {
+func resourceNames(r *pipeline.Resource) []string {
 	short := r.Doc.TargetNamespace + "/" + r.ID
 	long := r.Doc.TargetNamespace + "/" + r.Doc.TargetName + "/" + r.ID
 	return []string{short, long, r.Doc.Type + " " + short, r.Doc.Type + " " + long}
@@ -138,8 +138,8 @@ func resourceNames(r *engine.Resource) []string {
 
 // named returns the resources that want names. Names are compared whole
 // rather than split at "/": an ECR repository's name may hold slashes.
-func named(rs []*engine.Resource, want string) []*engine.Resource {
-	var out []*engine.Resource
+func named(rs []*pipeline.Resource, want string) []*pipeline.Resource {
+	var out []*pipeline.Resource
 	for _, r := range rs {
 		if slices.Contains(resourceNames(r), want) {
 			out = append(out, r)
@@ -151,7 +151,7 @@ func named(rs []*engine.Resource, want string) []*engine.Resource {
 // explainNamed explains the resources want names: workflow.Explain finds
 // them by namespace and id, the full name then tells apart those of other
 // types or targets.
-func explainNamed(res *engine.Result, d *workflow.Desired, want string) []workflow.Explanation {
+func explainNamed(res *pipeline.Result, d *workflow.Desired, want string) []workflow.Explanation {
 	found := named(res.Resources, want)
 	keys := map[string]bool{}
 	for _, r := range found {
@@ -177,7 +177,7 @@ func explainNamed(res *engine.Result, d *workflow.Desired, want string) []workfl
 
 // noResource says that nothing is named want, and which names are close,
 // in the form want has (with the type or without).
-func noResource(rs []*engine.Resource, want string) error {
+func noResource(rs []*pipeline.Resource, want string) error {
 	typed := strings.Contains(want, " ")
 	var names []string
 	for _, r := range rs {

@@ -6,12 +6,12 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/laiki-platform/laiki/engine"
 	"github.com/laiki-platform/laiki/engine/document"
+	"github.com/laiki-platform/laiki/engine/pipeline"
 )
 
-func resource(typ, namespace, target, id string) *engine.Resource {
-	return &engine.Resource{ID: id, Doc: &document.Document{Type: typ, TargetNamespace: namespace, TargetName: target}}
+func resource(typ, namespace, target, id string) *pipeline.Resource {
+	return &pipeline.Resource{ID: id, Doc: &document.Document{Type: typ, TargetNamespace: namespace, TargetName: target}}
 }
 
 // The resource is the last argument, or the last two when check's
@@ -47,8 +47,8 @@ func TestNamed(t *testing.T) {
 	app := resource("ShinyProxyApp", "apps", "sp", "demo")
 	repo := resource("AwsEcrRepository", "apps", "sp", "team/repo")
 	other := resource("ShinyProxyApp", "apps", "sp2", "demo")
-	all := []*engine.Resource{app, repo, other}
-	for want, found := range map[string][]*engine.Resource{
+	all := []*pipeline.Resource{app, repo, other}
+	for want, found := range map[string][]*pipeline.Resource{
 		"apps/demo":                          {app, other},
 		"apps/sp/demo":                       {app},
 		"ShinyProxyApp apps/sp2/demo":        {other},
@@ -66,7 +66,7 @@ func TestNamed(t *testing.T) {
 
 // Nothing found: say so, and name what is close, in the form asked.
 func TestNoResource(t *testing.T) {
-	all := []*engine.Resource{resource("ShinyProxyApp", "ShinyProxy", "ShinyProxy", "shinyproxy-demo"), resource("AwsEcrRepository", "ShinyProxy", "ShinyProxy", "my-repository-name")}
+	all := []*pipeline.Resource{resource("ShinyProxyApp", "ShinyProxy", "ShinyProxy", "shinyproxy-demo"), resource("AwsEcrRepository", "ShinyProxy", "ShinyProxy", "my-repository-name")}
 	for want, msg := range map[string]string{
 		"ShinyProxy/shinyproxy-dem":                          "no resource ShinyProxy/shinyproxy-dem in any source; did you mean ShinyProxy/shinyproxy-demo?",
 		"shinyproxy/shinyproxy-demo":                         "did you mean ShinyProxy/shinyproxy-demo?",

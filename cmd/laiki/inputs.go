@@ -11,8 +11,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/laiki-platform/laiki/engine"
 	"github.com/laiki-platform/laiki/engine/document"
+	"github.com/laiki-platform/laiki/engine/pipeline"
 	"github.com/laiki-platform/laiki/engine/policy"
 	"github.com/laiki-platform/laiki/engine/source"
 	"github.com/laiki-platform/laiki/engine/workflow"
@@ -169,12 +169,12 @@ func apart(platform, apps []string) error {
 
 // run loads the sources, runs the engine and the workflows: every command
 // gives the same verdict, workflow findings included.
-func (in *inputs) run(ctx context.Context, paths []string) (*engine.Result, *workflow.Desired, error) {
+func (in *inputs) run(ctx context.Context, paths []string) (*pipeline.Result, *workflow.Desired, error) {
 	cfg, err := in.load(paths)
 	if err != nil {
 		return nil, nil, err
 	}
-	res, err := engine.Run(ctx, engine.Options{Config: cfg, Load: source.Options{CacheDir: in.cacheDir}})
+	res, err := pipeline.Run(ctx, pipeline.Options{Config: cfg, Load: source.Options{CacheDir: in.cacheDir}})
 	if err != nil {
 		// What was read comes back with the fault, for a report that says
 		// why nothing was checked (check writes it in every format).

@@ -8,7 +8,7 @@ import (
 	"github.com/spf13/cobra"
 	ctrl "sigs.k8s.io/controller-runtime"
 
-	"github.com/laiki-platform/laiki/engine"
+	"github.com/laiki-platform/laiki/engine/pipeline"
 	"github.com/laiki-platform/laiki/engine/policy"
 	"github.com/laiki-platform/laiki/engine/source"
 	"github.com/laiki-platform/laiki/reconcile"
@@ -75,7 +75,7 @@ func (o *operatorOptions) run(c *cobra.Command) error {
 	}
 	// One gate for the reconcile loop and the webhook: a new policy
 	// set is tested once, and both decide with the same set.
-	engineOpts := engine.Options{Load: source.Options{CacheDir: o.in.cacheDir}, Gate: &policy.Gate{}}
+	engineOpts := pipeline.Options{Load: source.Options{CacheDir: o.in.cacheDir}, Gate: &policy.Gate{}}
 	if err := o.setupReconciler(engineOpts); err != nil {
 		return err
 	}
@@ -104,7 +104,7 @@ func (o *operatorOptions) managerOptions() ctrl.Options {
 
 // setupReconciler adds the reconcile loop to the manager: a Reconciler that
 // applies with the manager's client, run on every interval, push and change.
-func (o *operatorOptions) setupReconciler(engineOpts engine.Options) error {
+func (o *operatorOptions) setupReconciler(engineOpts pipeline.Options) error {
 	mgr := o.mgr
 	r := &reconcile.Reconciler{
 		Config:          o.cfg,

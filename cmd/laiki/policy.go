@@ -14,9 +14,9 @@ import (
 	"github.com/open-policy-agent/opa/v1/tester"
 	"github.com/spf13/cobra"
 
-	"github.com/laiki-platform/laiki/engine"
 	"github.com/laiki-platform/laiki/engine/document"
 	"github.com/laiki-platform/laiki/engine/finding"
+	"github.com/laiki-platform/laiki/engine/pipeline"
 	"github.com/laiki-platform/laiki/engine/policy"
 	"github.com/laiki-platform/laiki/engine/report"
 	"github.com/laiki-platform/laiki/engine/source"
@@ -178,7 +178,7 @@ func (in *inputs) policies(c *cobra.Command, paths []string) (mods, tests []poli
 			return nil, nil, nil, errors.New(l.Findings[0].Message)
 		}
 	}
-	mods, tests, _ = engine.PolicyModules(loaded) // a team source's Rego is not the platform's: left out
+	mods, tests, _ = pipeline.PolicyModules(loaded) // a team source's Rego is not the platform's: left out
 	return mods, tests, cfg.PolicyData, nil
 }
 
@@ -300,7 +300,7 @@ type evaluation struct {
 	Inventory *policy.Inventory `json:"evaluated,omitempty"`
 }
 
-func evaluate(c *cobra.Command, res *engine.Result, file, sourceName, mode string) ([]evaluation, error) {
+func evaluate(c *cobra.Command, res *pipeline.Result, file, sourceName, mode string) ([]evaluation, error) {
 	abs, err := filepath.Abs(file)
 	if err != nil {
 		return nil, err
@@ -344,14 +344,14 @@ func evaluate(c *cobra.Command, res *engine.Result, file, sourceName, mode strin
 		fs := append(parsed.ByDocument[d], v.Findings...)
 		r := v.Resource
 		if r == nil {
-			r = &engine.Resource{Doc: d, Spec: d.Spec}
+			r = &pipeline.Resource{Doc: d, Spec: d.Spec}
 		}
 		out = append(out, explainResource(c, res, r, fs, v.Allowed && !finding.AnyBlocking(parsed.ByDocument[d]), mode))
 	}
 	return out, nil
 }
 
-func explainResource(c *cobra.Command, res *engine.Result, r *engine.Resource, fs []finding.Finding, accepted bool, mode string) evaluation {
+func explainResource(c *cobra.Command, res *pipeline.Result, r *pipeline.Resource, fs []finding.Finding, accepted bool, mode string) evaluation {
 	e := evaluation{Resource: r.Doc.Type, File: r.Doc.File, Line: r.Doc.Line, Accepted: accepted, Findings: fs}
 	if r.ID != "" {
 		e.Resource = r.Key()
@@ -378,7 +378,7 @@ func explainResource(c *cobra.Command, res *engine.Result, r *engine.Resource, f
 
 // sourceOf finds the source a new file is judged as: --source, or the local
 // source whose directory holds the file.
-func sourceOf(res *engine.Result, abs, name string) (*source.Source, error) {
+func sourceOf(res *pipeline.Result, abs, name string) (*source.Source, error) {
 	for _, l := range res.Sources {
 		if name != "" && l.Source.Name == name {
 			return l.Source, nil

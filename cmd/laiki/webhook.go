@@ -5,7 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/laiki-platform/laiki/engine"
+	"github.com/laiki-platform/laiki/engine/pipeline"
 	"github.com/laiki-platform/laiki/engine/source"
 	"github.com/laiki-platform/laiki/webhook"
 )
@@ -31,7 +31,7 @@ usual kubeconfig (in-cluster, --kubeconfig, or $KUBECONFIG).`,
 			if err := m.newManager(m.srv.options(true)); err != nil {
 				return err
 			}
-			adm := &webhook.Admission{Config: m.cfg, Options: engine.Options{Load: source.Options{CacheDir: m.in.cacheDir}}, Refresh: m.interval}
+			adm := &webhook.Admission{Config: m.cfg, Options: pipeline.Options{Load: source.Options{CacheDir: m.in.cacheDir}}, Refresh: m.interval}
 			if err := m.serveWebhook(c.Context(), adm, true); err != nil {
 				return err
 			}

@@ -14,14 +14,14 @@ import (
 	"sort"
 	"strconv"
 
-	"github.com/laiki-platform/laiki/engine"
 	"github.com/laiki-platform/laiki/engine/document"
+	"github.com/laiki-platform/laiki/engine/pipeline"
 )
 
 // Kind is what the merge does to a resource in the running platform.
 //
 // Only accepted resources run, and the plan follows the reconcile loop
-// (engine.Result.Hold, HoldUnread): a resource whose new version is
+// (pipeline.Result.Hold, HoldUnread): a resource whose new version is
 // rejected keeps running its last accepted version, so a rejected update
 // changes nothing in the platform. It is Held, not Changed, with the diff
 // the platform refuses. A new resource that is rejected will not run: it
@@ -66,7 +66,7 @@ type Plan struct {
 
 // Change is one resource the merge changes.
 type Change struct {
-	Resource string `json:"resource"` // engine.Resource.Key()
+	Resource string `json:"resource"` // pipeline.Resource.Key()
 	Kind     Kind   `json:"kind"`
 	// File and Line of the checkout's version; the base's for a resource
 	// removed, or held because its source could not be read. Source names
@@ -107,7 +107,7 @@ func (p *Plan) Count(k Kind) int {
 // Compare says what changes in the platform from the run on base to the
 // run on head. Resources without an identity (a document broken before
 // its id could be read) have no place in the platform and are left out.
-func Compare(base, head *engine.Result) *Plan {
+func Compare(base, head *pipeline.Result) *Plan {
 	before, after := running(base), running(head)
 	tried, triedBefore := versions(head), versions(base)
 	p := &Plan{}
@@ -153,7 +153,7 @@ func Compare(base, head *engine.Result) *Plan {
 
 // add lists a resource at the file and line of the version given, with the
 // checkout's verdict.
-func (p *Plan) add(r *engine.Resource, k Kind, accepted bool, diff []FieldChange) {
+func (p *Plan) add(r *pipeline.Resource, k Kind, accepted bool, diff []FieldChange) {
 	p.Changes = append(p.Changes, Change{Resource: r.Key(), Kind: k, File: r.Doc.File, Line: r.Doc.Line, Source: r.Doc.Source.Name, Accepted: accepted, Diff: diff})
 }
 
@@ -171,8 +171,8 @@ func (p *Plan) sort() {
 
 // running gives the accepted resources of a run by key: what the platform
 // runs after it.
-func running(r *engine.Result) map[string]*engine.Resource {
-	out := map[string]*engine.Resource{}
+func running(r *pipeline.Result) map[string]*pipeline.Resource {
+	out := map[string]*pipeline.Resource{}
 	for _, res := range r.Resources {
 		if res.Accepted && res.ID != "" {
 			if _, dup := out[res.Key()]; !dup {
@@ -185,8 +185,8 @@ func running(r *engine.Result) map[string]*engine.Resource {
 
 // versions gives the rejected resources of a run by key (the first of a
 // key declared twice, in the run's order).
-func versions(r *engine.Result) map[string]*engine.Resource {
-	out := map[string]*engine.Resource{}
+func versions(r *pipeline.Result) map[string]*pipeline.Resource {
+	out := map[string]*pipeline.Resource{}
 	for _, res := range r.Resources {
 		if !res.Accepted && res.ID != "" {
 			if _, dup := out[res.Key()]; !dup {
@@ -199,7 +199,7 @@ func versions(r *engine.Result) map[string]*engine.Resource {
 
 // unreadSources names the sources a run could not read: the reconcile loop
 // keeps running what they had.
-func unreadSources(r *engine.Result) map[string]bool {
+func unreadSources(r *pipeline.Result) map[string]bool {
 	out := map[string]bool{}
 	for _, l := range r.Sources {
 		if l.Failed {
@@ -211,7 +211,7 @@ func unreadSources(r *engine.Result) map[string]bool {
 
 // targetsOf gives the valid targets of a run: a held resource needs one to
 // run on.
-func targetsOf(r *engine.Result) map[string]bool {
+func targetsOf(r *pipeline.Result) map[string]bool {
 	out := map[string]bool{}
 	for _, t := range r.Targets {
 		out[t.Namespace+"/"+t.Name] = true

@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/laiki-platform/laiki/engine"
 	"github.com/laiki-platform/laiki/engine/document"
+	"github.com/laiki-platform/laiki/engine/pipeline"
 	"github.com/laiki-platform/laiki/engine/plan"
 	"github.com/laiki-platform/laiki/engine/source"
 	"github.com/laiki-platform/laiki/engine/workflow"
@@ -35,7 +35,7 @@ func app(id string, extra ...string) string {
 
 // run checks files as a pull request is checked (platform/ a platform
 // source, apps/ a team's), workflows included, as `laiki check` does.
-func run(t *testing.T, files map[string]string) *engine.Result {
+func run(t *testing.T, files map[string]string) *pipeline.Result {
 	t.Helper()
 	dir := t.TempDir()
 	gittest.Write(t, dir, files)
@@ -44,7 +44,7 @@ func run(t *testing.T, files map[string]string) *engine.Result {
 	}
 	cfg := source.PlatformPathsConfig([]string{filepath.Join(dir, "platform")}, []string{filepath.Join(dir, "apps")}, []string{"ShinyProxy"})
 	cfg.Sources[0].Name, cfg.Sources[1].Name = "platform", team
-	res, err := engine.Run(context.Background(), engine.Options{Config: cfg, Load: source.Options{CacheDir: t.TempDir()}})
+	res, err := pipeline.Run(context.Background(), pipeline.Options{Config: cfg, Load: source.Options{CacheDir: t.TempDir()}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,8 +186,8 @@ func TestCompareRejectedIsHeld(t *testing.T) {
 
 // resource is a hand-made resource of a result, for the cases a run on
 // files does not easily give.
-func resource(id, file string, accepted bool, spec map[string]any) *engine.Resource {
-	return &engine.Resource{ID: id, Accepted: accepted, Spec: spec, Doc: &document.Document{
+func resource(id, file string, accepted bool, spec map[string]any) *pipeline.Resource {
+	return &pipeline.Resource{ID: id, Accepted: accepted, Spec: spec, Doc: &document.Document{
 		Kind: document.Resource, Type: "ShinyProxyApp", TargetNamespace: "ShinyProxy", TargetName: "sp",
 		File: file, Line: 1, Source: document.SourceRef{Name: team, Role: source.RoleTeam},
 	}}
@@ -202,17 +202,17 @@ func target() *document.Document {
 // not be read (its last read stands).
 func TestCompareHoldsAsTheReconcileLoop(t *testing.T) {
 	spec := map[string]any{"id": "a"}
-	base := &engine.Result{Index: engine.Index{Targets: []*document.Document{target()}}, Resources: []*engine.Resource{
+	base := &pipeline.Result{Index: pipeline.Index{Targets: []*document.Document{target()}}, Resources: []*pipeline.Resource{
 		resource("a", "apps/a.yaml", true, spec), resource("b", "apps/b.yaml", true, map[string]any{"id": "b"}),
 	}}
-	gone := &engine.Result{Resources: []*engine.Resource{resource("a", "apps/a.yaml", false, spec)}}
+	gone := &pipeline.Result{Resources: []*pipeline.Resource{resource("a", "apps/a.yaml", false, spec)}}
 	for _, c := range plan.Compare(base, gone).Changes {
 		if c.Kind != plan.Removed {
 			t.Errorf("%s: %s, want removed (its target is gone)", c.Resource, c.Kind)
 		}
 	}
 	src := &source.Source{Name: team, Role: source.RoleTeam, Path: "apps"}
-	unread := &engine.Result{Index: engine.Index{Targets: []*document.Document{target()}}, Sources: []*source.Loaded{{Source: src, Failed: true}}}
+	unread := &pipeline.Result{Index: pipeline.Index{Targets: []*document.Document{target()}}, Sources: []*source.Loaded{{Source: src, Failed: true}}}
 	p := plan.Compare(base, unread)
 	if len(p.Changes) != 2 || p.Changes[0].Kind != plan.Held || p.Changes[1].Kind != plan.Held || p.Changes[0].File != "apps/a.yaml" {
 		t.Errorf("a source that could not be read keeps what it had: %+v", p.Changes)
@@ -222,8 +222,8 @@ func TestCompareHoldsAsTheReconcileLoop(t *testing.T) {
 // The plan is the same whatever order the runs list their resources in,
 // and numbers are compared by value.
 func TestCompareDeterministic(t *testing.T) {
-	mk := func(rev bool, cpu any) *engine.Result {
-		r := &engine.Result{Index: engine.Index{Targets: []*document.Document{target()}}}
+	mk := func(rev bool, cpu any) *pipeline.Result {
+		r := &pipeline.Result{Index: pipeline.Index{Targets: []*document.Document{target()}}}
 		for _, id := range []string{"a", "b", "c", "d", "e"} {
 			r.Resources = append(r.Resources, resource(id, "apps/"+id+".yaml", true, map[string]any{"id": id, "container-cpu-limit": cpu}))
 		}

@@ -51,7 +51,7 @@ func (p *Policies) CheckParameters(ctx context.Context, pp *document.Document) [
 // PreProcess runs the given pre-processors, in order, on a resource's spec and
 // returns the changed spec, the findings (warnings, or an error when a
 // pre-processor fails) and what each pre-processor changed. The caller picks
-// and orders the pre-processors (see engine.PreProcessorsFor).
+// and orders the pre-processors (see pipeline.PreProcessorsFor).
 func (p *Policies) PreProcess(ctx context.Context, d *document.Document, pps []*document.Document) (spec any, fs []finding.Finding, changes []Change) {
 	spec = d.Spec
 	for _, pp := range pps {

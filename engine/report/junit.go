@@ -6,9 +6,9 @@ import (
 	"io"
 	"strings"
 
-	"github.com/laiki-platform/laiki/engine"
 	"github.com/laiki-platform/laiki/engine/document"
 	"github.com/laiki-platform/laiki/engine/finding"
+	"github.com/laiki-platform/laiki/engine/pipeline"
 	"github.com/laiki-platform/laiki/engine/version"
 )
 
@@ -65,7 +65,7 @@ type junitProblem struct {
 // targets and pre-processors it depends on), grouped in a suite per source,
 // plus a case for each file that could not be read: a denial is a failure,
 // an error is an error, warnings go to system-out.
-func JUnit(w io.Writer, r *engine.Result) error {
+func JUnit(w io.Writer, r *pipeline.Result) error {
 	j := &junitReport{suites: map[string]*junitSuite{}, at: placesOf(r)}
 	for _, l := range r.Sources {
 		j.suite(l.Source.Name)
@@ -101,7 +101,7 @@ func (j *junitReport) add(source string, c junitCase) {
 
 // addFault adds what kept Laiki from judging, as a test case of its own:
 // GitLab and Jenkins show an <error> as the run's, not as a team file's.
-func (j *junitReport) addFault(r *engine.Result) {
+func (j *junitReport) addFault(r *pipeline.Result) {
 	if len(r.Faults) == 0 {
 		return
 	}
@@ -111,7 +111,7 @@ func (j *junitReport) addFault(r *engine.Result) {
 
 // addDocuments adds a case for every document, skipped when a fault kept
 // its resource from being judged.
-func (j *junitReport) addDocuments(r *engine.Result) {
+func (j *junitReport) addDocuments(r *pipeline.Result) {
 	names := map[*document.Document]string{}
 	notChecked := map[*document.Document]bool{}
 	for _, res := range r.Resources {
@@ -133,7 +133,7 @@ func (j *junitReport) addDocuments(r *engine.Result) {
 
 // addFiles adds a case for each file with blocking findings that are not
 // about a document: bad YAML, unreadable sources.
-func (j *junitReport) addFiles(r *engine.Result) {
+func (j *junitReport) addFiles(r *pipeline.Result) {
 	inDoc := map[string]bool{}
 	for _, d := range r.Documents {
 		for _, f := range r.FindingsFor(d) {

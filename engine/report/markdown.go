@@ -8,8 +8,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/laiki-platform/laiki/engine"
 	"github.com/laiki-platform/laiki/engine/finding"
+	"github.com/laiki-platform/laiki/engine/pipeline"
 	"github.com/laiki-platform/laiki/engine/plan"
 )
 
@@ -39,7 +39,7 @@ const (
 // quoting their values, file names, ids) is escaped: it cannot add HTML, a
 // link, a mention or a table cell. Over MarkdownLimit, findings and plan
 // entries are left out, with a note saying how many.
-func Markdown(w io.Writer, r *engine.Result, p *plan.Plan) error {
+func Markdown(w io.Writer, r *pipeline.Result, p *plan.Plan) error {
 	var b strings.Builder
 	writeVerdict(&b, r)
 	at := placesOf(r)
@@ -89,7 +89,7 @@ func fit(s []string, room int) int {
 // every resource accepted. A fault (a source that could not be read, a
 // policy that does not compile) is the platform's or Laiki's, not the
 // team's, and is said before any count.
-func writeVerdict(b *strings.Builder, r *engine.Result) {
+func writeVerdict(b *strings.Builder, r *pipeline.Result) {
 	b.WriteString(MarkdownMarker + "\n")
 	s := r.Summary()
 	switch faults := faultsOf(r); {
@@ -108,7 +108,7 @@ func writeVerdict(b *strings.Builder, r *engine.Result) {
 
 // faultsOf is what kept a run from judging: its Faults (StandDown), or,
 // on a run that was not asked, the sources it could not read.
-func faultsOf(r *engine.Result) []string {
+func faultsOf(r *pipeline.Result) []string {
 	if len(r.Faults) > 0 {
 		return r.Faults
 	}
@@ -139,7 +139,7 @@ func writeFaults(b *strings.Builder, faults []string) {
 // allAccepted reports whether every resource of a run is accepted (or the
 // running version of one is held): a run can fail to judge some without
 // rejecting them.
-func allAccepted(r *engine.Result) bool {
+func allAccepted(r *pipeline.Result) bool {
 	for _, res := range r.Resources {
 		if !res.Accepted && !res.Held {
 			return false
@@ -150,7 +150,7 @@ func allAccepted(r *engine.Result) bool {
 
 // blockingCounts adds the denials and errors to the heading of a failed
 // run: a run can fail with nothing rejected (a file that does not parse).
-func blockingCounts(s engine.Summary) string {
+func blockingCounts(s pipeline.Summary) string {
 	var parts []string
 	if s.Denials > 0 {
 		parts = append(parts, plural(s.Denials, "denial", "denials"))

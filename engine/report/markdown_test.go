@@ -8,15 +8,15 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/laiki-platform/laiki/engine"
 	"github.com/laiki-platform/laiki/engine/document"
 	"github.com/laiki-platform/laiki/engine/finding"
+	"github.com/laiki-platform/laiki/engine/pipeline"
 	"github.com/laiki-platform/laiki/engine/plan"
 	"github.com/laiki-platform/laiki/engine/report"
 	"github.com/laiki-platform/laiki/engine/source"
 )
 
-func markdown(t *testing.T, r *engine.Result, p *plan.Plan) string {
+func markdown(t *testing.T, r *pipeline.Result, p *plan.Plan) string {
 	t.Helper()
 	var b bytes.Buffer
 	if err := report.Markdown(&b, r, p); err != nil {
@@ -26,10 +26,10 @@ func markdown(t *testing.T, r *engine.Result, p *plan.Plan) string {
 }
 
 // mdResult is a run with one resource, accepted or not, and findings.
-func mdResult(accepted bool, fs ...finding.Finding) *engine.Result {
+func mdResult(accepted bool, fs ...finding.Finding) *pipeline.Result {
 	d := &document.Document{Kind: document.Resource, Type: "ShinyProxyApp", TargetNamespace: "ShinyProxy", TargetName: "sp", File: "apps/a.yaml", Line: 1}
-	return &engine.Result{Documents: []*document.Document{d}, Findings: fs,
-		Resources: []*engine.Resource{{Doc: d, ID: "a", Accepted: accepted}}}
+	return &pipeline.Result{Documents: []*document.Document{d}, Findings: fs,
+		Resources: []*pipeline.Resource{{Doc: d, ID: "a", Accepted: accepted}}}
 }
 
 // cellBorders counts the | of a table row that split cells: those not

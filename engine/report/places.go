@@ -7,8 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/laiki-platform/laiki/engine"
 	"github.com/laiki-platform/laiki/engine/finding"
+	"github.com/laiki-platform/laiki/engine/pipeline"
 	"github.com/laiki-platform/laiki/engine/source"
 )
 
@@ -29,7 +29,7 @@ type places struct {
 	exists func(string) bool
 }
 
-func placesOf(r *engine.Result) places {
+func placesOf(r *pipeline.Result) places {
 	p := places{sources: map[string]*source.Source{}, exists: func(f string) bool {
 		_, err := os.Stat(filepath.FromSlash(f))
 		return err == nil

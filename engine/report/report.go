@@ -11,9 +11,9 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/laiki-platform/laiki/engine"
 	"github.com/laiki-platform/laiki/engine/document"
 	"github.com/laiki-platform/laiki/engine/finding"
+	"github.com/laiki-platform/laiki/engine/pipeline"
 	"github.com/laiki-platform/laiki/engine/source"
 	"github.com/laiki-platform/laiki/engine/version"
 )
@@ -22,7 +22,7 @@ import (
 var Formats = []string{"text", "json", "sarif", "github", "junit", "markdown"}
 
 // Write writes a result in a format.
-func Write(w io.Writer, format string, r *engine.Result) error {
+func Write(w io.Writer, format string, r *pipeline.Result) error {
 	switch format {
 	case "text", "":
 		return Text(w, r)
@@ -47,7 +47,7 @@ func Write(w io.Writer, format string, r *engine.Result) error {
 // SafeText and SafeLocation: every line starts with a file name or with
 // Laiki's own words, never with a CI command or a terminal's escape
 // sequence.
-func Text(w io.Writer, r *engine.Result) error { return TextWith(w, r, TextOptions{}) }
+func Text(w io.Writer, r *pipeline.Result) error { return TextWith(w, r, TextOptions{}) }
 
 // TextOptions tune the text output for a terminal or a CI log.
 type TextOptions struct {
@@ -62,7 +62,7 @@ type TextOptions struct {
 var severityColor = map[string]string{"error": "31", "deny": "31", "warn": "33", "notice": "2"}
 
 // TextWith is Text with options.
-func TextWith(w io.Writer, r *engine.Result, o TextOptions) error {
+func TextWith(w io.Writer, r *pipeline.Result, o TextOptions) error {
 	var b strings.Builder
 	at := placesOf(r)
 	file := "\x00"
@@ -101,7 +101,7 @@ func TextWith(w io.Writer, r *engine.Result, o TextOptions) error {
 }
 
 // summaryLine counts a run in words, plurals right.
-func summaryLine(s engine.Summary) string {
+func summaryLine(s pipeline.Summary) string {
 	n := func(k int, one, many string) string {
 		if k == 1 {
 			return fmt.Sprintf("%d %s", k, one)
@@ -126,7 +126,7 @@ const allPlatformHint = "all paths were read as platform sources: the team rules
 // the team rules, and someone trying their app should know that. When every
 // path was a platform source and resources were judged, a hint says how to
 // check them as a pull request would.
-func writeSources(b *strings.Builder, r *engine.Result) {
+func writeSources(b *strings.Builder, r *pipeline.Result) {
 	if len(r.Sources) == 0 {
 		return
 	}
@@ -152,7 +152,7 @@ func writeSources(b *strings.Builder, r *engine.Result) {
 // JSONReport is the shape of `-o json`.
 type JSONReport struct {
 	Findings       []finding.Finding `json:"findings"`
-	Summary        engine.Summary    `json:"summary"`
+	Summary        pipeline.Summary  `json:"summary"`
 	Resources      []JSONResource    `json:"resources"`
 	Sources        []JSONSource      `json:"sources"`
 	PolicyRevision string            `json:"policy-revision,omitempty"`
@@ -187,7 +187,7 @@ type JSONSource struct {
 }
 
 // JSON writes the findings, the summary and every resource's verdict.
-func JSON(w io.Writer, r *engine.Result) error {
+func JSON(w io.Writer, r *pipeline.Result) error {
 	rep := JSONReport{Findings: r.Findings, Summary: r.Summary(), Resources: []JSONResource{}, Sources: []JSONSource{}, Version: version.String(), Faults: r.Faults}
 	if rep.Findings == nil {
 		rep.Findings = []finding.Finding{}
@@ -208,7 +208,7 @@ func JSON(w io.Writer, r *engine.Result) error {
 	return enc.Encode(rep)
 }
 
-func resourceName(r *engine.Result, res *engine.Resource) string {
+func resourceName(r *pipeline.Result, res *pipeline.Resource) string {
 	if res.ID != "" {
 		return res.Key()
 	}
@@ -221,7 +221,7 @@ func resourceName(r *engine.Result, res *engine.Resource) string {
 // command with its source and place in the message: GitHub would put it on
 // whatever file of the pull request has that name, or nowhere. A fault is an
 // error without a file.
-func GitHub(w io.Writer, r *engine.Result) error {
+func GitHub(w io.Writer, r *pipeline.Result) error {
 	var b strings.Builder
 	for _, fault := range r.Faults {
 		fmt.Fprintf(&b, "::error title=%s::%s\n", ghProperty("laiki could not run"), ghData(fault))

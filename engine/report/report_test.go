@@ -13,15 +13,15 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/laiki-platform/laiki/engine"
 	"github.com/laiki-platform/laiki/engine/finding"
+	"github.com/laiki-platform/laiki/engine/pipeline"
 	"github.com/laiki-platform/laiki/engine/report"
 	"github.com/laiki-platform/laiki/engine/source"
 	"github.com/laiki-platform/laiki/test/platformtest"
 )
 
 // mixed is a run with an accepted app, a denied app, a warning and a broken file.
-func mixed(t *testing.T) *engine.Result {
+func mixed(t *testing.T) *pipeline.Result {
 	t.Helper()
 	files := map[string]string{
 		"laiki.yaml":          "sources:\n  - {name: platform, path: platform, role: platform}\n  - {name: team, path: team, allow: {target-namespaces: [apps]}}\n",
@@ -37,7 +37,7 @@ func mixed(t *testing.T) *engine.Result {
 	return platformtest.RunConfig(t, "laiki.yaml")
 }
 
-func render(t *testing.T, format string, res *engine.Result) string {
+func render(t *testing.T, format string, res *pipeline.Result) string {
 	t.Helper()
 	var b bytes.Buffer
 	if err := report.Write(&b, format, res); err != nil {
@@ -208,7 +208,7 @@ var hostile = []string{
 	"\xff",
 }
 
-func hostileResult() *engine.Result {
+func hostileResult() *pipeline.Result {
 	var fs []finding.Finding
 	for i, h := range hostile {
 		fs = append(fs,
@@ -223,7 +223,7 @@ func hostileResult() *engine.Result {
 			Message: "blanks first", Policy: finding.CheckDocument},
 		finding.Finding{Severity: finding.Error, Location: finding.Location{File: "##vso[task.logissue type=error]pwned.yaml"},
 			Message: "an Azure Pipelines command", Policy: finding.CheckDocument})
-	return &engine.Result{Findings: fs}
+	return &pipeline.Result{Findings: fs}
 }
 
 // unsafe reports the runes of a line that a terminal or a CI log treats as
@@ -355,7 +355,7 @@ func TestTextSources(t *testing.T) {
 	}
 	platform, apps := filepath.Join(dir, "platform"), filepath.Join(dir, "apps")
 	run := func(cfg *source.Config) []string {
-		res, err := engine.Run(context.Background(), engine.Options{Config: cfg})
+		res, err := pipeline.Run(context.Background(), pipeline.Options{Config: cfg})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -7,8 +7,8 @@ import (
 
 	"github.com/owenrumney/go-sarif/v2/sarif"
 
-	"github.com/laiki-platform/laiki/engine"
 	"github.com/laiki-platform/laiki/engine/finding"
+	"github.com/laiki-platform/laiki/engine/pipeline"
 	"github.com/laiki-platform/laiki/engine/version"
 )
 
@@ -25,7 +25,7 @@ const srcRoot = "%SRCROOT%"
 // notification naming its source and place. A fault (exit 2) makes the
 // invocation unsuccessful, with the fault as an error notification, so
 // that the upload step of a failed job still shows why.
-func SARIF(w io.Writer, r *engine.Result) error {
+func SARIF(w io.Writer, r *pipeline.Result) error {
 	log, err := sarif.New(sarif.Version210)
 	if err != nil {
 		return err
@@ -94,7 +94,7 @@ func sarifLocation(l finding.Location) *sarif.Location {
 // (title, description, related resources), so that code scanning shows the
 // platform's own explanation next to each alert; a built-in check in
 // Laiki's.
-func rule(r *engine.Result, id string) *sarif.ReportingDescriptor {
+func rule(r *pipeline.Result, id string) *sarif.ReportingDescriptor {
 	d := &sarif.ReportingDescriptor{ID: id, Name: ptr(id), ShortDescription: &sarif.MultiformatMessageString{Text: ptr(ruleDescription(id))}}
 	if doc, ok := r.Policies.Doc(id); ok {
 		if doc.Title != "" {
@@ -151,7 +151,7 @@ func ruleDescription(id string) string {
 		return "Names Kubernetes can use"
 	case finding.CheckPolicies:
 		return "The platform's policies"
-	case engine.CheckBudget:
+	case pipeline.CheckBudget:
 		return "Budgets"
 	}
 	return "Rego policy " + id

@@ -186,7 +186,7 @@ func shallowHint(repo *git.Repository) string {
 }
 
 // Load reads the sources of a configuration, as Load does, except those
-// read at the commit: it is the Loader of engine.Options for a run on the
+// read at the commit: it is the Loader of pipeline.Options for a run on the
 // revision.
 func (r *Revision) Load(ctx context.Context, cfg *Config, opts Options) []*Loaded {
 	opts.defaults()

@@ -4,10 +4,10 @@ import (
 	"encoding/json"
 	"strings"
 
-	"github.com/laiki-platform/laiki/engine"
 	"github.com/laiki-platform/laiki/engine/document"
 	"github.com/laiki-platform/laiki/engine/finding"
 	"github.com/laiki-platform/laiki/engine/kube"
+	"github.com/laiki-platform/laiki/engine/pipeline"
 	"github.com/laiki-platform/laiki/engine/types"
 )
 
@@ -20,7 +20,7 @@ func init() {
 // explainEcr: every value of a repository is the platform's (its target's
 // laiki-ecr) but the name the team wrote, which the platform's prefix may
 // lengthen.
-func explainEcr(r *engine.Resource, field []string, _ any) string {
+func explainEcr(r *pipeline.Resource, field []string, _ any) string {
 	if r.Doc.Type != "AwsEcrRepository" {
 		return ""
 	}

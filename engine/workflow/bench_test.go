@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/laiki-platform/laiki/engine"
+	"github.com/laiki-platform/laiki/engine/pipeline"
 	"github.com/laiki-platform/laiki/engine/source"
 	"github.com/laiki-platform/laiki/engine/workflow"
 )
@@ -39,7 +39,7 @@ func BenchmarkRender1000Apps(b *testing.B) {
 		write(fmt.Sprintf("apps/app-%04d.yaml", i), fmt.Appendf(nil,
 			"laiki-metadata:\n  resource-type: ShinyProxyApp\n  target-name: shinyproxy\n  target-namespace: shinyproxy\nlaiki-spec:\n  id: app-%04d\n  container-image: registry.example.com/team/app-%04d:1\n  container-memory-limit: 1Gi\n", i, i))
 	}
-	res, err := engine.Run(context.Background(), engine.Options{Config: source.PathsConfig([]string{filepath.Join(dir, "platform"), filepath.Join(dir, "apps")})})
+	res, err := pipeline.Run(context.Background(), pipeline.Options{Config: source.PathsConfig([]string{filepath.Join(dir, "platform"), filepath.Join(dir, "apps")})})
 	if err != nil {
 		b.Fatal(err)
 	}

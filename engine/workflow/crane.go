@@ -8,9 +8,9 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/laiki-platform/laiki/engine"
 	"github.com/laiki-platform/laiki/engine/document"
 	"github.com/laiki-platform/laiki/engine/finding"
+	"github.com/laiki-platform/laiki/engine/pipeline"
 )
 
 // DataMountPath is where an app's Crane data repository appears in its container.
@@ -25,7 +25,7 @@ func init() {
 
 // explainCrane: the volume and pod patches that mount an app's data are
 // the Crane workflow's, made for its crane-data-repository.
-func explainCrane(r *engine.Resource, field []string, _ any) string {
+func explainCrane(r *pipeline.Resource, field []string, _ any) string {
 	spec, _ := r.Spec.(map[string]any)
 	if _, asks := spec["crane-data-repository"]; !asks || (field[0] != "kubernetes-pod-patches" && field[0] != "container-volumes") {
 		return ""
@@ -35,7 +35,7 @@ func explainCrane(r *engine.Resource, field []string, _ any) string {
 
 // craneRepo is what an app's crane-data-repository asks for, bound to a Crane target.
 type craneRepo struct {
-	app      *engine.Resource
+	app      *pipeline.Resource
 	crane    *document.Document
 	name     string
 	readOnly bool
@@ -45,7 +45,7 @@ type craneRepo struct {
 // craneRepoFor finds the Crane target an app's data repository lives in: the
 // one named by crane-data-repository.crane, or the only Crane target of the
 // app's namespace. It returns nil, nil when the app asks for none.
-func craneRepoFor(c *Context, app *engine.Resource) (*craneRepo, *finding.Finding) {
+func craneRepoFor(c *Context, app *pipeline.Resource) (*craneRepo, *finding.Finding) {
 	spec, _ := app.Spec.(map[string]any)
 	block, ok := spec["crane-data-repository"].(map[string]any)
 	if !ok {
@@ -95,14 +95,14 @@ func craneRepoFor(c *Context, app *engine.Resource) (*craneRepo, *finding.Findin
 }
 
 // craneOwner returns the app that owns a repository name in a Crane target:
-// the claim of the source that owns the name (engine.Result.Owners: the
+// the claim of the source that owns the name (pipeline.Result.Owners: the
 // source whose app the platform accepted with it first), else the app whose
 // own id is the name (the name it gets by default), else the first app
 // that asks for it by id. So a team cannot take another team's repository
 // by naming it, whatever its ids sort like.
-func (c *Context) craneOwner(crane *document.Document, name string) *engine.Resource {
+func (c *Context) craneOwner(crane *document.Document, name string) *pipeline.Resource {
 	if c.craneOwners == nil {
-		c.craneOwners = map[string]*engine.Resource{}
+		c.craneOwners = map[string]*pipeline.Resource{}
 		rank := map[string]int{}
 		for _, r := range c.accepted { // sorted by id, then target
 			spec, _ := r.Spec.(map[string]any)
@@ -119,7 +119,7 @@ func (c *Context) craneOwner(crane *document.Document, name string) *engine.Reso
 			key := r.Doc.TargetNamespace + "\x00" + n
 			score := 1
 			switch {
-			case c.Result.Owners[engine.CraneClaim(r.Doc.TargetNamespace, n)] == r.Doc.Source.Name:
+			case c.Result.Owners[pipeline.CraneClaim(r.Doc.TargetNamespace, n)] == r.Doc.Source.Name:
 				score = 3
 			case r.ID == n:
 				score = 2

@@ -11,7 +11,7 @@ import (
 	jsonpatch "github.com/evanphx/json-patch/v5"
 	"gopkg.in/yaml.v3"
 
-	"github.com/laiki-platform/laiki/engine"
+	"github.com/laiki-platform/laiki/engine/pipeline"
 	"github.com/laiki-platform/laiki/engine/workflow"
 )
 
@@ -193,7 +193,7 @@ func TestCraneDockerBindKeepsContainerVolumes(t *testing.T) {
 
 // teamApp runs the platform's files and one team's app file, app.yaml,
 // with the laiki.yaml policy-data given, and renders the platform.
-func teamApp(t *testing.T, policyData, spec string) (*engine.Result, *workflow.Desired) {
+func teamApp(t *testing.T, policyData, spec string) (*pipeline.Result, *workflow.Desired) {
 	t.Helper()
 	cfg := "sources:\n  - {name: platform, path: platform, role: platform}\n" +
 		"  - {name: team-a, path: team-a, allow: {resource-types: [ShinyProxyApp], target-namespaces: [apps]}}\n" + policyData
@@ -207,7 +207,7 @@ func teamApp(t *testing.T, policyData, spec string) (*engine.Result, *workflow.D
 }
 
 // dataAccess lists the data access rule's findings as "severity line: message".
-func dataAccess(res *engine.Result) []string {
+func dataAccess(res *pipeline.Result) []string {
 	var out []string
 	for _, f := range res.Findings {
 		if f.Policy == "laiki.governance.data_access" {

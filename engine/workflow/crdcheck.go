@@ -22,9 +22,9 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	sigsyaml "sigs.k8s.io/yaml"
 
-	"github.com/laiki-platform/laiki/engine"
 	"github.com/laiki-platform/laiki/engine/document"
 	"github.com/laiki-platform/laiki/engine/finding"
+	"github.com/laiki-platform/laiki/engine/pipeline"
 	"github.com/laiki-platform/laiki/engine/policy"
 )
 
@@ -179,7 +179,7 @@ func checkAgainstCRD(c *Context, t *document.Document, out *Target) []finding.Fi
 		return []finding.Finding{targetFinding(t, finding.Error, "", err.Error())}
 	}
 	specs := get(get(get(cr, "spec"), "proxy"), "specs")
-	apps := map[string]*engine.Resource{}
+	apps := map[string]*pipeline.Resource{}
 	for _, r := range c.Bound(t, "ShinyProxyApp") {
 		apps[r.ID] = r
 	}
@@ -208,7 +208,7 @@ func checkAgainstCRD(c *Context, t *document.Document, out *Target) []finding.Fi
 // its target renders it, would make the API server refuse the target's
 // ShinyProxy resource: for the admission webhook, which decides one app
 // without rendering its target. The findings are those a render makes.
-func CheckAppAgainstCRD(r *engine.Resource) []finding.Finding {
+func CheckAppAgainstCRD(r *pipeline.Resource) []finding.Finding {
 	if r == nil || r.Target == nil || r.Doc.Type != "ShinyProxyApp" {
 		return nil
 	}
@@ -329,7 +329,7 @@ func sortedIndices(m map[int][]crdError) []int {
 // appFinding says why an app is left out, at the key as the app (or the
 // pre-processor that set it) wrote it. It names the app's resource, so
 // that RenderAndJudge takes back its acceptance.
-func appFinding(t *document.Document, r *engine.Resource, e crdError) finding.Finding {
+func appFinding(t *document.Document, r *pipeline.Resource, e crdError) finding.Finding {
 	rel := e.path[4:] // inside the app's entry
 	at := append([]string{document.KeySpec}, rel...)
 	f := finding.Finding{Severity: finding.Error, Policy: CheckWorkflow, Resource: r.Key(), Source: r.Doc.Source.Name,
@@ -346,7 +346,7 @@ func appFinding(t *document.Document, r *engine.Resource, e crdError) finding.Fi
 
 // setBy returns the pre-processor that last set a field of the app's spec
 // (as admission.Change records it), when it is not the app's own.
-func setBy(r *engine.Resource, at []string) (*document.Document, string) {
+func setBy(r *pipeline.Resource, at []string) (*document.Document, string) {
 	var by *policy.Change
 	for i := range r.Changes {
 		c := &r.Changes[i]

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/laiki-platform/laiki/engine"
 	"github.com/laiki-platform/laiki/engine/finding"
+	"github.com/laiki-platform/laiki/engine/pipeline"
 	"github.com/laiki-platform/laiki/engine/workflow"
 )
 
@@ -26,7 +26,7 @@ laiki-spec:
 // (source team-a) may use the keys containerMemory (which ShinyProxy's CRD
 // types) and container-memory (which it keeps unchecked): Laiki knows
 // neither, so it reads them as written.
-func crdRun(t *testing.T, files map[string]string) (*engine.Result, *workflow.Desired) {
+func crdRun(t *testing.T, files map[string]string) (*pipeline.Result, *workflow.Desired) {
 	t.Helper()
 	files["laiki.yaml"] = "sources:\n  - {name: platform, path: platform, role: platform}\n" +
 		"  - {name: team-a, path: team-a, allow: {resource-types: [ShinyProxyApp], target-namespaces: [apps]}}\n" +
@@ -52,7 +52,7 @@ func shinyProxyCR(t *testing.T, tg *workflow.Target) map[string]any {
 
 // findingAt returns the finding of a severity at file:line whose message
 // says every one of want.
-func findingAt(t *testing.T, res *engine.Result, sev finding.Severity, file string, line int, want ...string) finding.Finding {
+func findingAt(t *testing.T, res *pipeline.Result, sev finding.Severity, file string, line int, want ...string) finding.Finding {
 	t.Helper()
 	for _, f := range res.Findings {
 		if f.Severity != sev || filepath.Base(f.Location.File) != file || f.Location.Line != line {
@@ -78,7 +78,7 @@ func findingsText(fs []finding.Finding) string {
 	return b.String()
 }
 
-func accepted(res *engine.Result, id string) bool {
+func accepted(res *pipeline.Result, id string) bool {
 	for _, r := range res.Resources {
 		if r.ID == id {
 			return r.Accepted

@@ -8,9 +8,9 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/laiki-platform/laiki/engine"
 	"github.com/laiki-platform/laiki/engine/document"
 	"github.com/laiki-platform/laiki/engine/finding"
+	"github.com/laiki-platform/laiki/engine/pipeline"
 )
 
 // Origin says where one field of a resource, as the platform runs it, came from.
@@ -35,7 +35,7 @@ type Explanation struct {
 
 // Explain finds the resources with that target namespace and id (or name)
 // and tells, field by field, where each value came from.
-func Explain(res *engine.Result, d *Desired, namespace, id string) []Explanation {
+func Explain(res *pipeline.Result, d *Desired, namespace, id string) []Explanation {
 	var out []Explanation
 	for _, r := range res.Resources {
 		if r.Doc.TargetNamespace != namespace || r.ID != id {
@@ -58,7 +58,7 @@ func Explain(res *engine.Result, d *Desired, namespace, id string) []Explanation
 // renderedNode finds the resource in the desired state: a ShinyProxy app
 // under proxy.specs of its target, an external resource by the resource it
 // is made for (its name may carry the platform's prefix).
-func renderedNode(d *Desired, r *engine.Resource) *yaml.Node {
+func renderedNode(d *Desired, r *pipeline.Resource) *yaml.Node {
 	if d == nil || r.Target == nil {
 		return nil
 	}
@@ -102,7 +102,7 @@ func walk(n *yaml.Node, path []string, visit func([]string, *yaml.Node)) {
 	visit(path, n)
 }
 
-func origin(r *engine.Resource, path []string, v *yaml.Node) Origin {
+func origin(r *pipeline.Resource, path []string, v *yaml.Node) Origin {
 	var value any
 	raw, _ := Ordered{v}.MarshalJSON()
 	_ = json.Unmarshal(raw, &value)

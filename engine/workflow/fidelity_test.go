@@ -8,8 +8,8 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/laiki-platform/laiki/engine"
 	"github.com/laiki-platform/laiki/engine/document"
+	"github.com/laiki-platform/laiki/engine/pipeline"
 	"github.com/laiki-platform/laiki/engine/source"
 	"github.com/laiki-platform/laiki/engine/workflow"
 )
@@ -37,7 +37,7 @@ func FuzzRenderedIsJudged(f *testing.F) {
 		if len(tp.Documents) != 1 || len(ap.Documents) != 1 || tp.Documents[0].Broken || ap.Documents[0].Broken {
 			return
 		}
-		res, err := engine.Run(ctx, engine.Options{Config: &source.Config{}, Documents: []*document.Document{tp.Documents[0], ap.Documents[0]}})
+		res, err := pipeline.Run(ctx, pipeline.Options{Config: &source.Config{}, Documents: []*document.Document{tp.Documents[0], ap.Documents[0]}})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -5,8 +5,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/laiki-platform/laiki/engine"
 	"github.com/laiki-platform/laiki/engine/finding"
+	"github.com/laiki-platform/laiki/engine/pipeline"
 	"github.com/laiki-platform/laiki/engine/workflow"
 )
 
@@ -14,7 +14,7 @@ import (
 // apps keep their data in Crane: the ShinyProxy target's proxy section is
 // the argument, the Crane and PrePuller targets' laiki-spec extras are
 // the others.
-func namespaced(t *testing.T, proxy, craneExtra, pullerExtra string) (*engine.Result, *workflow.Desired) {
+func namespaced(t *testing.T, proxy, craneExtra, pullerExtra string) (*pipeline.Result, *workflow.Desired) {
 	t.Helper()
 	dir := tree(t, map[string]string{
 		"laiki.yaml": "sources:\n  - {name: platform, path: platform, role: platform}\n",

@@ -16,10 +16,10 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 
-	"github.com/laiki-platform/laiki/engine"
 	"github.com/laiki-platform/laiki/engine/document"
 	"github.com/laiki-platform/laiki/engine/finding"
 	"github.com/laiki-platform/laiki/engine/image"
+	"github.com/laiki-platform/laiki/engine/pipeline"
 	"github.com/laiki-platform/laiki/engine/types"
 )
 
@@ -82,7 +82,7 @@ func renderPrePuller(c *Context, t *document.Document, out *Target, _ *Desired) 
 // placePod adds to the pod spec where it runs and pulls with: the pull
 // secrets and node selector (pullSettings), the tolerations (the
 // PrePuller's and the apps'), the priority class.
-func placePod(c *Context, t *document.Document, spec map[string]any, apps []*engine.Resource, pod *corev1.PodSpec) []finding.Finding {
+func placePod(c *Context, t *document.Document, spec map[string]any, apps []*pipeline.Resource, pod *corev1.PodSpec) []finding.Finding {
 	pull := pullSettings(c, t, spec)
 	fs := pull.findings
 	tolerations, tfs := tolerationsFor(t, spec, apps)
@@ -146,8 +146,8 @@ type prePullImage struct {
 
 // prePulledApps are the accepted apps of the PrePuller's namespace, less
 // those that opt out with pre-pull: false.
-func prePulledApps(c *Context, t *document.Document) []*engine.Resource {
-	var out []*engine.Resource
+func prePulledApps(c *Context, t *document.Document) []*pipeline.Resource {
+	var out []*pipeline.Resource
 	for _, app := range c.InNamespace(t.Namespace, "ShinyProxyApp") {
 		if pre, ok := app.Spec.(map[string]any)["pre-pull"].(bool); ok && !pre {
 			continue
@@ -160,7 +160,7 @@ func prePulledApps(c *Context, t *document.Document) []*engine.Resource {
 // imagesOf gives the distinct images the apps run, by reference, as
 // ShinyProxy's configuration has them. An image ShinyProxy chooses when the
 // app starts (a Spring expression) cannot be known here: a notice.
-func imagesOf(t *document.Document, apps []*engine.Resource) ([]prePullImage, []finding.Finding) {
+func imagesOf(t *document.Document, apps []*pipeline.Resource) ([]prePullImage, []finding.Finding) {
 	var fs []finding.Finding
 	count := map[string]int{}
 	for _, app := range apps {
@@ -192,7 +192,7 @@ func isExpression(s string) bool { return strings.Contains(s, "#{") || strings.C
 // makes valid runs nowhere, so the app is left out (an error). The
 // ShinyProxy workflow asks it for every app, and appNode writes the same
 // image.
-func imageFinding(app *engine.Resource) *finding.Finding {
+func imageFinding(app *pipeline.Resource) *finding.Finding {
 	raw, isString := app.Spec.(map[string]any)["container-image"].(string)
 	if !isString || raw == "" || isExpression(raw) {
 		return nil // the schema's business, or ShinyProxy's when the app starts
@@ -223,7 +223,7 @@ func mappedImage(spec map[string]any) (ref string, ok bool) {
 	return img, ok && img != raw
 }
 
-func prePullFinding(app *engine.Resource, sev finding.Severity, field, format string, args ...any) finding.Finding {
+func prePullFinding(app *pipeline.Resource, sev finding.Severity, field, format string, args ...any) finding.Finding {
 	return finding.Finding{Severity: sev, Location: app.Doc.PosOf(field), Policy: CheckWorkflow, Source: app.Doc.Source.Name,
 		Resource: app.Key(), Field: field, Message: fmt.Sprintf(format, args...)}
 }

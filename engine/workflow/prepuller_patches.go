@@ -12,9 +12,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/utils/ptr"
 
-	"github.com/laiki-platform/laiki/engine"
 	"github.com/laiki-platform/laiki/engine/document"
 	"github.com/laiki-platform/laiki/engine/finding"
+	"github.com/laiki-platform/laiki/engine/pipeline"
 )
 
 // Where the apps' pods run, read from their kubernetes-pod-patches (JSON
@@ -36,7 +36,7 @@ var tolerationKeys = map[string]bool{"key": true, "operator": true, "value": tru
 // would refuse the whole DaemonSet; nor could a typed toleration hold it)
 // is left out with a warning: at the PrePuller's tolerations, or at its
 // app.
-func tolerationsFor(t *document.Document, spec map[string]any, apps []*engine.Resource) ([]corev1.Toleration, []finding.Finding) {
+func tolerationsFor(t *document.Document, spec map[string]any, apps []*pipeline.Resource) ([]corev1.Toleration, []finding.Finding) {
 	var out []corev1.Toleration
 	var fs []finding.Finding
 	seen := map[string]bool{}
@@ -65,7 +65,7 @@ func tolerationsFor(t *document.Document, spec map[string]any, apps []*engine.Re
 
 // appTolerationsFor gives the tolerations the apps' patches give their
 // pods that are not seen yet, each once, by key then as JSON.
-func appTolerationsFor(t *document.Document, apps []*engine.Resource, seen map[string]bool) ([]map[string]any, []finding.Finding) {
+func appTolerationsFor(t *document.Document, apps []*pipeline.Resource, seen map[string]bool) ([]map[string]any, []finding.Finding) {
 	var fs []finding.Finding
 	var more []map[string]any
 	for _, app := range apps {
@@ -119,7 +119,7 @@ func toleration(m map[string]any) corev1.Toleration {
 // podPatches reads an app's kubernetes-pod-patches (YAML in a string, as
 // ShinyProxy reads it); patches that do not read are the app's own
 // problem, and give nothing here.
-func podPatches(app *engine.Resource) []map[string]any {
+func podPatches(app *pipeline.Resource) []map[string]any {
 	text, _ := app.Spec.(map[string]any)["kubernetes-pod-patches"].(string)
 	if text == "" {
 		return nil
@@ -224,7 +224,7 @@ func canonical(v any) string {
 // their ShinyProxy target says: the DaemonSet's selector is the targets'
 // (pullSettings warns where they differ), or the PrePuller's own, which the
 // platform chose knowing it.
-func offTheNodes(t *document.Document, apps []*engine.Resource, daemonSet map[string]any) []finding.Finding {
+func offTheNodes(t *document.Document, apps []*pipeline.Resource, daemonSet map[string]any) []finding.Finding {
 	var fs []finding.Finding
 	for _, app := range apps {
 		sel, touched := appNodeSelector(app)
@@ -250,7 +250,7 @@ func offTheNodes(t *document.Document, apps []*engine.Resource, daemonSet map[st
 // appNodeSelector is an app pod's node selector after its patches: its
 // ShinyProxy target's proxy.kubernetes.node-selector, then the ops on
 // /spec/nodeSelector. touched says whether any op is there.
-func appNodeSelector(app *engine.Resource) (map[string]any, bool) {
+func appNodeSelector(app *pipeline.Resource) (map[string]any, bool) {
 	sel := map[string]any{}
 	if app.Target != nil {
 		maps.Copy(sel, parseNodeSelector(targetNodeSelector(app.Target)))

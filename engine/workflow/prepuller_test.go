@@ -8,15 +8,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/laiki-platform/laiki/engine"
 	"github.com/laiki-platform/laiki/engine/finding"
+	"github.com/laiki-platform/laiki/engine/pipeline"
 	"github.com/laiki-platform/laiki/engine/workflow"
 )
 
 // prePullerAt renders platformFiles with the PrePuller's laiki-spec given
 // (indented keys) and the apps, at a given time, with laiki.yaml's extra
 // lines (policy-data, say).
-func prePullerAt(t *testing.T, spec, apps string, now time.Time, laikiExtra string) (*engine.Result, *workflow.Desired) {
+func prePullerAt(t *testing.T, spec, apps string, now time.Time, laikiExtra string) (*pipeline.Result, *workflow.Desired) {
 	t.Helper()
 	files := strings.Replace(platformFiles, "laiki-metadata: {target-type: PrePuller, name: pull, namespace: apps}\nlaiki-spec:\n",
 		"laiki-metadata: {target-type: PrePuller, name: pull, namespace: apps}\nlaiki-spec:\n"+spec, 1)
@@ -63,7 +63,7 @@ func appSpec(t *testing.T, d *workflow.Desired, id string) map[string]any {
 }
 
 // findingWith is the first finding of res whose message has all of parts.
-func findingWith(res *engine.Result, parts ...string) *finding.Finding {
+func findingWith(res *pipeline.Result, parts ...string) *finding.Finding {
 	for i, f := range res.Findings {
 		all := true
 		for _, p := range parts {
@@ -76,7 +76,7 @@ func findingWith(res *engine.Result, parts ...string) *finding.Finding {
 	return nil
 }
 
-func messages(res *engine.Result) string {
+func messages(res *pipeline.Result) string {
 	var out []string
 	for _, f := range res.Findings {
 		out = append(out, string(f.Severity)+": "+f.Message)

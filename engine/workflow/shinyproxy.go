@@ -3,9 +3,9 @@ package workflow
 import (
 	"gopkg.in/yaml.v3"
 
-	"github.com/laiki-platform/laiki/engine"
 	"github.com/laiki-platform/laiki/engine/document"
 	"github.com/laiki-platform/laiki/engine/finding"
+	"github.com/laiki-platform/laiki/engine/pipeline"
 )
 
 // CheckWorkflow names findings that workflows make.
@@ -30,7 +30,7 @@ func init() {
 
 // explainImage: the image an app runs is the one the PrePuller pulls, its
 // repository in lower case.
-func explainImage(r *engine.Resource, field []string, value any) string {
+func explainImage(r *pipeline.Resource, field []string, value any) string {
 	spec, _ := r.Spec.(map[string]any)
 	if len(field) != 1 || field[0] != "container-image" {
 		return ""
@@ -101,7 +101,7 @@ func renderShinyProxy(c *Context, t *document.Document, out *Target, d *Desired)
 // in the order the user wrote them, then keys the platform added, by name.
 // Laiki-only keys are left out (their workflows render their effects), and
 // the image is the one the PrePuller pulls (mappedImage).
-func appNode(r *engine.Resource) *yaml.Node {
+func appNode(r *pipeline.Resource) *yaml.Node {
 	spec, _ := r.Spec.(map[string]any)
 	m := mapping("id", r.ID)
 	written := map[string]bool{"id": true}

@@ -16,10 +16,10 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/laiki-platform/laiki/engine"
 	"github.com/laiki-platform/laiki/engine/document"
 	"github.com/laiki-platform/laiki/engine/finding"
 	"github.com/laiki-platform/laiki/engine/kube"
+	"github.com/laiki-platform/laiki/engine/pipeline"
 	"github.com/laiki-platform/laiki/engine/types"
 )
 
@@ -40,7 +40,7 @@ type Workflow struct {
 	Render func(c *Context, t *document.Document, out *Target, d *Desired) []finding.Finding
 	// Explain, when set, says why the workflow gave a field of a resource
 	// the value the platform runs ("" when it did not), for `laiki explain`.
-	Explain func(r *engine.Resource, field []string, value any) string
+	Explain func(r *pipeline.Resource, field []string, value any) string
 	// Renames maps the fields of the external resources it renders (of
 	// type Renders) to the spec keys users write them as
 	// (repository-name is an AwsEcrRepository's name).
@@ -172,19 +172,19 @@ type Desired struct {
 
 // Context gives workflows the accepted resources.
 type Context struct {
-	Result *engine.Result
+	Result *pipeline.Result
 	// Now is the time the render is for (Options.Now): what a workflow
 	// renders by the clock (the PrePuller's refresh) reads it here, so that
 	// one result at one time always renders the same.
 	Now      time.Time
-	accepted []*engine.Resource
+	accepted []*pipeline.Resource
 	// craneOwners: which app owns each Crane repository name, by namespace.
-	craneOwners map[string]*engine.Resource
+	craneOwners map[string]*pipeline.Resource
 }
 
 // Bound returns the accepted resources of a type bound to a target, by id.
-func (c *Context) Bound(t *document.Document, resourceType string) []*engine.Resource {
-	var out []*engine.Resource
+func (c *Context) Bound(t *document.Document, resourceType string) []*pipeline.Resource {
+	var out []*pipeline.Resource
 	for _, r := range c.accepted {
 		if r.Doc.Type == resourceType && r.Target == t {
 			out = append(out, r)
@@ -195,8 +195,8 @@ func (c *Context) Bound(t *document.Document, resourceType string) []*engine.Res
 
 // InNamespace returns the accepted resources of a type bound to any target of
 // a namespace, by id then target.
-func (c *Context) InNamespace(namespace, resourceType string) []*engine.Resource {
-	var out []*engine.Resource
+func (c *Context) InNamespace(namespace, resourceType string) []*pipeline.Resource {
+	var out []*pipeline.Resource
 	for _, r := range c.accepted {
 		if r.Doc.Type == resourceType && r.Doc.TargetNamespace == namespace {
 			out = append(out, r)
@@ -224,12 +224,12 @@ type Options struct {
 }
 
 // Render runs every workflow on every valid target, now (see RenderWith).
-func Render(res *engine.Result) *Desired { return RenderWith(res, Options{}) }
+func Render(res *pipeline.Result) *Desired { return RenderWith(res, Options{}) }
 
 // RenderWith runs every workflow on every valid target. Rejected resources
 // are left out: one broken app never holds back the others. The same result
 // at the same time always gives the same desired state.
-func RenderWith(res *engine.Result, o Options) *Desired {
+func RenderWith(res *pipeline.Result, o Options) *Desired {
 	if o.Now.IsZero() {
 		o.Now = time.Now()
 	}
@@ -287,16 +287,16 @@ func RenderWith(res *engine.Result, o Options) *Desired {
 
 // uniqueExternals refuses two resources that would make one external thing
 // (team-a/zeta from target sp-a with prefix team-a/, and from target sp-b
-// with prefix "" and name team-a/zeta): the owner's (engine.Result.Owners)
+// with prefix "" and name team-a/zeta): the owner's (pipeline.Result.Owners)
 // stands, and without one none does; the others are left out, with an
 // error naming the rest, before anything is asked of the registry.
-func uniqueExternals(res *engine.Result, d *Desired) []finding.Finding {
+func uniqueExternals(res *pipeline.Result, d *Desired) []finding.Finding {
 	byName := map[string][]int{}
 	for i, x := range d.External {
 		k := x.Type + "\x00" + x.Scope + "\x00" + x.Name
 		byName[k] = append(byName[k], i)
 	}
-	resources := map[string]*engine.Resource{}
+	resources := map[string]*pipeline.Resource{}
 	for _, r := range res.Resources {
 		if r.Accepted && r.ID != "" {
 			resources[r.Key()] = r
@@ -352,7 +352,7 @@ func uniqueExternals(res *engine.Result, d *Desired) []finding.Finding {
 
 // RenderAndJudge renders the desired state now and records the workflows'
 // findings in the result: what every entry point calls.
-func RenderAndJudge(res *engine.Result) *Desired { return RenderAndJudgeWith(res, Options{}) }
+func RenderAndJudge(res *pipeline.Result) *Desired { return RenderAndJudgeWith(res, Options{}) }
 
 // RenderAndJudgeWith is RenderAndJudge with options (the time to render for).
 //
@@ -362,7 +362,7 @@ func RenderAndJudge(res *engine.Result) *Desired { return RenderAndJudgeWith(res
 // object pulls, mounts or lists an app that does not run. Each pass can
 // only take acceptances back, so this ends; the findings of every pass are
 // recorded once.
-func RenderAndJudgeWith(res *engine.Result, o Options) *Desired {
+func RenderAndJudgeWith(res *pipeline.Result, o Options) *Desired {
 	said := map[string]bool{}
 	var all []finding.Finding
 	for {
@@ -385,7 +385,7 @@ func RenderAndJudgeWith(res *engine.Result, o Options) *Desired {
 	}
 }
 
-func acceptedCount(res *engine.Result) int {
+func acceptedCount(res *pipeline.Result) int {
 	n := 0
 	for _, r := range res.Resources {
 		if r.Accepted {

@@ -12,14 +12,14 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/laiki-platform/laiki/engine"
+	"github.com/laiki-platform/laiki/engine/pipeline"
 	"github.com/laiki-platform/laiki/engine/workflow"
 	"github.com/laiki-platform/laiki/test/platformtest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
 
-func runConfig(t testing.TB, cfgFile string) *engine.Result {
+func runConfig(t testing.TB, cfgFile string) *pipeline.Result {
 	return platformtest.RunConfig(t, cfgFile)
 }
 
@@ -179,7 +179,7 @@ func app(target, ns, id, image string, extra ...string) string {
 		target, ns, id, image, strings.Join(extra, ""))
 }
 
-func platform(t *testing.T, apps string) (*engine.Result, *workflow.Desired) {
+func platform(t *testing.T, apps string) (*pipeline.Result, *workflow.Desired) {
 	t.Helper()
 	dir := tree(t, map[string]string{
 		"laiki.yaml":         "sources:\n  - {name: platform, path: platform, role: platform}\n",

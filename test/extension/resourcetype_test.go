@@ -10,9 +10,9 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/laiki-platform/laiki/engine"
 	"github.com/laiki-platform/laiki/engine/document"
 	"github.com/laiki-platform/laiki/engine/finding"
+	"github.com/laiki-platform/laiki/engine/pipeline"
 	"github.com/laiki-platform/laiki/engine/schema"
 	"github.com/laiki-platform/laiki/engine/types"
 	"github.com/laiki-platform/laiki/engine/workflow"
@@ -75,7 +75,7 @@ func init() {
 			}
 			return nil
 		},
-		Explain: func(r *engine.Resource, _ []string, _ any) string {
+		Explain: func(r *pipeline.Resource, _ []string, _ any) string {
 			if r.Doc.Type != "TestDnsRecord" {
 				return ""
 			}
@@ -92,7 +92,7 @@ func init() {
 func TestResourceTypeFromOneFile(t *testing.T) {
 	platform := "laiki-metadata: {target-type: ShinyProxy, name: one, namespace: apps}\nlaiki-spec:\n  fqdn: apps.example.com\n  image: openanalytics/shinyproxy:3.2.0\n  imagePullPolicy: IfNotPresent\n" +
 		"  proxy: {title: Apps}\n  laiki-test-dns:\n    zone: %s\n"
-	render := func(zone string, records map[string]string) (*engine.Result, *workflow.Desired) {
+	render := func(zone string, records map[string]string) (*pipeline.Result, *workflow.Desired) {
 		files := map[string]string{
 			"laiki.yaml":       "sources:\n  - {name: platform, path: platform, role: platform}\n  - {name: team-a, path: team-a, allow: {target-namespaces: [apps]}}\n",
 			"platform/sp.yaml": strings.Replace(platform, "%s", zone, 1),

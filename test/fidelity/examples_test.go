@@ -13,20 +13,20 @@ import (
 	k8sjson "k8s.io/apimachinery/pkg/util/json"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/laiki-platform/laiki/engine"
+	"github.com/laiki-platform/laiki/engine/pipeline"
 	"github.com/laiki-platform/laiki/engine/source"
 	"github.com/laiki-platform/laiki/engine/workflow"
 )
 
 // render runs a laiki.yaml as `laiki render --config` does, and returns
 // the result and every object it renders, by target.
-func render(t *testing.T, cfgFile string) (*engine.Result, map[*workflow.Target][]*unstructured.Unstructured) {
+func render(t *testing.T, cfgFile string) (*pipeline.Result, map[*workflow.Target][]*unstructured.Unstructured) {
 	t.Helper()
 	cfg, err := source.LoadConfig(cfgFile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := engine.Run(context.Background(), engine.Options{Config: cfg})
+	res, err := pipeline.Run(context.Background(), pipeline.Options{Config: cfg})
 	if err != nil {
 		t.Fatal(err)
 	}

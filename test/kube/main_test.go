@@ -21,8 +21,8 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	ctrlwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
 
-	"github.com/laiki-platform/laiki/engine"
 	"github.com/laiki-platform/laiki/engine/kube"
+	"github.com/laiki-platform/laiki/engine/pipeline"
 	"github.com/laiki-platform/laiki/engine/source"
 	"github.com/laiki-platform/laiki/test/kubetest"
 	"github.com/laiki-platform/laiki/webhook"
@@ -112,7 +112,7 @@ func run(m *testing.M) (int, error) {
 	if err != nil {
 		return 1, err
 	}
-	adm := &webhook.Admission{Config: config, Options: engine.Options{Load: source.Options{CacheDir: teamDir}}, Refresh: refresh}
+	adm := &webhook.Admission{Config: config, Options: pipeline.Options{Load: source.Options{CacheDir: teamDir}}, Refresh: refresh}
 	if err := webhook.Setup(ctx, mgr, adm); err != nil {
 		return 1, err
 	}

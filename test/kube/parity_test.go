@@ -12,9 +12,9 @@ import (
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/laiki-platform/laiki/engine"
 	"github.com/laiki-platform/laiki/engine/finding"
 	"github.com/laiki-platform/laiki/engine/kube"
+	"github.com/laiki-platform/laiki/engine/pipeline"
 	"github.com/laiki-platform/laiki/engine/source"
 	"github.com/laiki-platform/laiki/webhook"
 )
@@ -58,7 +58,7 @@ func TestParity(t *testing.T) {
 	team := *cfg.Sources[1]
 	team.Path = dir
 	cfg.Sources[1] = &team
-	res, err := engine.Run(ctx, engine.Options{Config: &cfg})
+	res, err := pipeline.Run(ctx, pipeline.Options{Config: &cfg})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,8 +15,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/laiki-platform/laiki/engine"
 	"github.com/laiki-platform/laiki/engine/finding"
+	"github.com/laiki-platform/laiki/engine/pipeline"
 	"github.com/laiki-platform/laiki/engine/source"
 	"github.com/laiki-platform/laiki/engine/workflow"
 	"github.com/laiki-platform/laiki/test/gittest"
@@ -188,7 +188,7 @@ laiki-spec: {id: breaks, container-image: "nginx:1", containerMemory: 512}
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := engine.Run(ctx, engine.Options{Config: cfg})
+	res, err := pipeline.Run(ctx, pipeline.Options{Config: cfg})
 	if err != nil {
 		t.Fatal(err)
 	}

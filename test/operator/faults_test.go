@@ -25,7 +25,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
-	"github.com/laiki-platform/laiki/engine"
+	"github.com/laiki-platform/laiki/engine/pipeline"
 	"github.com/laiki-platform/laiki/engine/source"
 	"github.com/laiki-platform/laiki/reconcile"
 	"github.com/laiki-platform/laiki/test/gittest"
@@ -126,7 +126,7 @@ func TestFaultsConverge(t *testing.T) {
 	})
 	r := &reconcile.Reconciler{
 		Config:          cfg,
-		Options:         engine.Options{Load: source.Options{CacheDir: cache}},
+		Options:         pipeline.Options{Load: source.Options{CacheDir: cache}},
 		Applier:         &reconcile.Applier{Client: admin, Reader: admin, Instance: "faults"},
 		Cluster:         admin,
 		Status:          conflicting,
@@ -278,7 +278,7 @@ func TestAPIServerRestart(t *testing.T) {
 		},
 	})
 	newReconciler := func(c client.Client) *reconcile.Reconciler {
-		return &reconcile.Reconciler{Config: cfg, Options: engine.Options{Load: source.Options{CacheDir: t.TempDir()}},
+		return &reconcile.Reconciler{Config: cfg, Options: pipeline.Options{Load: source.Options{CacheDir: t.TempDir()}},
 			Applier: &reconcile.Applier{Client: c, Reader: c, Instance: "restart"}, Cluster: c, Status: c, StatusNamespace: "laiki-system"}
 	}
 	r := newReconciler(stopping)

@@ -28,9 +28,9 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/yaml"
 
-	"github.com/laiki-platform/laiki/engine"
 	"github.com/laiki-platform/laiki/engine/api/v1alpha1"
 	"github.com/laiki-platform/laiki/engine/kube"
+	"github.com/laiki-platform/laiki/engine/pipeline"
 	"github.com/laiki-platform/laiki/engine/source"
 	"github.com/laiki-platform/laiki/reconcile"
 	"github.com/laiki-platform/laiki/test/gittest"
@@ -169,7 +169,7 @@ func startOperator(t *testing.T, cfg *source.Config, instance string, interval t
 	op.Reconciler = &reconcile.Reconciler{
 		ExternalOptions: ext,
 		Config:          cfg,
-		Options:         engine.Options{Load: source.Options{CacheDir: t.TempDir()}},
+		Options:         pipeline.Options{Load: source.Options{CacheDir: t.TempDir()}},
 		Applier:         &reconcile.Applier{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Instance: instance},
 		Cluster:         mgr.GetAPIReader(),
 		Status:          mgr.GetClient(),
@@ -395,7 +395,7 @@ func TestOperatorFollowsGit(t *testing.T) {
 		before, _ := shinyProxy(t, ns, "apps")
 		r := &reconcile.Reconciler{
 			Config:  cfg,
-			Options: engine.Options{Load: source.Options{CacheDir: t.TempDir()}},
+			Options: pipeline.Options{Load: source.Options{CacheDir: t.TempDir()}},
 			Applier: &reconcile.Applier{Client: admin, Reader: admin, Instance: "ops"},
 			Cluster: admin,
 		}
@@ -423,7 +423,7 @@ func TestOperatorFollowsGit(t *testing.T) {
 		}
 		r := &reconcile.Reconciler{
 			Config:  cfg,
-			Options: engine.Options{Load: source.Options{CacheDir: t.TempDir()}},
+			Options: pipeline.Options{Load: source.Options{CacheDir: t.TempDir()}},
 			Applier: &reconcile.Applier{Client: admin, Reader: admin, Instance: "ops"},
 			Cluster: admin, Status: admin, StatusNamespace: "laiki-system",
 		}

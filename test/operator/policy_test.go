@@ -15,8 +15,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 	"sigs.k8s.io/yaml"
 
-	"github.com/laiki-platform/laiki/engine"
 	"github.com/laiki-platform/laiki/engine/api/v1alpha1"
+	"github.com/laiki-platform/laiki/engine/pipeline"
 	"github.com/laiki-platform/laiki/engine/source"
 	"github.com/laiki-platform/laiki/reconcile"
 	"github.com/laiki-platform/laiki/test/gittest"
@@ -277,7 +277,7 @@ func TestPolicyFromConfigMap(t *testing.T) {
 	}
 	r := &reconcile.Reconciler{
 		Config:  cfg,
-		Options: engine.Options{Load: source.Options{CacheDir: t.TempDir()}},
+		Options: pipeline.Options{Load: source.Options{CacheDir: t.TempDir()}},
 		Applier: &reconcile.Applier{Client: admin, Reader: admin, Instance: "cm"},
 		Cluster: admin,
 	}

@@ -10,8 +10,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
-	"github.com/laiki-platform/laiki/engine"
 	"github.com/laiki-platform/laiki/engine/api/v1alpha1"
+	"github.com/laiki-platform/laiki/engine/pipeline"
 	"github.com/laiki-platform/laiki/engine/source"
 	"github.com/laiki-platform/laiki/reconcile"
 )
@@ -62,7 +62,7 @@ func TestStatusPatchKeepsAnotherWritersStatus(t *testing.T) {
 	})
 	r := &reconcile.Reconciler{
 		Config:          laikiConfig(t, ns, ""),
-		Options:         engine.Options{Load: source.Options{CacheDir: t.TempDir()}},
+		Options:         pipeline.Options{Load: source.Options{CacheDir: t.TempDir()}},
 		Applier:         &reconcile.Applier{Client: admin, Reader: admin, Instance: "statuspatch"},
 		Cluster:         admin,
 		Status:          racing,

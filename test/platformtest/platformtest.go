@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/laiki-platform/laiki/engine"
+	"github.com/laiki-platform/laiki/engine/pipeline"
 	"github.com/laiki-platform/laiki/engine/source"
 	"github.com/laiki-platform/laiki/engine/workflow"
 	"github.com/laiki-platform/laiki/test/gittest"
@@ -25,19 +25,19 @@ func Tree(t testing.TB, files map[string]string) string {
 
 // Run writes files, which hold a laiki.yaml, and runs the engine on that
 // configuration.
-func Run(t testing.TB, files map[string]string) *engine.Result {
+func Run(t testing.TB, files map[string]string) *pipeline.Result {
 	t.Helper()
 	return RunConfig(t, filepath.Join(Tree(t, files), "laiki.yaml"))
 }
 
 // RunConfig runs the engine on a sources file.
-func RunConfig(t testing.TB, file string) *engine.Result {
+func RunConfig(t testing.TB, file string) *pipeline.Result {
 	t.Helper()
 	cfg, err := source.LoadConfig(file)
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := engine.Run(context.Background(), engine.Options{Config: cfg})
+	res, err := pipeline.Run(context.Background(), pipeline.Options{Config: cfg})
 	if err != nil {
 		t.Fatal(err)
 	}

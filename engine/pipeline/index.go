@@ -1,4 +1,4 @@
-package engine
+package pipeline
 
 import (
 	"github.com/laiki-platform/laiki/engine/document"

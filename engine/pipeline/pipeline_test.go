@@ -1,4 +1,4 @@
-package engine_test
+package pipeline_test
 
 import (
 	"context"
@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/laiki-platform/laiki/engine"
 	"github.com/laiki-platform/laiki/engine/document"
 	"github.com/laiki-platform/laiki/engine/finding"
+	"github.com/laiki-platform/laiki/engine/pipeline"
 	"github.com/laiki-platform/laiki/engine/policy"
 	"github.com/laiki-platform/laiki/engine/source"
 	"github.com/laiki-platform/laiki/test/gittest"
@@ -26,7 +26,7 @@ func tree(t *testing.T, files map[string]string) string {
 	return dir
 }
 
-func run(t *testing.T, dir string) *engine.Result {
+func run(t *testing.T, dir string) *pipeline.Result {
 	t.Helper()
 	res, err := runErr(t, dir)
 	if err != nil {
@@ -35,13 +35,13 @@ func run(t *testing.T, dir string) *engine.Result {
 	return res
 }
 
-func runErr(t *testing.T, dir string) (*engine.Result, error) {
+func runErr(t *testing.T, dir string) (*pipeline.Result, error) {
 	t.Helper()
 	cfg, err := source.LoadConfig(filepath.Join(dir, "laiki.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return engine.Run(context.Background(), engine.Options{Config: cfg, Load: source.Options{CacheDir: t.TempDir()}})
+	return pipeline.Run(context.Background(), pipeline.Options{Config: cfg, Load: source.Options{CacheDir: t.TempDir()}})
 }
 
 const teamConfig = `sources:
@@ -89,7 +89,7 @@ func app(id string, extra ...string) string {
 }
 
 // has finds a finding by severity, file suffix, line and message part.
-func has(t *testing.T, res *engine.Result, sev finding.Severity, file string, line int, msg string) finding.Finding {
+func has(t *testing.T, res *pipeline.Result, sev finding.Severity, file string, line int, msg string) finding.Finding {
 	t.Helper()
 	for _, f := range res.Findings {
 		if f.Severity == sev && strings.HasSuffix(f.File, file) && (line < 0 || f.Line == line) && strings.Contains(f.Message, msg) {
@@ -108,7 +108,7 @@ func dump(fs []finding.Finding) string {
 	return b.String()
 }
 
-func resource(t *testing.T, res *engine.Result, id string) *engine.Resource {
+func resource(t *testing.T, res *pipeline.Result, id string) *pipeline.Resource {
 	t.Helper()
 	for _, r := range res.Resources {
 		if r.ID == id {
@@ -140,11 +140,11 @@ func TestExamples(t *testing.T) {
 		{"test/fixtures/design", "laiki-with-data.yaml", designWarnings},
 	} {
 		t.Run(c.dir+"/"+c.cfg, func(t *testing.T) {
-			cfg, err := source.LoadConfig(filepath.Join("..", c.dir, c.cfg))
+			cfg, err := source.LoadConfig(filepath.Join("..", "..", c.dir, c.cfg))
 			if err != nil {
 				t.Fatal(err)
 			}
-			res, err := engine.Run(context.Background(), engine.Options{Config: cfg})
+			res, err := pipeline.Run(context.Background(), pipeline.Options{Config: cfg})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -441,7 +441,7 @@ deny contains "never" if {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := engine.Run(context.Background(), engine.Options{Config: cfg, PolicyTimeout: 200 * time.Millisecond})
+	res, err := pipeline.Run(context.Background(), pipeline.Options{Config: cfg, PolicyTimeout: 200 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -523,9 +523,9 @@ func TestPolicyReloadThroughGate(t *testing.T) {
 		t.Fatal(err)
 	}
 	gate := &policy.Gate{TestTimeout: time.Second}
-	runGate := func() *engine.Result {
+	runGate := func() *pipeline.Result {
 		t.Helper()
-		res, err := engine.Run(context.Background(), engine.Options{Config: cfg, Gate: gate})
+		res, err := pipeline.Run(context.Background(), pipeline.Options{Config: cfg, Gate: gate})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -603,10 +603,10 @@ func TestDecisionsReused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	decisions := &engine.Decisions{}
-	runWith := func(d *engine.Decisions) *engine.Result {
+	decisions := &pipeline.Decisions{}
+	runWith := func(d *pipeline.Decisions) *pipeline.Result {
 		t.Helper()
-		res, err := engine.Run(context.Background(), engine.Options{Config: cfg, Decisions: d})
+		res, err := pipeline.Run(context.Background(), pipeline.Options{Config: cfg, Decisions: d})
 		if err != nil {
 			t.Fatal(err)
 		}

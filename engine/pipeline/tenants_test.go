@@ -1,4 +1,4 @@
-package engine_test
+package pipeline_test
 
 import (
 	"context"
@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/laiki-platform/laiki/engine"
 	"github.com/laiki-platform/laiki/engine/finding"
+	"github.com/laiki-platform/laiki/engine/pipeline"
 	"github.com/laiki-platform/laiki/engine/source"
 	"github.com/laiki-platform/laiki/engine/workflow"
 )
@@ -55,12 +55,12 @@ func TestNamesBelongToTheirFirstSource(t *testing.T) {
 		t.Fatal(err)
 	}
 	owners := map[string]string{"ShinyProxyApp apps/sp/zeta": "team-a", "ShinyProxyApp apps/sp/twin": "team-a"}
-	res, err := engine.Run(context.Background(), engine.Options{Config: cfg, Owners: owners})
+	res, err := pipeline.Run(context.Background(), pipeline.Options{Config: cfg, Owners: owners})
 	if err != nil {
 		t.Fatal(err)
 	}
 	has(t, res, finding.Error, "team-b/zeta.yaml", 6, "id zeta of a ShinyProxyApp in target apps/sp belongs to source team-a")
-	byFile := func(f string) *engine.Resource {
+	byFile := func(f string) *pipeline.Resource {
 		for _, r := range res.Resources {
 			if strings.HasSuffix(r.Doc.File, f) {
 				return r
@@ -118,7 +118,7 @@ func TestCraneRepositoryNotTakenByName(t *testing.T) {
 
 // workflowRender renders a run (its workflow findings join the run's) and
 // gives the Crane configuration as JSON.
-func workflowRender(res *engine.Result) string {
+func workflowRender(res *pipeline.Result) string {
 	desired := workflow.RenderAndJudge(res)
 	var out []string
 	for _, tg := range desired.Targets {
@@ -147,12 +147,12 @@ func TestEcrNamesUniqueAcrossTargets(t *testing.T) {
 		"team-a/zeta.yaml":   ecr("sp-a", "zeta"),
 		"team-b/stolen.yaml": ecr("sp-b", "team-a/zeta"),
 	})
-	names := func(owners map[string]string) (map[string]string, *engine.Result) {
+	names := func(owners map[string]string) (map[string]string, *pipeline.Result) {
 		cfg, err := source.LoadConfig(filepath.Join(dir, "laiki.yaml"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		res, err := engine.Run(context.Background(), engine.Options{Config: cfg, Owners: owners})
+		res, err := pipeline.Run(context.Background(), pipeline.Options{Config: cfg, Owners: owners})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,13 +1,19 @@
-// Package engine runs Laiki's pipeline, the same for `laiki check`, the
+// Package pipeline runs Laiki's pipeline, the same for `laiki check`, the
 // admission webhook and the reconcile loop:
 //
 //	sources → documents → access control → binding and identity →
 //	schema → pre-processors → schema again → governance → verdict
 //
+// The stages up to binding build an Index (index.go), which nothing changes
+// after; the verdicts are given against it (Run, or Index.Admit for one
+// document) and merged into the Result once. The engine's other packages
+// are below it (document, source, types, schema, policy) or read its
+// Result (workflow, report, plan).
+//
 // Nothing here stops at the first problem: every stage records findings, and
 // every resource that passes is accepted, so that one broken file never
 // holds back the others.
-package engine
+package pipeline
 
 import (
 	"context"

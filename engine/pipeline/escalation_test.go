@@ -1,4 +1,4 @@
-package engine_test
+package pipeline_test
 
 import (
 	"maps"
@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/laiki-platform/laiki/engine"
+	"github.com/laiki-platform/laiki/engine/pipeline"
 	"github.com/laiki-platform/laiki/test/attack"
 )
 
@@ -111,7 +111,7 @@ func TestEscalationRefused(t *testing.T) {
 	}
 }
 
-type runResult struct{ res *engine.Result }
+type runResult struct{ res *pipeline.Result }
 
 // Names that would become object names or paths: "../", 300 characters,
 // characters Kubernetes forbids. Each is refused with a clear message at

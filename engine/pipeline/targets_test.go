@@ -1,15 +1,15 @@
-package engine_test
+package pipeline_test
 
 import (
 	"strings"
 	"testing"
 
-	"github.com/laiki-platform/laiki/engine"
 	"github.com/laiki-platform/laiki/engine/finding"
+	"github.com/laiki-platform/laiki/engine/pipeline"
 )
 
 // platformOnly runs the given platform files as the one platform source.
-func platformOnly(t *testing.T, files map[string]string) *engine.Result {
+func platformOnly(t *testing.T, files map[string]string) *pipeline.Result {
 	t.Helper()
 	all := map[string]string{"laiki.yaml": "sources:\n  - {name: platform, path: platform, role: platform}\n"}
 	for name, text := range files {
