@@ -53,7 +53,7 @@ const (
 )
 
 func init() {
-	RegisterExternal(typeEcrRepository, func(o ExternalOptions) Registry {
+	RegisterProvisioner(typeEcrRepository, func(o ExternalOptions) Provisioner {
 		return &Ecr{Instance: o.Instance, MaxBackoff: o.MaxBackoff, CallTimeout: o.CallTimeout, DriftInterval: o.DriftInterval,
 			Store: o.Store, Namespace: o.StoreNamespace}
 	}, typeEcrTemplate)

@@ -14,12 +14,12 @@ import (
 	"github.com/laiki-platform/laiki/engine/workflow"
 )
 
-// A Registry makes the desired state of one type of external resource (an
+// A Provisioner makes the desired state of one type of external resource (an
 // image repository in a registry outside Kubernetes) real. ECR is the first
 // (ecr.go); another registry, Harbor say, is one more file that implements
-// Registry and calls RegisterExternal in its init, with a workflow that
+// Provisioner and calls RegisterProvisioner in its init, with a workflow that
 // renders its type's desired state.
-type Registry interface {
+type Provisioner interface {
 	// Reconcile makes every desired resource exist with its settings,
 	// adopting one that exists already and setting back what drifted, and
 	// retires the resources this instance made that are no longer desired
@@ -47,7 +47,7 @@ const (
 	ExtStalled = "stalled"
 )
 
-// ExternalChange is what a registry did, or would do, to one resource.
+// ExternalChange is what a provisioner did, or would do, to one resource.
 type ExternalChange struct {
 	Type string `json:"type"`
 	Name string `json:"name"`
@@ -75,7 +75,7 @@ func (c ExternalChange) String() string {
 	return s
 }
 
-// ExternalOptions configure the registries.
+// ExternalOptions configure the provisioners.
 type ExternalOptions struct {
 	// Instance tells two Laiki installations apart (default the Applier's).
 	Instance string
@@ -90,60 +90,60 @@ type ExternalOptions struct {
 	// compared (default 10m); between two, a run reads one listing per
 	// registry and acts on what changed in Git or shows in it at once.
 	DriftInterval time.Duration
-	// Store and StoreNamespace keep what the registries made and adopted
+	// Store and StoreNamespace keep what the provisioners made and adopted
 	// (the Reconciler's status client and namespace; externals sets them):
 	// nil keeps it for the life of the process only.
 	Store          client.Client
 	StoreNamespace string
 }
 
-// NewRegistry makes a registry.
-type NewRegistry func(ExternalOptions) Registry
+// NewProvisioner makes a provisioner.
+type NewProvisioner func(ExternalOptions) Provisioner
 
 var (
-	registryMu sync.Mutex
-	registries = map[string]NewRegistry{}
-	// handledBy maps a type to the registered type whose registry takes it
-	// too (ECR's creation templates go to the repositories' registry,
+	provisionersMu sync.Mutex
+	provisioners   = map[string]NewProvisioner{}
+	// handledBy maps a type to the registered type whose provisioner takes
+	// it too (ECR's creation templates go to the repositories' provisioner,
 	// which keeps one set of clients and records for both).
 	handledBy = map[string]string{}
 )
 
-// RegisterExternal registers the registry of an external resource type (the
+// RegisterProvisioner registers the provisioner of an external resource type (the
 // Type of the workflow's External entries), and of other types it takes
 // too; a type registered twice is a programming error.
-func RegisterExternal(typ string, f NewRegistry, alsoTakes ...string) {
-	registryMu.Lock()
-	defer registryMu.Unlock()
+func RegisterProvisioner(typ string, f NewProvisioner, alsoTakes ...string) {
+	provisionersMu.Lock()
+	defer provisionersMu.Unlock()
 	for _, t := range append([]string{typ}, alsoTakes...) {
-		if _, dup := registries[t]; dup {
+		if _, dup := provisioners[t]; dup {
 			panic(fmt.Sprintf("external type %s registered twice", t))
 		}
 		if owner, dup := handledBy[t]; dup {
-			panic(fmt.Sprintf("external type %s registered twice (its registry is %s's)", t, owner))
+			panic(fmt.Sprintf("external type %s registered twice (its provisioner is %s's)", t, owner))
 		}
 	}
-	registries[typ] = f
+	provisioners[typ] = f
 	for _, other := range alsoTakes {
 		handledBy[other] = typ
 	}
 }
 
-// registryFor is the registered type whose registry takes a type.
-func registryFor(typ string) string {
-	registryMu.Lock()
-	defer registryMu.Unlock()
+// provisionerFor is the registered type whose provisioner takes a type.
+func provisionerFor(typ string) string {
+	provisionersMu.Lock()
+	defer provisionersMu.Unlock()
 	if owner, ok := handledBy[typ]; ok {
 		return owner
 	}
 	return typ
 }
 
-// externals reconciles every registered type: each registry gets the
+// externals reconciles every registered type: each provisioner gets the
 // desired resources of its type (none is a valid answer: it still retires
-// what it made). The registries are made once per Reconciler and kept, so
+// what it made). The provisioners are made once per Reconciler and kept, so
 // that they may keep clients and what they learnt between runs.
-// declaredKey carries, to the registries, the keys of the resources the
+// declaredKey carries, to the provisioners, the keys of the resources the
 // sources still declare though they are rejected now: their repositories are
 // not "no longer wanted" (a contested or broken file is not a removed one),
 // so they are neither orphaned nor deleted.
@@ -154,7 +154,7 @@ func declared(ctx context.Context) map[string]bool {
 	return m
 }
 
-// RunInfo is what a run tells the registries besides the desired state:
+// RunInfo is what a run tells the provisioners besides the desired state:
 // what running apps use (a lifecycle policy must not take it away) and
 // what an auditor asks of each change (which policies and Git revision).
 type RunInfo struct {
@@ -169,7 +169,7 @@ type RunInfo struct {
 
 type runInfoKey struct{}
 
-// WithRunInfo gives the registries a run's RunInfo.
+// WithRunInfo gives the provisioners a run's RunInfo.
 func WithRunInfo(ctx context.Context, info RunInfo) context.Context {
 	return context.WithValue(ctx, runInfoKey{}, info)
 }
@@ -221,33 +221,33 @@ func stillDeclared(res *pipeline.Result) map[string]bool {
 func (r *Reconciler) externals(ctx context.Context, desired []workflow.External, res *pipeline.Result) []ExternalChange {
 	ctx = context.WithValue(ctx, declaredKey{}, stillDeclared(res))
 	ctx = WithRunInfo(ctx, infoOf(res))
-	registryMu.Lock()
-	types := make([]string, 0, len(registries))
-	for t := range registries {
+	provisionersMu.Lock()
+	types := make([]string, 0, len(provisioners))
+	for t := range provisioners {
 		types = append(types, t)
 	}
-	registryMu.Unlock()
+	provisionersMu.Unlock()
 	sort.Strings(types)
-	if r.registries == nil {
-		r.registries = map[string]Registry{}
+	if r.provisioners == nil {
+		r.provisioners = map[string]Provisioner{}
 	}
 	var out []ExternalChange
 	for _, typ := range types {
-		reg, ok := r.registries[typ]
+		reg, ok := r.provisioners[typ]
 		if !ok {
 			opts := r.ExternalOptions
 			if opts.Instance == "" {
 				opts.Instance = r.Applier.instance()
 			}
 			opts.Store, opts.StoreNamespace = r.Status, r.StatusNamespace
-			registryMu.Lock()
-			reg = registries[typ](opts)
-			registryMu.Unlock()
-			r.registries[typ] = reg
+			provisionersMu.Lock()
+			reg = provisioners[typ](opts)
+			provisionersMu.Unlock()
+			r.provisioners[typ] = reg
 		}
 		var mine []workflow.External
 		for _, d := range desired {
-			if registryFor(d.Type) == typ {
+			if provisionerFor(d.Type) == typ {
 				mine = append(mine, d)
 			}
 		}

@@ -56,7 +56,7 @@ type Reconciler struct {
 	// Recorder makes Kubernetes Events on changes and failures; nil makes none.
 	Recorder record.EventRecorder
 	Log      logr.Logger
-	// ExternalOptions configure the registries of resources outside the
+	// ExternalOptions configure the provisioners of resources outside the
 	// cluster (ECR).
 	ExternalOptions ExternalOptions
 	// Now is the clock a run renders by (the PrePuller's refresh); nil is
@@ -66,7 +66,7 @@ type Reconciler struct {
 	mu           sync.Mutex
 	lastSources  map[string]*source.Loaded
 	lastAccepted map[string]*pipeline.Resource
-	registries   map[string]Registry
+	provisioners map[string]Provisioner
 	// memoryRead: lastAccepted was read from the ConfigMap laiki-accepted
 	// (once, at the first run); savedAccepted is the hash last written.
 	memoryRead    bool
@@ -81,7 +81,7 @@ type Run struct {
 	Result  *pipeline.Result
 	Desired *workflow.Desired
 	Outcome *Outcome
-	// External lists what the registries did (ECR repositories).
+	// External lists what the provisioners did (ECR repositories).
 	External []ExternalChange
 	// PoliciesChanged is set on the first run that decides with a policy
 	// set, or that reads a set that is refused: events, metrics and logs
@@ -251,7 +251,7 @@ func (r *Reconciler) renderDesired(ctx context.Context, run *Run, never []string
 	r.checkPullSecrets(ctx, run)
 }
 
-// applyDesired makes the cluster and the registries match the desired state and,
+// applyDesired makes the cluster and the provisioners match the desired state and,
 // unless in a dry run, reads what the targets serve and remembers what was
 // accepted, in memory and in the cluster.
 func (r *Reconciler) applyDesired(ctx context.Context, run *Run, never []string) error {
