@@ -1,6 +1,7 @@
 // Package kube holds the Kubernetes forms of Laiki documents: the mapping of
-// Laiki names to Kubernetes names, and the conversion between the file form
-// (laiki-metadata / laiki-spec) and the object form (group laiki.io).
+// Laiki names to Kubernetes names, the conversion between the file form
+// (laiki-metadata / laiki-spec) and the object form (group laiki.io), and
+// the labels and tags Laiki puts on what it makes (labels.go).
 package kube
 
 import (

@@ -1,6 +1,11 @@
-// Package types is the registry of target and resource types. Each type lives
-// in a file of its own that registers it from init, so that a new type is one
-// new file.
+// Package types is the registry of target and resource types: for each,
+// its schema (from its Go type in engine/api, see engine/schema), the
+// target types a resource binds to and its identity key, and, for a
+// resource type, Settings, the key of its target's spec that holds the
+// platform's settings for it, with their check. Each type lives in a file
+// of its own that registers it from init; its workflow registers itself in
+// engine/workflow. One registry pattern across Laiki: a map behind a lock,
+// a panic on a second registration of a name, listings sorted.
 package types
 
 import (

@@ -2,7 +2,11 @@
 // every target: the merged ShinyProxy configuration, the PrePuller's
 // DaemonSet, and so on. Workflows are pure (the engine's result in, desired
 // state out, no I/O), so that `laiki render`, `laiki apply` and the reconcile
-// loop share them. Each workflow is a file that registers itself.
+// loop share them. Each workflow is a file that registers itself: its target
+// type, the workflows it runs after (After; by name where nothing orders
+// them), the kinds it makes, and, for `laiki explain`, the values it sets.
+// The desired state of an external resource is a Go type the workflow and
+// its provisioner (reconcile) share.
 package workflow
 
 import (
