@@ -444,42 +444,62 @@ func sweep(tr vegeta.Targeter, pid int, http2 bool, rates []int, d time.Duration
 }
 
 func benchAdmission(t *tools, rates []int, d time.Duration) error {
+	switch *admissionMix {
+	case "distinct", "dry-run", "repeat":
+	default:
+		return fmt.Errorf("-admission-mix %s: distinct, dry-run or repeat", *admissionMix)
+	}
 	dir, err := os.MkdirTemp("", "laiki-bench-admission")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	// One team source that the review's user acts as; the platform as in
-	// the check benchmark.
-	p, err := generate(dir, 0, 1, 10)
+	p, err := admissionPlatform(dir)
 	if err != nil {
-		return err
-	}
-	text, err := os.ReadFile(p.Config)
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(p.Config, []byte(strings.Replace(string(text), "    allow:\n", "    subjects: {users: [bench-user]}\n    allow:\n", 1)), 0o644); err != nil {
 		return err
 	}
 	reviews, inputs, err := reviewBodies(p, 1000)
 	if err != nil {
 		return err
 	}
-
-	switch *admissionMix {
-	case "distinct", "dry-run", "repeat":
-	default:
-		return fmt.Errorf("-admission-mix %s: distinct, dry-run or repeat", *admissionMix)
-	}
-	http2 := !*admissionHTTP1
-
-	laiki, err := startLaiki(p.Config)
+	laikiPoints, laikiRSS, err := sweepLaiki(p, reviews, rates, d)
 	if err != nil {
 		return err
 	}
-	// The validating webhook's reviews hold the apps as the mutating
-	// webhook's patches left them, as the API server sends them.
+	var opaPoints []point
+	var opaRSS int64
+	if *admissionOPA {
+		if opaPoints, opaRSS, err = sweepOPA(t, dir, p, inputs, rates, d); err != nil {
+			return err
+		}
+	}
+	printAdmission(t, d, laikiPoints, opaPoints, laikiRSS, opaRSS)
+	return nil
+}
+
+// admissionPlatform is the check benchmark's platform with one team source
+// that the reviews' user acts as.
+func admissionPlatform(dir string) (*platform, error) {
+	p, err := generate(dir, 0, 1, 10)
+	if err != nil {
+		return nil, err
+	}
+	text, err := os.ReadFile(p.Config)
+	if err != nil {
+		return nil, err
+	}
+	err = os.WriteFile(p.Config, []byte(strings.Replace(string(text), "    allow:\n", "    subjects: {users: [bench-user]}\n    allow:\n", 1)), 0o644)
+	return p, err
+}
+
+// sweepLaiki serves Laiki's webhook and holds each rate against it: each
+// admission the mutating review, then the validating one with the app as
+// the mutating webhook's patches left it, as the API server sends them.
+func sweepLaiki(p *platform, reviews [][]byte, rates []int, d time.Duration) ([]point, int64, error) {
+	laiki, err := startLaiki(p.Config)
+	if err != nil {
+		return nil, 0, err
+	}
 	c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, ForceAttemptHTTP2: true}}
 	validate, err := mutated(c, laiki.url, reviews)
 	if err == nil {
@@ -487,33 +507,35 @@ func benchAdmission(t *tools, rates []int, d time.Duration) error {
 	}
 	if err != nil {
 		laiki.stop()
-		return err
+		return nil, 0, err
 	}
 	lt := &admissions{url: laiki.url, mutate: reviews, validate: validate, mix: *admissionMix}
-	laikiPoints := sweep(lt.next, laiki.cmd.Process.Pid, http2, rates, d)
-	laikiRSS := laiki.stop()
+	points := sweep(lt.next, laiki.cmd.Process.Pid, !*admissionHTTP1, rates, d)
+	return points, laiki.stop(), nil
+}
 
-	var opaPoints []point
-	var opaRSS int64
-	if *admissionOPA {
-		baseline := filepath.Join(dir, "baseline.rego")
-		if err := copyFile(filepath.Join("..", "policies", "governance", "baseline.rego"), baseline); err != nil {
-			return err
-		}
-		opa, err := startOPA(t.opa, p.Policy, baseline)
-		if err != nil {
-			return err
-		}
-		var ot []vegeta.Target
-		for _, b := range inputs {
-			ot = append(ot, vegeta.Target{Method: "POST", URL: opa.url + "/v1/data/laiki/governance", Body: b, Header: jsonHeader})
-		}
-		opaPoints = sweep(vegeta.NewStaticTargeter(ot...), opa.cmd.Process.Pid, false, rates, d)
-		opaRSS = opa.stop()
+// sweepOPA holds each rate against opa run --server with the same rules.
+func sweepOPA(t *tools, dir string, p *platform, inputs [][]byte, rates []int, d time.Duration) ([]point, int64, error) {
+	baseline := filepath.Join(dir, "baseline.rego")
+	if err := copyFile(filepath.Join("..", "policies", "governance", "baseline.rego"), baseline); err != nil {
+		return nil, 0, err
 	}
+	opa, err := startOPA(t.opa, p.Policy, baseline)
+	if err != nil {
+		return nil, 0, err
+	}
+	var ot []vegeta.Target
+	for _, b := range inputs {
+		ot = append(ot, vegeta.Target{Method: "POST", URL: opa.url + "/v1/data/laiki/governance", Body: b, Header: jsonHeader})
+	}
+	points := sweep(vegeta.NewStaticTargeter(ot...), opa.cmd.Process.Pid, false, rates, d)
+	return points, opa.stop(), nil
+}
 
+// printAdmission writes the table of both sweeps and the goals.
+func printAdmission(t *tools, d time.Duration, laikiPoints, opaPoints []point, laikiRSS, opaRSS int64) {
 	proto := "HTTP/2"
-	if !http2 {
+	if *admissionHTTP1 {
 		proto = "HTTP/1.1"
 	}
 	fmt.Printf("\nAdmission: apps of 1,000 generated ones at constant rates for %s each (vegeta, loopback, 2 cores shared with the load)\n", d)
@@ -547,7 +569,6 @@ func benchAdmission(t *tools, rates []int, d time.Duration) error {
 	if l := at(laikiPoints, 4000); l != nil {
 		goal("admission: p99 under 10 ms at 4,000/s", l.p99.Round(10*time.Microsecond).String(), l.p99 < 10*time.Millisecond && l.success >= 0.999)
 	}
-	return nil
 }
 
 func best(ps []point) int {

@@ -77,35 +77,56 @@ func reconcileChild(root string, apps int) error {
 	if err != nil {
 		return err
 	}
-	// Every team directory becomes a Git repository, read over file://.
-	cfgText, err := os.ReadFile(p.Config)
+	cfg, err := gitPlatform(p)
 	if err != nil {
 		return err
 	}
+	env, c, writes, err := countedCluster(root)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = env.Stop() }()
+	r := &reconcile.Reconciler{
+		Config:  cfg,
+		Options: pipeline.Options{Load: source.Options{CacheDir: filepath.Join(dir, "cache")}},
+		Applier: &reconcile.Applier{Client: c, Reader: c, Instance: "bench"},
+		Cluster: c,
+	}
+	f := reconcileFigures{Apps: apps, Repos: repos}
+	if err := measureReconciles(ctx, r, p, writes, &f); err != nil {
+		return err
+	}
+	return json.NewEncoder(os.Stdout).Encode(f)
+}
+
+// gitPlatform makes every team directory a Git repository, read over
+// file://, and loads the sources file that names them.
+func gitPlatform(p *platform) (*source.Config, error) {
+	cfgText, err := os.ReadFile(p.Config)
+	if err != nil {
+		return nil, err
+	}
 	text := string(cfgText)
 	for i, d := range p.AppDirs {
-		if err := git(d, "init", "-q", "-b", "main"); err != nil {
-			return err
-		}
-		if err := git(d, "add", "-A"); err != nil {
-			return err
-		}
-		if err := git(d, "commit", "-q", "-m", "apps"); err != nil {
-			return err
+		for _, args := range [][]string{{"init", "-q", "-b", "main"}, {"add", "-A"}, {"commit", "-q", "-m", "apps"}} {
+			if err := git(d, args...); err != nil {
+				return nil, err
+			}
 		}
 		text = strings.Replace(text, fmt.Sprintf("    path: repo-%03d\n", i), fmt.Sprintf("    git: {url: \"file://%s\", ref: main}\n", d), 1)
 	}
 	if err := os.WriteFile(p.Config, []byte(text), 0o644); err != nil {
-		return err
+		return nil, err
 	}
-	cfg, err := source.LoadConfig(p.Config)
-	if err != nil {
-		return err
-	}
+	return source.LoadConfig(p.Config)
+}
 
+// countedCluster starts a kube-apiserver with Laiki's CRDs and the
+// ShinyProxy operator's, and gives a client that counts its writes.
+func countedCluster(root string) (*envtest.Environment, client.Client, *atomic.Int64, error) {
 	assets, err := exec.Command(filepath.Join(root, "scripts", "envtest-binaries.sh")).Output()
 	if err != nil {
-		return fmt.Errorf("scripts/envtest-binaries.sh: %w", err)
+		return nil, nil, nil, fmt.Errorf("scripts/envtest-binaries.sh: %w", err)
 	}
 	lines := strings.Split(strings.TrimSpace(string(assets)), "\n")
 	env := &envtest.Environment{
@@ -116,31 +137,28 @@ func reconcileChild(root string, apps int) error {
 	}
 	restCfg, err := env.Start()
 	if err != nil {
-		return err
+		return nil, nil, nil, err
 	}
-	defer func() { _ = env.Stop() }()
-	var writes atomic.Int64
+	writes := &atomic.Int64{}
 	counted := rest.CopyConfig(restCfg)
 	counted.QPS, counted.Burst = 1000, 2000 // a client for one operator, not shared with others
-	counted.WrapTransport = func(rt http.RoundTripper) http.RoundTripper { return countingTransport{rt, &writes} }
+	counted.WrapTransport = func(rt http.RoundTripper) http.RoundTripper { return countingTransport{rt, writes} }
 	c, err := client.New(counted, client.Options{Scheme: cluster.Scheme()})
 	if err != nil {
-		return err
+		_ = env.Stop()
+		return nil, nil, nil, err
 	}
-	r := &reconcile.Reconciler{
-		Config:  cfg,
-		Options: pipeline.Options{Load: source.Options{CacheDir: filepath.Join(dir, "cache")}},
-		Applier: &reconcile.Applier{Client: c, Reader: c, Instance: "bench"},
-		Cluster: c,
-	}
-	f := reconcileFigures{Apps: apps, Repos: repos}
+	return env, c, writes, nil
+}
+
+// measureReconciles runs a cold start, the run after one app changed in
+// one repository, and a run with nothing changed, into f.
+func measureReconciles(ctx context.Context, r *reconcile.Reconciler, p *platform, writes *atomic.Int64, f *reconcileFigures) error {
 	var peakHeap uint64
 	heap := func() {
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
-		if ms.HeapInuse > peakHeap {
-			peakHeap = ms.HeapInuse
-		}
+		peakHeap = max(peakHeap, ms.HeapInuse)
 	}
 	run, err := r.Reconcile(ctx)
 	if err != nil {
@@ -152,41 +170,14 @@ func reconcileChild(root string, apps int) error {
 	f.Cold, f.ColdFetch = run.Duration, run.Fetch
 	heap()
 
-	// One app changed in one repository.
-	changed := filepath.Join(p.AppDirs[1], "apps", "app-00001.yaml") // a clean app
-	b, err := os.ReadFile(changed)
-	if err != nil {
+	if run, err = changeOneApp(ctx, r, p); err != nil {
 		return err
-	}
-	if err := os.WriteFile(changed, []byte(strings.Replace(string(b), "max-instances: 4", "max-instances: 5", 1)), 0o644); err != nil {
-		return err
-	}
-	if err := git(p.AppDirs[1], "commit", "-q", "-am", "one app changed"); err != nil {
-		return err
-	}
-	if file := os.Getenv("LAIKI_BENCH_CPUPROFILE"); file != "" {
-		// For looking into the reconcile of one change.
-		f, err := os.Create(file)
-		if err != nil {
-			return err
-		}
-		_ = pprof.StartCPUProfile(f)
-		defer f.Close()
-	}
-	run, err = r.Reconcile(ctx)
-	pprof.StopCPUProfile()
-	if err != nil {
-		return err
-	}
-	if run.Outcome.Writes() == 0 {
-		return fmt.Errorf("the changed app was not applied")
 	}
 	f.Change, f.ChangeFetch = run.Duration, run.Fetch
 	heap()
 
 	writes.Store(0)
-	run, err = r.Reconcile(ctx)
-	if err != nil {
+	if run, err = r.Reconcile(ctx); err != nil {
 		return err
 	}
 	f.Noop, f.NoopWrites, f.NoopObject = run.Duration, int(writes.Load()), run.Outcome.Writes()
@@ -194,7 +185,41 @@ func reconcileChild(root string, apps int) error {
 	var ru syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	f.HeapMB, f.RSSMB = float64(peakHeap)/(1<<20), float64(ru.Maxrss)/1024
-	return json.NewEncoder(os.Stdout).Encode(f)
+	return nil
+}
+
+// changeOneApp commits a change to one app and reconciles it (under a CPU
+// profile when LAIKI_BENCH_CPUPROFILE names a file).
+func changeOneApp(ctx context.Context, r *reconcile.Reconciler, p *platform) (*reconcile.Run, error) {
+	changed := filepath.Join(p.AppDirs[1], "apps", "app-00001.yaml") // a clean app
+	b, err := os.ReadFile(changed)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(changed, []byte(strings.Replace(string(b), "max-instances: 4", "max-instances: 5", 1)), 0o644); err != nil {
+		return nil, err
+	}
+	if err := git(p.AppDirs[1], "commit", "-q", "-am", "one app changed"); err != nil {
+		return nil, err
+	}
+	if file := os.Getenv("LAIKI_BENCH_CPUPROFILE"); file != "" {
+		// For looking into the reconcile of one change.
+		out, err := os.Create(file)
+		if err != nil {
+			return nil, err
+		}
+		defer out.Close()
+		_ = pprof.StartCPUProfile(out)
+		defer pprof.StopCPUProfile()
+	}
+	run, err := r.Reconcile(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if run.Outcome.Writes() == 0 {
+		return nil, fmt.Errorf("the changed app was not applied")
+	}
+	return run, nil
 }
 
 func benchReconcile(sizes []int) error {
