@@ -203,65 +203,79 @@ func loadLocal(s *Source, l *Loaded, opts Options) error {
 		l.Files = append(l.Files, File{Path: shown, Data: data})
 		return nil
 	}
-	// Files are shown under the source's path as written (relative to the
-	// working directory, or as laiki.yaml names it): what the user typed and
-	// what a pull request shows.
-	display := func(p string) string {
-		rel, err := filepath.Rel(root, p)
-		if err != nil {
-			return filepath.ToSlash(p)
-		}
-		return filepath.ToSlash(filepath.Join(s.Path, rel))
-	}
 	realRoot, err := filepath.EvalSymlinks(root)
 	if err != nil {
 		return err
 	}
-	notice := func(p, format string, args ...any) {
-		l.Findings = append(l.Findings, finding.Finding{Severity: finding.Notice, Location: finding.Location{File: display(p)},
-			Policy: finding.CheckSource, Source: s.Name, Message: fmt.Sprintf(format, args...)})
+	w := localWalk{s: s, l: l, opts: opts, root: root, realRoot: realRoot}
+	return filepath.WalkDir(root, w.visit)
+}
+
+// localWalk reads the files of a local source's directory.
+type localWalk struct {
+	s              *Source
+	l              *Loaded
+	opts           Options
+	root, realRoot string
+}
+
+// display is a file's name under the source's path as written (relative
+// to the working directory, or as laiki.yaml names it): what the user typed
+// and what a pull request shows.
+func (w *localWalk) display(p string) string {
+	rel, err := filepath.Rel(w.root, p)
+	if err != nil {
+		return filepath.ToSlash(p)
 	}
-	return filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			notice(p, "not read: %v", err)
-			return nil
-		}
-		if d.IsDir() {
-			if d.Name() == ".git" {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if !Wanted(d.Name()) {
-			return nil
-		}
-		if rel, err := filepath.Rel(root, p); err == nil && s.Excluded(filepath.ToSlash(rel)) {
-			return nil
-		}
-		if d.Type()&fs.ModeSymlink != 0 {
-			// A link is followed only when it stays inside the source, so
-			// that a source cannot read files it does not own.
-			target, err := filepath.EvalSymlinks(p)
-			if err != nil {
-				notice(p, "a broken symbolic link; skipped")
-				return nil
-			}
-			if rel, err := filepath.Rel(realRoot, target); err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
-				notice(p, "a symbolic link to a file outside the source; skipped")
-				return nil
-			}
-		} else if !d.Type().IsRegular() {
-			return nil
-		}
-		data, err := readLimited(p, opts.MaxFileBytes)
-		if err != nil {
-			l.Findings = append(l.Findings, finding.Finding{Severity: finding.Error, Location: finding.Location{File: display(p)},
-				Policy: finding.CheckSource, Source: s.Name, Message: err.Error()})
-			return nil
-		}
-		l.Files = append(l.Files, File{Path: display(p), Data: data})
+	return filepath.ToSlash(filepath.Join(w.s.Path, rel))
+}
+
+func (w *localWalk) say(sev finding.Severity, p, format string, args ...any) {
+	w.l.Findings = append(w.l.Findings, finding.Finding{Severity: sev, Location: finding.Location{File: w.display(p)},
+		Policy: finding.CheckSource, Source: w.s.Name, Message: fmt.Sprintf(format, args...)})
+}
+
+func (w *localWalk) visit(p string, d fs.DirEntry, err error) error {
+	switch {
+	case err != nil:
+		w.say(finding.Notice, p, "not read: %v", err)
 		return nil
-	})
+	case d.IsDir() && d.Name() == ".git":
+		return filepath.SkipDir
+	case d.IsDir() || !Wanted(d.Name()):
+		return nil
+	}
+	if rel, err := filepath.Rel(w.root, p); err == nil && w.s.Excluded(filepath.ToSlash(rel)) {
+		return nil
+	}
+	if !w.readable(p, d) {
+		return nil
+	}
+	data, err := readLimited(p, w.opts.MaxFileBytes)
+	if err != nil {
+		w.say(finding.Error, p, "%s", err.Error())
+		return nil
+	}
+	w.l.Files = append(w.l.Files, File{Path: w.display(p), Data: data})
+	return nil
+}
+
+// readable: a regular file, or a link that stays inside the source, so that
+// a source cannot read files it does not own.
+func (w *localWalk) readable(p string, d fs.DirEntry) bool {
+	if d.Type()&fs.ModeSymlink == 0 {
+		return d.Type().IsRegular()
+	}
+	target, err := filepath.EvalSymlinks(p)
+	if err != nil {
+		w.say(finding.Notice, p, "a broken symbolic link; skipped")
+		return false
+	}
+	if rel, err := filepath.Rel(w.realRoot, target); err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		w.say(finding.Notice, p, "a symbolic link to a file outside the source; skipped")
+		return false
+	}
+	return true
 }
 
 func readLimited(p string, max int64) ([]byte, error) {
