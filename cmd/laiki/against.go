@@ -42,7 +42,7 @@ func planAgainst(ctx context.Context, in *inputs, paths []string, ref string, he
 			return nil, cannot(fmt.Errorf("--against %s: %s", ref, unreadAt(l)))
 		}
 	}
-	workflow.RenderAndJudge(base)
+	workflow.RenderAndJudgeWith(base, workflow.Options{FindingsOnly: true})
 	p := plan.Compare(base, head)
 	p.Base, p.BaseCommit = ref, rev.Commit
 	return p, nil

@@ -100,7 +100,7 @@ func (o *checkOptions) run(ctx context.Context, args []string) error {
 	if err != nil {
 		return cannot(err)
 	}
-	res, _, err := o.in.run(ctx, paths)
+	res, err := o.in.judge(ctx, paths)
 	if res != nil && !o.verbose {
 		quietNotices(res)
 	}

@@ -170,6 +170,17 @@ func apart(platform, apps []string) error {
 // run loads the sources, runs the engine and the workflows: every command
 // gives the same verdict, workflow findings included.
 func (in *inputs) run(ctx context.Context, paths []string) (*pipeline.Result, *workflow.Desired, error) {
+	return in.runWith(ctx, paths, workflow.Options{})
+}
+
+// judge is run for a command that reports the verdict only (check): the
+// same findings, without keeping the desired state of every target.
+func (in *inputs) judge(ctx context.Context, paths []string) (*pipeline.Result, error) {
+	res, _, err := in.runWith(ctx, paths, workflow.Options{FindingsOnly: true})
+	return res, err
+}
+
+func (in *inputs) runWith(ctx context.Context, paths []string, o workflow.Options) (*pipeline.Result, *workflow.Desired, error) {
 	cfg, err := in.load(paths)
 	if err != nil {
 		return nil, nil, err
@@ -184,5 +195,5 @@ func (in *inputs) run(ctx context.Context, paths []string) (*pipeline.Result, *w
 		}
 		return res, nil, cannot(err)
 	}
-	return res, workflow.RenderAndJudge(res), nil
+	return res, workflow.RenderAndJudgeWith(res, o), nil
 }

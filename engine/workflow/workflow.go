@@ -225,6 +225,11 @@ type Options struct {
 	// Now is the time to render for; zero is the time of the call. Only the
 	// PrePuller's refresh reads it; tests (and `laiki apply --now`) set it.
 	Now time.Time
+	// FindingsOnly drops each target's configuration and objects once its
+	// workflows and checks have run, so that a caller that wants only the
+	// verdict (laiki check) holds one target's desired state at a time, not
+	// the platform's. The findings are the same.
+	FindingsOnly bool
 }
 
 // Render runs every workflow on every valid target, now (see RenderWith).
@@ -278,6 +283,9 @@ func RenderWith(res *pipeline.Result, o Options) *Desired {
 			}
 		}
 		d.Findings = append(d.Findings, oversized(t, out)...)
+		if o.FindingsOnly {
+			out.Config, out.Objects = Ordered{}, nil
+		}
 		d.Targets = append(d.Targets, out)
 	}
 	sort.SliceStable(d.External, func(i, j int) bool {

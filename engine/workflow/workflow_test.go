@@ -418,3 +418,40 @@ func TestCraneClaim(t *testing.T) {
 		}
 	}
 }
+
+// A render for the verdict only (laiki check) finds what a full one finds,
+// taking back the same acceptances, and keeps no target's desired state.
+func TestFindingsOnlyRender(t *testing.T) {
+	apps := app("sp", "apps", "upper", "Team/App:1") + app("sp", "apps", "fine", "nginx:1") +
+		app("sp", "apps", "nodata", "nginx:1", "  crane-data-repository: {name: missing, crane: nowhere}\n")
+	dir := tree(t, map[string]string{
+		"laiki.yaml":         "sources:\n  - {name: platform, path: platform, role: platform}\n",
+		"platform/p.yaml":    platformFiles,
+		"platform/apps.yaml": apps,
+	})
+	verdicts := func(findingsOnly bool) (string, *workflow.Desired) {
+		res := runConfig(t, filepath.Join(dir, "laiki.yaml"))
+		d := workflow.RenderAndJudgeWith(res, workflow.Options{FindingsOnly: findingsOnly})
+		var b strings.Builder
+		for _, f := range res.Findings {
+			fmt.Fprintf(&b, "%s %s %s\n", f.Location, f.Severity, f.Message)
+		}
+		for _, r := range res.Resources {
+			fmt.Fprintf(&b, "%s accepted=%v\n", r.Key(), r.Accepted)
+		}
+		return b.String(), d
+	}
+	full, _ := verdicts(false)
+	only, d := verdicts(true)
+	if full != only {
+		t.Errorf("verdicts differ:\nfull render:\n%s\nfindings only:\n%s", full, only)
+	}
+	if !strings.Contains(full, "upper") || !strings.Contains(full, "accepted=false") {
+		t.Errorf("the platform draws no workflow finding to compare:\n%s", full)
+	}
+	for _, tg := range d.Targets {
+		if tg.Config.Node != nil || len(tg.Objects) > 0 {
+			t.Errorf("target %s/%s kept its desired state", tg.Namespace, tg.Name)
+		}
+	}
+}
