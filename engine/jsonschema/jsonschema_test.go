@@ -12,6 +12,8 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/laiki-platform/laiki/engine/jsonschema"
+	// The types register with their workflows.
+	_ "github.com/laiki-platform/laiki/engine/workflow"
 )
 
 // compile loads a schema the way an editor does: from its JSON text.

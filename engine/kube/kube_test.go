@@ -1,4 +1,4 @@
-package kube
+package kube_test
 
 import (
 	"os"
@@ -11,22 +11,25 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/laiki-platform/laiki/engine/document"
+	"github.com/laiki-platform/laiki/engine/kube"
+	// The types register with their workflows.
+	_ "github.com/laiki-platform/laiki/engine/workflow"
 )
 
 func TestName(t *testing.T) {
 	for in, want := range map[string]string{
 		"apps":                  "apps",
 		"ShinyProxy":            "shinyproxy-ae8ef13dc8",
-		"a_b":                   "a-b-" + Name("a_b")[4:],
-		strings.Repeat("a", 70): strings.Repeat("a", 52) + "-" + Name(strings.Repeat("a", 70))[53:],
+		"a_b":                   "a-b-" + kube.Name("a_b")[4:],
+		strings.Repeat("a", 70): strings.Repeat("a", 52) + "-" + kube.Name(strings.Repeat("a", 70))[53:],
 	} {
-		if got := Name(in); got != want {
+		if got := kube.Name(in); got != want {
 			t.Errorf("Name(%q) = %q, want %q", in, got, want)
 		}
 	}
 	seen := map[string]string{}
-	for _, n := range []string{"ShinyProxy", "shinyproxy", "SHINYPROXY", "shiny_proxy", "shiny-proxy", Name("ShinyProxy"), "x-0123456789"} {
-		k := Name(n)
+	for _, n := range []string{"ShinyProxy", "shinyproxy", "SHINYPROXY", "shiny_proxy", "shiny-proxy", kube.Name("ShinyProxy"), "x-0123456789"} {
+		k := kube.Name(n)
 		if prev, dup := seen[k]; dup {
 			t.Errorf("%q and %q both map to %q", prev, n, k)
 		}
@@ -53,11 +56,11 @@ func TestRoundTrip(t *testing.T) {
 		}
 		src := document.SourceRef{Name: "s", Role: "platform"}
 		for _, d := range document.Parse(src, f, data, document.DefaultLimits).Documents {
-			obj, err := ToObject(d)
+			obj, err := kube.ToObject(d)
 			if err != nil {
 				t.Fatalf("%s: %v", f, err)
 			}
-			text, err := FromObject(obj)
+			text, err := kube.FromObject(obj)
 			if err != nil {
 				t.Fatalf("%s: %v", f, err)
 			}

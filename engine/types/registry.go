@@ -2,20 +2,29 @@
 // its schema (from its Go type in engine/api, see engine/schema), the
 // target types a resource binds to and its identity key, and, for a
 // resource type, Settings, the key of its target's spec that holds the
-// platform's settings for it, with their check. Each type lives in a file
-// of its own that registers it from init; its workflow registers itself in
-// engine/workflow. One registry pattern across Laiki: a map behind a lock,
-// a panic on a second registration of a name, listings sorted.
+// platform's settings for it, with their check. The types register from
+// init in their workflow's file (engine/workflow/awsecr.go registers
+// AwsEcrRepository and its workflow), as database/sql drivers do: a
+// program that reads documents links engine/workflow. One registry pattern
+// across Laiki: a map behind a lock, a panic on a second registration of a
+// name, listings sorted.
 package types
 
 import (
 	"fmt"
 	"maps"
+	"regexp"
 	"slices"
 	"sync"
 
 	"github.com/laiki-platform/laiki/engine/schema"
 )
+
+// Name is what an app id, and a target's or pre-processor's name and
+// namespace, may be: ShinyProxy puts the id in URLs (/app/ID) and Laiki
+// puts ids and names in object and file names, so they are kept to a safe
+// alphabet, at most 63 characters.
+var Name = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$`)
 
 // TargetType is a kind of platform component that resources bind to.
 type TargetType struct {

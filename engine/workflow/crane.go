@@ -3,25 +3,39 @@ package workflow
 import (
 	"fmt"
 	"path"
+	"reflect"
 	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/laiki-platform/laiki/engine/api/v1alpha1"
 	"github.com/laiki-platform/laiki/engine/document"
 	"github.com/laiki-platform/laiki/engine/finding"
 	"github.com/laiki-platform/laiki/engine/pipeline"
+	"github.com/laiki-platform/laiki/engine/schema"
+	"github.com/laiki-platform/laiki/engine/types"
 )
+
+// Crane: a Crane server's configuration (Crane's own application.yml keys:
+// app, server, spring, logging, ...) plus laiki-storage, the Laiki setting
+// that says how app containers reach Crane's storage. Laiki removes
+// laiki-storage from the configuration it renders for Crane.
+func init() {
+	types.RegisterTarget(&types.TargetType{
+		Name:   "Crane",
+		Kind:   "CraneTarget",
+		Schema: schema.FromGoType("Crane target", reflect.TypeOf(v1alpha1.CraneTargetSpec{}), ""),
+	})
+	// Its workflow.
+	Register(&Workflow{Name: "ShinyProxyAppToCraneWorkflow", TargetType: "Crane", Makes: []string{"v1 ConfigMap"}, Render: renderCrane,
+		Explain: explainCrane})
+}
 
 // DataMountPath is where an app's Crane data repository appears in its container.
 const DataMountPath = "/mnt/data"
 
 const dataVolumeName = "laiki-crane-data"
-
-func init() {
-	Register(&Workflow{Name: "ShinyProxyAppToCraneWorkflow", TargetType: "Crane", Makes: []string{"v1 ConfigMap"}, Render: renderCrane,
-		Explain: explainCrane})
-}
 
 // explainCrane: the volume and pod patches that mount an app's data are
 // the Crane workflow's, made for its crane-data-repository.

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"reflect"
 	"slices"
 	"sort"
 	"strings"
@@ -16,21 +17,78 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 
+	"github.com/laiki-platform/laiki/engine/api/v1alpha1"
 	"github.com/laiki-platform/laiki/engine/document"
 	"github.com/laiki-platform/laiki/engine/finding"
 	"github.com/laiki-platform/laiki/engine/image"
 	"github.com/laiki-platform/laiki/engine/pipeline"
+	"github.com/laiki-platform/laiki/engine/schema"
 	"github.com/laiki-platform/laiki/engine/types"
 )
+
+// MinRefresh is the shortest refresh a PrePuller takes: each refresh has
+// every node ask the registries for every image whose tag can move, and
+// registries count those requests against their rate limits.
+const MinRefresh = time.Hour
+
+// PrePuller: a DaemonSet that pulls the images of the ShinyProxyApps in its
+// namespace onto every node as it starts. An empty spec is the usual case.
+func init() {
+	s := schema.FromGoType("PrePuller", reflect.TypeOf(v1alpha1.PrePullerTargetSpec{}), finding.Error)
+	s.Fields["refresh"] = schema.WithCheck(s.Fields["refresh"], checkRefresh)
+	s.Fields["max-images"] = schema.WithCheck(s.Fields["max-images"], func(v any) string {
+		if n, ok := PrePullerMaxImages(map[string]any{"max-images": v}); ok && n < 1 {
+			return fmt.Sprintf("%d is less than 1: a PrePuller that pulls nothing is removed instead", n)
+		}
+		return ""
+	})
+	types.RegisterTarget(&types.TargetType{
+		Name:   "PrePuller",
+		Kind:   "PrePullerTarget",
+		Schema: s,
+	})
+	// Its workflow.
+	Register(&Workflow{Name: "ShinyProxyAppToPrePullerWorkflow", TargetType: "PrePuller", Makes: []string{"apps/v1 DaemonSet"}, Render: renderPrePuller})
+}
+
+func checkRefresh(v any) string {
+	d, err := time.ParseDuration(v.(string))
+	if err != nil {
+		return fmt.Sprintf("%q is not a duration (24h, 12h, ...)", v)
+	}
+	if d < MinRefresh {
+		return fmt.Sprintf("%s is less than 1h: every refresh has every node ask the registries again for each image whose tag can move", d)
+	}
+	return ""
+}
+
+// PrePullerRefresh reads a PrePuller's refresh interval (0: none).
+func PrePullerRefresh(spec map[string]any) time.Duration {
+	s, _ := spec["refresh"].(string)
+	d, err := time.ParseDuration(s)
+	if err != nil || d < MinRefresh {
+		return 0
+	}
+	return d
+}
+
+// PrePullerMaxImages reads a PrePuller's max-images (ok false: unset).
+func PrePullerMaxImages(spec map[string]any) (n int64, ok bool) {
+	switch v := spec["max-images"].(type) {
+	case int64:
+		return v, true
+	case int:
+		return int64(v), true
+	case float64:
+		return int64(v), v == float64(int64(v))
+	}
+	return 0, false
+}
 
 // DefaultHelperImage holds a static busybox: its binary is copied into every
 // pod so that app images with no shell (distroless, scratch) can still be
 // kept on the node.
 const DefaultHelperImage = "busybox:1.36.1-musl"
-
-func init() {
-	Register(&Workflow{Name: "ShinyProxyAppToPrePullerWorkflow", TargetType: "PrePuller", Makes: []string{"apps/v1 DaemonSet"}, Render: renderPrePuller})
-}
 
 // renderPrePuller makes a DaemonSet that keeps every distinct image of the
 // ShinyProxyApps in its namespace on every node.
@@ -231,7 +289,7 @@ func prePullFinding(app *pipeline.Resource, sev finding.Severity, field, format 
 // capImages keeps at most max-images images: those most apps run, then by
 // reference; the others are named in a warning at the target.
 func capImages(t *document.Document, spec map[string]any, images []prePullImage) ([]prePullImage, []finding.Finding) {
-	limit, ok := types.PrePullerMaxImages(spec)
+	limit, ok := PrePullerMaxImages(spec)
 	if !ok || limit < 1 || int64(len(images)) <= limit {
 		return images, nil
 	}
@@ -256,7 +314,7 @@ func capImages(t *document.Document, spec map[string]any, images []prePullImage)
 // Intervals are multiples of refresh from Go's zero time (for 24h, from
 // midnight UTC), so every run within one renders the same.
 func refreshStamp(spec map[string]any, images []prePullImage, now time.Time) string {
-	every := types.PrePullerRefresh(spec)
+	every := PrePullerRefresh(spec)
 	if every == 0 || !slices.ContainsFunc(images, func(i prePullImage) bool { return image.MovingTag(i.ref) }) {
 		return ""
 	}

@@ -2,11 +2,13 @@
 // every target: the merged ShinyProxy configuration, the PrePuller's
 // DaemonSet, and so on. Workflows are pure (the engine's result in, desired
 // state out, no I/O), so that `laiki render`, `laiki apply` and the reconcile
-// loop share them. Each workflow is a file that registers itself: its target
-// type, the workflows it runs after (After; by name where nothing orders
-// them), the kinds it makes, and, for `laiki explain`, the values it sets.
-// The desired state of an external resource is a Go type the workflow and
-// its provisioner (reconcile) share.
+// loop share them. A type is its Go type in engine/api and one file here
+// that registers, from init, everything else about it: its document type
+// (engine/types: schema, binding, the target's settings key and its check)
+// and its workflow (target type, the workflows it runs after, by name where
+// nothing orders them, the kinds it makes, and, for `laiki explain`, the
+// values it sets). The desired state of an external resource is a Go type
+// the workflow and its provisioner (reconcile) share.
 package workflow
 
 import (

@@ -1,17 +1,18 @@
-package types
+package workflow_test
 
 import (
 	"strings"
 	"testing"
 
 	"github.com/laiki-platform/laiki/engine/image"
+	"github.com/laiki-platform/laiki/engine/types"
 )
 
 // A PrePuller's refresh is a duration of an hour or more (a shorter one
 // would have every node ask the registries again and again), and
 // max-images at least one.
 func TestPrePullerSpecChecks(t *testing.T) {
-	pp, _ := Target("PrePuller")
+	pp, _ := types.Target("PrePuller")
 	for _, c := range []struct {
 		spec map[string]any
 		want string
@@ -68,7 +69,7 @@ func TestRunnableImage(t *testing.T) {
 
 // pre-pull is an app's true or false.
 func TestPrePullAppKey(t *testing.T) {
-	app, _ := Resource("ShinyProxyApp")
+	app, _ := types.Resource("ShinyProxyApp")
 	for v, want := range map[any]string{false: "", true: "", "no": "pre-pull must be true or false"} {
 		var got []string
 		for _, p := range app.Schema.Check(map[string]any{"id": "a", "container-image": "a", "pre-pull": v}) {

@@ -1,8 +1,11 @@
-package types
+package workflow_test
 
 import (
 	"strings"
 	"testing"
+
+	"github.com/laiki-platform/laiki/engine/types"
+	"github.com/laiki-platform/laiki/engine/workflow"
 )
 
 // A name the platform's prefix lengthens may be one character (team-a/b is
@@ -10,16 +13,16 @@ import (
 // and ECR's current pattern (__ and runs of dashes join words).
 func TestEcrNames(t *testing.T) {
 	for name, ok := range map[string]bool{"b": true, "a__b": true, "a--b": true, "A": false, "-a": false, "a/": false, strings.Repeat("a", 257): false} {
-		if got := CheckEcrNamePart(name) == ""; got != ok {
-			t.Errorf("part %q: valid %v, want %v (%s)", name, got, ok, CheckEcrNamePart(name))
+		if got := workflow.CheckEcrNamePart(name) == ""; got != ok {
+			t.Errorf("part %q: valid %v, want %v (%s)", name, got, ok, workflow.CheckEcrNamePart(name))
 		}
 	}
 	for name, ok := range map[string]bool{"team-a/b": true, "b": false, "team-a//b": false} {
-		if got := CheckEcrName(name) == ""; got != ok {
+		if got := workflow.CheckEcrName(name) == ""; got != ok {
 			t.Errorf("name %q: valid %v, want %v", name, got, ok)
 		}
 	}
-	rt, _ := Resource("AwsEcrRepository")
+	rt, _ := types.Resource("AwsEcrRepository")
 	if ps := rt.Schema.Check(map[string]any{"name": "b"}); len(ps) != 0 {
 		t.Errorf("a one-character name is refused: %+v", ps)
 	}
@@ -31,7 +34,7 @@ func TestEcrNames(t *testing.T) {
 // laiki-ecr is checked as ECR and Laiki read it: the platform may exempt a
 // few tags from immutability with ECR's wildcards, never every tag.
 func TestEcrSettings(t *testing.T) {
-	sp, _ := Target("ShinyProxy")
+	sp, _ := types.Target("ShinyProxy")
 	check := func(ecr map[string]any) []string {
 		var out []string
 		for _, p := range sp.Problems(map[string]any{"fqdn": "a.example.com", "laiki-ecr": ecr}) {

@@ -1,4 +1,4 @@
-package types
+package workflow_test
 
 import (
 	"strings"
@@ -6,10 +6,11 @@ import (
 
 	"github.com/laiki-platform/laiki/engine/finding"
 	"github.com/laiki-platform/laiki/engine/schema"
+	"github.com/laiki-platform/laiki/engine/types"
 )
 
 func TestSchemasFromGoTypes(t *testing.T) {
-	app, _ := Resource("ShinyProxyApp")
+	app, _ := types.Resource("ShinyProxyApp")
 	f := app.Schema.Fields
 	for key, want := range map[string]schema.ValueType{
 		"id": schema.String, "container-cpu-limit": schema.Quantity, "container-env": schema.StringMap, "container-cmd": schema.StringList,
@@ -30,7 +31,7 @@ func TestSchemasFromGoTypes(t *testing.T) {
 }
 
 func TestSchemaCheck(t *testing.T) {
-	app, _ := Resource("ShinyProxyApp")
+	app, _ := types.Resource("ShinyProxyApp")
 	ps := app.Schema.Check(map[string]any{
 		"id": "../x", "container-cpu-limit": "lots", "access-groups": []any{"a", int64(1)},
 		"crane-data-repository": map[string]any{"mount-read-only": "yes", "colour": "red"},
@@ -99,7 +100,7 @@ var shinyProxyKeys = map[string]bool{
 var laikiAppKeys = map[string]bool{"crane-data-repository": true, "pre-pull": true}
 
 func TestSchemaIsShinyProxys(t *testing.T) {
-	app, _ := Resource("ShinyProxyApp")
+	app, _ := types.Resource("ShinyProxyApp")
 	for key, expression := range shinyProxyKeys {
 		f, ok := app.Schema.Fields[key]
 		switch {
@@ -132,7 +133,7 @@ func TestSchemaIsShinyProxys(t *testing.T) {
 // Every spelling Spring binds to a key is read as the key; data (the names
 // of container-env) never is; two spellings of one key are refused.
 func TestCanonicalize(t *testing.T) {
-	app, _ := Resource("ShinyProxyApp")
+	app, _ := types.Resource("ShinyProxyApp")
 	spec := map[string]any{
 		"ID": "a", "containerPrivileged": true, "container_volumes": []any{"/:/host"}, "Kubernetes-Pod-Patches": "x",
 		"CONTAINER-IMAGE": "img", "container-env": map[string]any{"containerPrivileged": "data", "My_Var": "1"},
@@ -174,25 +175,25 @@ func TestCanonicalize(t *testing.T) {
 // Every target type takes laiki-kubernetes-namespace, and only a name
 // Kubernetes takes for a namespace, at the key itself.
 func TestKubernetesNamespaceKey(t *testing.T) {
-	for _, name := range TargetNames() {
-		tt, _ := Target(name)
+	for _, name := range types.TargetNames() {
+		tt, _ := types.Target(name)
 		for value, wantErr := range map[any]bool{"shinyproxy": false, "team-a-apps": false, "ShinyProxy": true, "a_b": true, "-a": true, int64(5): true,
 			strings.Repeat("a", 64): true} {
 			var errs []string
-			for _, p := range tt.Schema.Check(map[string]any{KubernetesNamespaceKey: value}) {
+			for _, p := range tt.Schema.Check(map[string]any{types.KubernetesNamespaceKey: value}) {
 				if p.Severity == finding.Error {
 					errs = append(errs, strings.Join(p.Path, ".")+": "+p.Message)
 				}
 			}
-			if wantErr != (len(errs) == 1) || (wantErr && !strings.HasPrefix(errs[0], KubernetesNamespaceKey+": ")) {
-				t.Errorf("%s with %s %v: %v", name, KubernetesNamespaceKey, value, errs)
+			if wantErr != (len(errs) == 1) || (wantErr && !strings.HasPrefix(errs[0], types.KubernetesNamespaceKey+": ")) {
+				t.Errorf("%s with %s %v: %v", name, types.KubernetesNamespaceKey, value, errs)
 			}
 		}
 	}
-	if got := KubernetesNamespace(map[string]any{KubernetesNamespaceKey: "apps"}); got != "apps" {
+	if got := types.KubernetesNamespace(map[string]any{types.KubernetesNamespaceKey: "apps"}); got != "apps" {
 		t.Errorf("KubernetesNamespace: %q", got)
 	}
-	if got := KubernetesNamespace(map[string]any{}); got != "" {
+	if got := types.KubernetesNamespace(map[string]any{}); got != "" {
 		t.Errorf("KubernetesNamespace of a spec without it: %q", got)
 	}
 }
