@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 
+	"gopkg.in/yaml.v3"
+
 	"github.com/laiki-platform/laiki/engine/api/v1alpha1"
 	"github.com/laiki-platform/laiki/engine/document"
 	"github.com/laiki-platform/laiki/engine/finding"
@@ -369,3 +371,59 @@ func joinPrefix(prefix, name string) string {
 	}
 	return strings.TrimSuffix(prefix, "/") + "/" + name
 }
+
+// The desired state of the AwsEcrRepository workflow's externals, one Go
+// type each, shared with the provisioner that makes them in AWS
+// (reconcile/ecr*.go reads them back with DecodeExternal): the keys below
+// are the rendered ones, which `laiki render` shows and the provisioner
+// reads, so the two cannot drift apart.
+
+// EcrRepository is the desired state of one ECR repository.
+type EcrRepository struct {
+	Name             string            `json:"repository-name"`
+	Region           string            `json:"region"`
+	RegistryID       string            `json:"registry-id"`
+	NamePrefix       string            `json:"name-prefix"`
+	TagMutability    string            `json:"image-tag-mutability"`
+	Exclusions       []string          `json:"image-tag-mutability-exclusion-filters"`
+	Scanning         EcrScanning       `json:"image-scanning-configuration"`
+	Encryption       EcrEncryption     `json:"encryption-configuration"`
+	LifecyclePolicy  string            `json:"lifecycle-policy"`
+	RepositoryPolicy string            `json:"repository-policy"`
+	OnDelete         string            `json:"on-delete"`
+	Adopt            string            `json:"adopt"`
+	AdoptRequested   bool              `json:"adopt-requested"`
+	DeleteAdopted    bool              `json:"delete-adopted"`
+	Tags             map[string]string `json:"tags"`
+}
+
+// EcrScanning is a repository's image scanning configuration.
+type EcrScanning struct {
+	ScanOnPush bool `json:"scan-on-push"`
+}
+
+// EcrEncryption is a repository's (or template's) encryption: AES256, or
+// KMS with a key.
+type EcrEncryption struct {
+	Type   string `json:"encryption-type"`
+	KMSKey string `json:"kms-key"`
+}
+
+// EcrCreationTemplate is the desired state of a target's repository
+// creation template.
+type EcrCreationTemplate struct {
+	Prefix           string        `json:"prefix"`
+	Region           string        `json:"region"`
+	RegistryID       string        `json:"registry-id"`
+	AppliedFor       []string      `json:"applied-for"`
+	CustomRoleArn    string        `json:"custom-role-arn"`
+	TagMutability    string        `json:"image-tag-mutability"`
+	Exclusions       []string      `json:"image-tag-mutability-exclusion-filters"`
+	Encryption       EcrEncryption `json:"encryption-configuration"`
+	LifecyclePolicy  string        `json:"lifecycle-policy"`
+	RepositoryPolicy string        `json:"repository-policy"`
+	Target           string        `json:"target"`
+}
+
+func (r *EcrRepository) node() *yaml.Node       { return presentNode(reflect.ValueOf(*r)) }
+func (t *EcrCreationTemplate) node() *yaml.Node { return presentNode(reflect.ValueOf(*t)) }

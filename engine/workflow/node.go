@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"reflect"
 	"slices"
 	"strconv"
+	"strings"
 
 	"gopkg.in/yaml.v3"
 
@@ -219,4 +221,30 @@ func clone(n *yaml.Node) *yaml.Node {
 		c.Content = append(c.Content, clone(e))
 	}
 	return c
+}
+
+// presentNode renders a desired state as the mapping of its JSON keys, in
+// the order of its fields, without the values that say nothing ("", false,
+// an empty list or map): its keys are spelled once, in its tags, for the
+// render and for the provisioner that reads it back.
+func presentNode(v reflect.Value) *yaml.Node {
+	n := mapping()
+	for i := range v.NumField() {
+		key, _, _ := strings.Cut(v.Type().Field(i).Tag.Get("json"), ",")
+		f := v.Field(i)
+		if key == "" || key == "-" || f.IsZero() || ((f.Kind() == reflect.Slice || f.Kind() == reflect.Map) && f.Len() == 0) {
+			continue
+		}
+		var value *yaml.Node
+		switch f.Kind() {
+		case reflect.Struct:
+			value = presentNode(f)
+		case reflect.Map:
+			value = sortedMapping(f.Interface().(map[string]string), str)
+		default:
+			value = node(f.Interface())
+		}
+		n.Content = append(n.Content, str(key), value)
+	}
+	return n
 }

@@ -12,6 +12,7 @@
 package workflow
 
 import (
+	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
@@ -453,4 +454,17 @@ func oversized(t *document.Document, out *Target) []finding.Finding {
 				kind, t.Namespace, t.Name, len(raw), MaxObjectBytes)})
 	}
 	return fs
+}
+
+// DecodeExternal reads an External's desired state into the Go type of its
+// kind (EcrRepository, EcrCreationTemplate).
+func DecodeExternal(x External, v any) error {
+	raw, err := json.Marshal(x.Desired)
+	if err == nil {
+		err = json.Unmarshal(raw, v)
+	}
+	if err != nil {
+		return fmt.Errorf("desired state: %w", err)
+	}
+	return nil
 }
