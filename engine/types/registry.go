@@ -12,11 +12,10 @@ package types
 
 import (
 	"fmt"
-	"maps"
 	"regexp"
 	"slices"
-	"sync"
 
+	"github.com/laiki-platform/laiki/engine/internal/registry"
 	"github.com/laiki-platform/laiki/engine/schema"
 )
 
@@ -60,64 +59,33 @@ type ResourceType struct {
 }
 
 var (
-	mu        sync.RWMutex
-	targets   = map[string]*TargetType{}
-	resources = map[string]*ResourceType{}
+	targets   = registry.New[*TargetType]("target type")
+	resources = registry.New[*ResourceType]("resource type")
 )
 
 // RegisterTarget adds a target type; a second type of the same name is a
 // programming error.
-func RegisterTarget(t *TargetType) {
-	mu.Lock()
-	defer mu.Unlock()
-	if _, dup := targets[t.Name]; dup {
-		panic(fmt.Sprintf("target type %s registered twice", t.Name))
-	}
-	targets[t.Name] = t
-}
+func RegisterTarget(t *TargetType) { targets.Add(t.Name, t) }
 
 // RegisterResource adds a resource type.
 func RegisterResource(r *ResourceType) {
-	mu.Lock()
-	defer mu.Unlock()
-	if _, dup := resources[r.Name]; dup {
-		panic(fmt.Sprintf("resource type %s registered twice", r.Name))
-	}
 	if r.IdentityKey == "" || r.Schema == nil {
 		panic(fmt.Sprintf("resource type %s needs an identity key and a schema", r.Name))
 	}
-	resources[r.Name] = r
+	resources.Add(r.Name, r)
 }
 
 // Target looks up a target type.
-func Target(name string) (*TargetType, bool) {
-	mu.RLock()
-	defer mu.RUnlock()
-	t, ok := targets[name]
-	return t, ok
-}
+func Target(name string) (*TargetType, bool) { return targets.Get(name) }
 
 // Resource looks up a resource type.
-func Resource(name string) (*ResourceType, bool) {
-	mu.RLock()
-	defer mu.RUnlock()
-	r, ok := resources[name]
-	return r, ok
-}
+func Resource(name string) (*ResourceType, bool) { return resources.Get(name) }
 
 // TargetNames lists the registered target types, sorted.
-func TargetNames() []string {
-	mu.RLock()
-	defer mu.RUnlock()
-	return slices.Sorted(maps.Keys(targets))
-}
+func TargetNames() []string { return targets.Names() }
 
 // ResourceNames lists the registered resource types, sorted.
-func ResourceNames() []string {
-	mu.RLock()
-	defer mu.RUnlock()
-	return slices.Sorted(maps.Keys(resources))
-}
+func ResourceNames() []string { return resources.Names() }
 
 // Problems are a target spec's problems that its schema cannot express: the
 // target type's own check, and the checks of the settings that the resource
@@ -154,11 +122,10 @@ func SettingsKeys(targetType string) []string {
 // settingsOf lists the resource types with settings on a target type, by
 // name.
 func settingsOf(targetType string) []*ResourceType {
-	mu.RLock()
-	defer mu.RUnlock()
+	all, _ := resources.All()
 	var out []*ResourceType
-	for _, name := range slices.Sorted(maps.Keys(resources)) {
-		if r := resources[name]; r.Settings != "" && r.Binds(targetType) {
+	for _, r := range all {
+		if r.Settings != "" && r.Binds(targetType) {
 			out = append(out, r)
 		}
 	}

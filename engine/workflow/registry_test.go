@@ -9,11 +9,11 @@ import (
 // orders them; a cycle, a name not registered and a second registration
 // of one name are programming errors, said at once.
 func TestRunOrder(t *testing.T) {
-	ws := map[string]*Workflow{
-		"a": {Name: "a", After: []string{"c"}},
-		"b": {Name: "b"},
-		"c": {Name: "c"},
-		"d": {Name: "d", After: []string{"a", "b"}},
+	ws := []*Workflow{
+		{Name: "d", After: []string{"a", "b"}},
+		{Name: "a", After: []string{"c"}},
+		{Name: "b"},
+		{Name: "c"},
 	}
 	var got []string
 	for _, w := range runOrder(ws) {
@@ -22,9 +22,9 @@ func TestRunOrder(t *testing.T) {
 	if want := []string{"b", "c", "a", "d"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("order %v, want %v", got, want)
 	}
-	for name, bad := range map[string]map[string]*Workflow{
-		"cycle":   {"a": {Name: "a", After: []string{"b"}}, "b": {Name: "b", After: []string{"a"}}},
-		"unknown": {"a": {Name: "a", After: []string{"z"}}},
+	for name, bad := range map[string][]*Workflow{
+		"cycle":   {{Name: "a", After: []string{"b"}}, {Name: "b", After: []string{"a"}}},
+		"unknown": {{Name: "a", After: []string{"z"}}},
 	} {
 		func() {
 			defer func() {

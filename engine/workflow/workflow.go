@@ -25,6 +25,7 @@ import (
 
 	"github.com/laiki-platform/laiki/engine/document"
 	"github.com/laiki-platform/laiki/engine/finding"
+	"github.com/laiki-platform/laiki/engine/internal/registry"
 	"github.com/laiki-platform/laiki/engine/kube"
 	"github.com/laiki-platform/laiki/engine/pipeline"
 	"github.com/laiki-platform/laiki/engine/types"
@@ -56,37 +57,35 @@ type Workflow struct {
 }
 
 var (
-	registryMu sync.RWMutex
-	registered = map[string]*Workflow{}
-	inOrder    []*Workflow // all registered, in run order; nil after a Register
+	registered = registry.New[*Workflow]("workflow")
+	orderMu    sync.Mutex
+	inOrder    []*Workflow // in run order, for the registry's version orderOf
+	orderOf    = -1
 )
 
 // Register adds a workflow; a second one of the same name is a programming
 // error.
-func Register(w *Workflow) {
-	registryMu.Lock()
-	defer registryMu.Unlock()
-	if _, dup := registered[w.Name]; dup {
-		panic(fmt.Sprintf("workflow %s registered twice", w.Name))
-	}
-	registered[w.Name] = w
-	inOrder = nil
-}
+func Register(w *Workflow) { registered.Add(w.Name, w) }
 
 // Workflows lists every registered workflow in the order they run: each
 // after those its After names, and by name where nothing orders them.
 func Workflows() []*Workflow {
-	registryMu.Lock()
-	defer registryMu.Unlock()
-	if inOrder == nil {
-		inOrder = runOrder(registered)
+	all, version := registered.All()
+	orderMu.Lock()
+	defer orderMu.Unlock()
+	if version != orderOf {
+		inOrder, orderOf = runOrder(all), version
 	}
 	return inOrder
 }
 
 // runOrder sorts workflows topologically by After, ties by name. A cycle or
 // an unknown name is a programming error, found on the first render.
-func runOrder(ws map[string]*Workflow) []*Workflow {
+func runOrder(list []*Workflow) []*Workflow {
+	ws := map[string]*Workflow{}
+	for _, w := range list {
+		ws[w.Name] = w
+	}
 	waiting := map[string]int{}
 	next := map[string][]string{}
 	for _, name := range slices.Sorted(maps.Keys(ws)) {
@@ -118,11 +117,11 @@ func runOrder(ws map[string]*Workflow) []*Workflow {
 	if len(out) != len(ws) {
 		panic(fmt.Sprintf("workflows run after each other in a cycle: ran %v of %d", out, len(ws)))
 	}
-	list := make([]*Workflow, len(out))
+	ordered := make([]*Workflow, len(out))
 	for i, name := range out {
-		list[i] = ws[name]
+		ordered[i] = ws[name]
 	}
-	return list
+	return ordered
 }
 
 // Kinds lists every kind any workflow makes, as "apiVersion kind", sorted.
