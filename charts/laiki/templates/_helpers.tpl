@@ -85,3 +85,23 @@ in every namespace, or in each of .Values.namespaces. */ -}}
   resources: [pods]
   verbs: [get, list, watch]
 {{- end -}}
+
+{{/*
+The plural names of Laiki's kinds, read from the chart's CRDs (made from the
+Go types in engine/api), so that a kind added there is in the roles without
+an edit here: (list . category suffix) gives those in the category ("" for
+all) with the suffix ("/status") as a YAML flow list.
+*/}}
+{{- define "laiki.kinds" -}}
+{{- $root := index . 0 -}}
+{{- $category := index . 1 -}}
+{{- $suffix := index . 2 -}}
+{{- $out := list -}}
+{{- range $path, $_ := $root.Files.Glob "crds/laiki.io_*.yaml" -}}
+{{- $names := ($root.Files.Get $path | fromYaml).spec.names -}}
+{{- if or (not $category) (has $category ($names.categories | default list)) -}}
+{{- $out = append $out (printf "%s%s" $names.plural $suffix) -}}
+{{- end -}}
+{{- end -}}
+{{- $out | toJson -}}
+{{- end -}}

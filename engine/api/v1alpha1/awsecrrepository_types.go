@@ -23,7 +23,7 @@ type AwsEcrRepositorySpec struct {
 // AwsEcrRepository is an ECR repository a team asks for.
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
-// +kubebuilder:resource:shortName=ecr,categories=laiki
+// +kubebuilder:resource:shortName=ecr,categories=laiki;laiki-resources
 // +kubebuilder:printcolumn:name="Repository",type=string,JSONPath=`.spec.name`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 type AwsEcrRepository struct {

@@ -166,7 +166,7 @@ type CraneAccess struct {
 // ShinyProxyApp is one ShinyProxy app of a team, bound to a ShinyProxy target.
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
-// +kubebuilder:resource:shortName=spapp;spapps,categories=laiki
+// +kubebuilder:resource:shortName=spapp;spapps,categories=laiki;laiki-resources
 // +kubebuilder:printcolumn:name="Target",type=string,JSONPath=`.spec.targetName`
 // +kubebuilder:printcolumn:name="Image",type=string,JSONPath=`.spec.container-image`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
