@@ -224,7 +224,7 @@ type wanted struct {
 	templates []*EcrTemplateDesired
 }
 
-// Reconcile implements Registry: per registry, one listing; each desired
+// Reconcile implements Provisioner: per registry, one listing; each desired
 // repository created, claimed (adopted only where the platform allows) or
 // corrected; the creation templates kept; and the repositories Laiki made
 // that no resource wants retired, as recorded in the cluster so that a

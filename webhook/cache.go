@@ -28,8 +28,8 @@ type judgment struct {
 	spec any
 }
 
-// cacheable: a judgment with an error finding is not kept, as engine's
-// Decisions does not keep one: a policy that timed out or failed may not do
+// cacheable: a judgment with an error finding is not kept, as the
+// pipeline's Decisions does not keep one: a policy that timed out or failed may not do
 // so again, and a refusal for an error is cheap to make anew.
 func (j *judgment) cacheable() bool {
 	for _, f := range j.v.Findings {

@@ -44,17 +44,21 @@ func Owner(cfg *source.Config, obj *unstructured.Unstructured) document.SourceRe
 		}
 		return document.SourceRef{Name: name, Role: source.RoleTeam}
 	}
-	if _, resource := resourceKinds()[obj.GetKind()]; resource {
-		return document.SourceRef{Name: Source, Role: source.RoleTeam}
+	// Fail closed: only the kinds only the platform may write are the
+	// platform's; any other (a resource, or a kind this program does not
+	// know) is judged as a team's.
+	if platformKinds()[obj.GetKind()] {
+		return document.SourceRef{Name: Source, Role: source.RolePlatform}
 	}
-	return document.SourceRef{Name: Source, Role: source.RolePlatform}
+	return document.SourceRef{Name: Source, Role: source.RoleTeam}
 }
 
-func resourceKinds() map[string]bool {
-	out := map[string]bool{}
-	for _, n := range types.ResourceNames() {
-		r, _ := types.Resource(n)
-		out[r.Kind] = true
+// platformKinds are the kinds of pre-processors and targets.
+func platformKinds() map[string]bool {
+	out := map[string]bool{kube.PreProcessorKind: true}
+	for _, n := range types.TargetNames() {
+		t, _ := types.Target(n)
+		out[t.Kind] = true
 	}
 	return out
 }

@@ -11,7 +11,7 @@ import (
 )
 
 // A team reaches only what the platform allows, however it spells a key:
-// the keys of a spec its component binds with relaxed names (types.Schema
+// the keys of a spec its component binds with relaxed names (schema.Schema
 // Bound) are read in their canonical spelling before schema checks,
 // pre-processors and governance, and a key Laiki does not know is an error
 // from a team (ShinyProxy may bind it, past every rule) unless the platform

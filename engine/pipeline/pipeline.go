@@ -7,7 +7,7 @@
 // The stages up to binding build an Index (index.go), which nothing changes
 // after; the verdicts are given against it (Run, or Index.Admit for one
 // document) and merged into the Result once. The engine's other packages
-// are below it (document, source, types, schema, policy) or read its
+// are below it (document, source, types, schema, policy, kube) or read its
 // Result (workflow, report, plan).
 //
 // Nothing here stops at the first problem: every stage records findings, and
@@ -17,6 +17,7 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"runtime"
@@ -359,13 +360,20 @@ func BuildIndex(ctx context.Context, opts Options) (*Index, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &res.Index, nil
+	// A copy, so that what the index does not hold (the documents' findings,
+	// the sources' files) is not kept alive with it.
+	x := res.Index
+	return &x, nil
 }
 
 // index runs the stages before the verdicts: sources, documents, access
 // control, policies, targets, pre-processors, binding and identity. The
 // Index is complete, and frozen, when it returns.
 func index(ctx context.Context, opts Options) (*Result, error) {
+	if len(types.ResourceNames()) == 0 {
+		// Every document would be refused as of an unknown type.
+		return &Result{}, errors.New("no resource types are registered: a program that runs the pipeline links engine/workflow, where the types register")
+	}
 	if opts.Limits == (document.Limits{}) {
 		opts.Limits = document.DefaultLimits
 	}

@@ -266,6 +266,8 @@ func (f Field) checkObject(what, name string, path []string, v any, ps *[]Proble
 	return true
 }
 
+// Describe names a value for a message: its type and, for a scalar, the
+// value ("the string \"yes\"", "a list").
 func Describe(v any) string {
 	switch x := v.(type) {
 	case nil:

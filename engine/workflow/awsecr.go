@@ -81,7 +81,7 @@ func ecrPattern(s string) string {
 	return ""
 }
 
-// ecrSettings checks the platform's laiki-ecr as ECR and Laiki will read
+// checkEcrSettings checks the platform's laiki-ecr as ECR and Laiki will read
 // it, so that a wrong value is an error at its line rather than a failure
 // in AWS on every run.
 func checkEcrSettings(v any) []schema.Problem {

@@ -345,7 +345,7 @@ func appFinding(t *document.Document, r *pipeline.Resource, e crdError) finding.
 }
 
 // setBy returns the pre-processor that last set a field of the app's spec
-// (as admission.Change records it), when it is not the app's own.
+// (as policy.Change records it), when it is not the app's own.
 func setBy(r *pipeline.Resource, at []string) (*document.Document, string) {
 	var by *policy.Change
 	for i := range r.Changes {

@@ -101,7 +101,7 @@ const DefaultHelperImage = "busybox:1.36.1-musl"
 //     back only itself;
 //   - pulling another image than the one that runs: an image with upper
 //     case in its repository is mapped the same way here and in ShinyProxy's
-//     configuration (types.RunnableImage), and one no mapping makes valid is
+//     configuration (image.Runnable), and one no mapping makes valid is
 //     left out of both (the ShinyProxy workflow says so);
 //   - a tag pushed again never reaching the nodes: with refresh set, images
 //     whose tag can move are pulled with Always, and the pod template

@@ -148,7 +148,7 @@ warn contains {"msg": msg, "field": ["laiki-spec", "container-image"]} if {
 	msg := sprintf("container-image: %s has upper case letters, which Kubernetes refuses in a repository name (InvalidImageName): Laiki runs and pre-pulls %s; write that", [image, runnable_image(image)])
 }
 
-# What Laiki runs and pre-pulls for such an image (types.RunnableImage):
+# What Laiki runs and pre-pulls for such an image (image.Runnable):
 # the name (registry and repository) lower-cased, the tag and digest as
 # written, since a tag is case sensitive. The lazy name ends where a tag or
 # digest can begin; a tag has no '/', so a registry's port is not one.

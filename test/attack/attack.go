@@ -10,6 +10,8 @@ import (
 
 	"github.com/laiki-platform/laiki/engine/schema"
 	"github.com/laiki-platform/laiki/engine/types"
+	// The types register with their workflows.
+	_ "github.com/laiki-platform/laiki/engine/workflow"
 )
 
 // PlatformKeys are the app keys only the platform may use, each with a

@@ -2,7 +2,8 @@
 // laiki.io, version v1alpha1): one kind per target type, one per resource
 // type, and PreProcessor. The Go types are the one source of the schemas:
 // controller-gen makes the CRDs from them, and the engine's spec checks are
-// read from the same types (engine/types).
+// read from the same types (engine/schema's FromGoType, in each type's file
+// in engine/workflow).
 //
 // +kubebuilder:object:generate=true
 // +groupName=laiki.io

@@ -6,7 +6,7 @@ import (
 )
 
 // Struct tags `laiki:"..."` tell the engine's spec check what a Go type
-// cannot say (see types.FromGoType): required, string-or-list, map, list,
+// cannot say (see schema.FromGoType): required, string-or-list, map, list,
 // strict, object-only, quantity, boolean, expression.
 
 // ShinyProxyAppSpec is one ShinyProxy app (an entry of proxy.specs), plus
