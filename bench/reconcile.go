@@ -175,6 +175,19 @@ func measureReconciles(ctx context.Context, r *reconcile.Reconciler, p *platform
 	}
 	f.Change, f.ChangeFetch = run.Duration, run.Fetch
 	heap()
+	if file := os.Getenv("LAIKI_BENCH_HEAPPROFILE"); file != "" {
+		// What the reconciler keeps between two runs.
+		out, err := os.Create(file)
+		if err != nil {
+			return err
+		}
+		runtime.GC()
+		err = pprof.WriteHeapProfile(out)
+		out.Close()
+		if err != nil {
+			return err
+		}
+	}
 
 	writes.Store(0)
 	if run, err = r.Reconcile(ctx); err != nil {

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"sort"
@@ -272,7 +273,7 @@ func (a *Applier) applyOne(ctx context.Context, obj *unstructured.Unstructured) 
 		if a.live == nil {
 			a.live = map[string]*unstructured.Unstructured{}
 		}
-		a.live[objectKey(obj)] = live
+		a.live[objectKey(obj)] = observed(live)
 	}
 	op := OpUpdate
 	switch {
@@ -464,8 +465,30 @@ func Diff(before, after *unstructured.Unstructured) string {
 	return s
 }
 
-// Live returns an object as this Apply read it before writing (nil when it
-// did not exist or was not read).
+// Live returns what this Apply read of an object before writing: its
+// metadata (without managedFields), status and spec.selector, what the
+// checks of whether it serves read (nil when it did not exist or was not
+// read). The rest is not kept: a ShinyProxy resource's spec holds every app
+// of its target, and would stay in memory until the next run.
 func (a *Applier) Live(apiVersion, kind, namespace, name string) *unstructured.Unstructured {
 	return a.live[apiVersion+" "+kind+" "+namespace+"/"+name]
+}
+
+// observed is the part of a live object Live keeps.
+func observed(live *unstructured.Unstructured) *unstructured.Unstructured {
+	kept := &unstructured.Unstructured{Object: map[string]any{}}
+	for _, k := range []string{"apiVersion", "kind", "metadata", "status"} {
+		if v, ok := live.Object[k]; ok {
+			kept.Object[k] = v
+		}
+	}
+	if sel, ok, _ := unstructured.NestedFieldNoCopy(live.Object, "spec", "selector"); ok {
+		kept.Object["spec"] = map[string]any{"selector": sel}
+	}
+	if md, ok := kept.Object["metadata"].(map[string]any); ok {
+		md = maps.Clone(md)
+		delete(md, "managedFields")
+		kept.Object["metadata"] = md
+	}
+	return kept
 }
