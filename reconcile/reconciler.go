@@ -78,7 +78,9 @@ type Reconciler struct {
 
 // Run is what one reconcile found and did.
 type Run struct {
-	Result  *pipeline.Result
+	Result *pipeline.Result
+	// Desired is the desired state; once applied, each target's objects
+	// are only their identities (Desired.Shed).
 	Desired *workflow.Desired
 	Outcome *Outcome
 	// External lists what the provisioners did (ECR repositories).
@@ -259,6 +261,9 @@ func (r *Reconciler) applyDesired(ctx context.Context, run *Run, never []string)
 	if err != nil {
 		return err
 	}
+	// The objects are converted: from here on the run reads only which
+	// objects the targets have (serving), not their rendered trees.
+	run.Desired.Shed()
 	run.Outcome = r.Applier.Apply(ctx, objs)
 	run.External = r.externals(ctx, run.Desired.External, run.Result)
 	if !r.Applier.DryRun {

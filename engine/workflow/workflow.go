@@ -467,3 +467,32 @@ func DecodeExternal(x External, v any) error {
 	}
 	return nil
 }
+
+// Shed drops the content of every target's configuration and objects and
+// keeps each object's identity (apiVersion, kind, metadata.name and
+// namespace): what a caller that has converted the objects for applying
+// still reads, without keeping every app's rendered tree alive while it
+// applies.
+func (d *Desired) Shed() {
+	for _, t := range d.Targets {
+		t.Config = Ordered{}
+		for i, o := range t.Objects {
+			id := mapping()
+			for _, key := range []string{"apiVersion", "kind"} {
+				if v := get(o.Node, key); v != nil {
+					set(id, key, v)
+				}
+			}
+			if md := get(o.Node, "metadata"); md != nil {
+				kept := mapping()
+				for _, key := range []string{"name", "namespace"} {
+					if v := get(md, key); v != nil {
+						set(kept, key, v)
+					}
+				}
+				set(id, "metadata", kept)
+			}
+			t.Objects[i] = Ordered{id}
+		}
+	}
+}

@@ -455,3 +455,40 @@ func TestFindingsOnlyRender(t *testing.T) {
 		}
 	}
 }
+
+// Shed keeps which objects each target has, not their content.
+func TestShedKeepsIdentities(t *testing.T) {
+	_, d := platform(t, app("sp", "apps", "one", "nginx:1"))
+	var before []string
+	for _, tg := range d.Targets {
+		for _, o := range tg.Objects {
+			before = append(before, identity(o))
+		}
+	}
+	d.Shed()
+	var after []string
+	for _, tg := range d.Targets {
+		if tg.Config.Node != nil {
+			t.Errorf("%s kept its configuration", tg.Name)
+		}
+		for _, o := range tg.Objects {
+			after = append(after, identity(o))
+			if len(o.Content) > 6 {
+				t.Errorf("%s kept more than its identity: %s", tg.Name, yamlOf(t, o))
+			}
+		}
+	}
+	if len(before) == 0 || strings.Join(before, ",") != strings.Join(after, ",") {
+		t.Errorf("identities %v, then %v", before, after)
+	}
+}
+
+func identity(o workflow.Ordered) string {
+	var m struct {
+		APIVersion, Kind string
+		Metadata         struct{ Name, Namespace string }
+	}
+	raw, _ := o.MarshalJSON()
+	_ = json.Unmarshal(raw, &m)
+	return m.APIVersion + " " + m.Kind + " " + m.Metadata.Namespace + "/" + m.Metadata.Name
+}
