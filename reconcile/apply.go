@@ -118,8 +118,9 @@ type Applier struct {
 
 	// live holds the objects as read before this Apply wrote them (their
 	// status is the components', which an apply does not change), for the
-	// serving check; by objectKey.
-	live map[string]*unstructured.Unstructured
+	// serving check; by objectKey. lastLive is the previous Apply's: an
+	// object whose resourceVersion has not moved since is that one still.
+	live, lastLive map[string]*unstructured.Unstructured
 
 	// applied remembers, per object, the digest of what was last found in
 	// force and the live resourceVersion then: the same desired object on
@@ -201,7 +202,7 @@ func objectKey(u *unstructured.Unstructured) string {
 // objects only.
 func (a *Applier) Apply(ctx context.Context, objs []*unstructured.Unstructured) *Outcome {
 	out := &Outcome{}
-	a.live = nil
+	a.live, a.lastLive = nil, a.live
 	type nsState struct {
 		missing bool // only in a dry run: it would be created
 		err     error
@@ -266,6 +267,9 @@ func change(obj *unstructured.Unstructured, op string, err error) Change {
 }
 
 func (a *Applier) applyOne(ctx context.Context, obj *unstructured.Unstructured) Change {
+	if a.unmoved(ctx, obj) {
+		return change(obj, OpUnchanged, nil) // as found in force last time, and nobody wrote since
+	}
 	live := &unstructured.Unstructured{}
 	live.SetGroupVersionKind(obj.GroupVersionKind())
 	err := a.Reader.Get(ctx, client.ObjectKeyFromObject(obj), live)
@@ -472,6 +476,30 @@ func Diff(before, after *unstructured.Unstructured) string {
 // of its target, and would stay in memory until the next run.
 func (a *Applier) Live(apiVersion, kind, namespace, name string) *unstructured.Unstructured {
 	return a.live[apiVersion+" "+kind+" "+namespace+"/"+name]
+}
+
+// unmoved reports whether obj is what was found in force last time on a
+// live object nobody has written since: its resourceVersion, read alone
+// (the object's metadata, not the object: a ShinyProxy resource holds every
+// app of its target), is the one remembered, and what was read of it then
+// is that version's, so it serves the serving check again.
+func (a *Applier) unmoved(ctx context.Context, obj *unstructured.Unstructured) bool {
+	key := objectKey(obj)
+	st, ok := a.applied[key]
+	last := a.lastLive[key]
+	if !ok || a.DryRun || last == nil || last.GetResourceVersion() != st.rv || st.digest != digestOf(obj) {
+		return false
+	}
+	meta := &metav1.PartialObjectMetadata{}
+	meta.SetGroupVersionKind(obj.GroupVersionKind())
+	if err := a.Reader.Get(ctx, client.ObjectKeyFromObject(obj), meta); err != nil || meta.GetResourceVersion() != st.rv {
+		return false
+	}
+	if a.live == nil {
+		a.live = map[string]*unstructured.Unstructured{}
+	}
+	a.live[key] = last
+	return true
 }
 
 // observed is the part of a live object Live keeps.
