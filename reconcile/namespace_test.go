@@ -3,8 +3,6 @@ package reconcile
 import (
 	"context"
 	"errors"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -12,31 +10,21 @@ import (
 
 	"github.com/laiki-platform/laiki/engine/api/v1alpha1"
 	"github.com/laiki-platform/laiki/engine/document"
-	"github.com/laiki-platform/laiki/engine/pipeline"
-	"github.com/laiki-platform/laiki/engine/source"
 	"github.com/laiki-platform/laiki/engine/workflow"
+	"github.com/laiki-platform/laiki/test/platformtest"
 )
 
 // A platform whose targets name their Kubernetes namespaces, apart from
 // their Laiki namespace Apps: ShinyProxy in shiny, the PrePuller in pulling.
 func chosenNamespaces(t *testing.T) *Run {
 	t.Helper()
-	dir := t.TempDir()
 	files := map[string]string{
 		"sp.yaml": "laiki-metadata: {target-type: ShinyProxy, name: sp, namespace: Apps}\nlaiki-spec:\n  laiki-kubernetes-namespace: shiny\n" +
 			"  fqdn: apps.example.com\n  image: openanalytics/shinyproxy:3.2.0\n  imagePullPolicy: IfNotPresent\n  proxy: {containerBackend: kubernetes}\n",
 		"puller.yaml": "laiki-metadata: {target-type: PrePuller, name: pull, namespace: Apps}\nlaiki-spec:\n  laiki-kubernetes-namespace: pulling\n",
 		"app.yaml":    "laiki-metadata: {resource-type: ShinyProxyApp, target-name: sp, target-namespace: Apps}\nlaiki-spec:\n  id: demo\n  container-image: registry.example.com/demo:1\n",
 	}
-	for name, text := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	res, err := pipeline.Run(context.Background(), pipeline.Options{Config: source.PathsConfig([]string{dir})})
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := platformtest.RunPaths(t, files)
 	if res.Failed() {
 		t.Fatalf("findings: %v", res.Findings)
 	}

@@ -2,8 +2,6 @@ package reconcile
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -14,16 +12,14 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
-	"github.com/laiki-platform/laiki/engine/pipeline"
-	"github.com/laiki-platform/laiki/engine/source"
 	"github.com/laiki-platform/laiki/engine/workflow"
+	"github.com/laiki-platform/laiki/test/platformtest"
 )
 
 // A PrePuller whose DaemonSet (in namespace pulling) pulls with its own
 // secret and the ShinyProxy target's.
 func pullSecretRun(t *testing.T) *Run {
 	t.Helper()
-	dir := t.TempDir()
 	files := map[string]string{
 		"sp.yaml": "laiki-metadata: {target-type: ShinyProxy, name: sp, namespace: apps}\nlaiki-spec:\n  laiki-kubernetes-namespace: shiny\n" +
 			"  fqdn: apps.example.com\n  image: openanalytics/shinyproxy:3.2.0\n  imagePullPolicy: IfNotPresent\n" +
@@ -32,15 +28,7 @@ func pullSecretRun(t *testing.T) *Run {
 			"  image-pull-secrets: [present, regcred]\n",
 		"app.yaml": "laiki-metadata: {resource-type: ShinyProxyApp, target-name: sp, target-namespace: apps}\nlaiki-spec:\n  id: demo\n  container-image: registry.example.com/demo:1\n",
 	}
-	for name, text := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	res, err := pipeline.Run(context.Background(), pipeline.Options{Config: source.PathsConfig([]string{dir})})
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := platformtest.RunPaths(t, files)
 	return &Run{Result: res, Desired: workflow.RenderAndJudge(res)}
 }
 

@@ -30,6 +30,17 @@ func Run(t testing.TB, files map[string]string) *pipeline.Result {
 	return RunConfig(t, filepath.Join(Tree(t, files), "laiki.yaml"))
 }
 
+// RunPaths writes files and runs the engine on their folder as one
+// platform path (laiki check PATH).
+func RunPaths(t testing.TB, files map[string]string) *pipeline.Result {
+	t.Helper()
+	res, err := pipeline.Run(context.Background(), pipeline.Options{Config: source.PathsConfig([]string{Tree(t, files)})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
 // RunConfig runs the engine on a sources file.
 func RunConfig(t testing.TB, file string) *pipeline.Result {
 	t.Helper()
