@@ -83,26 +83,9 @@ func TestObjectDocument(t *testing.T) {
 	slow := []any{"a\nb", "a\r\nb", "a\n", "\n", "\na", "a\n\n", "a \n b", map[string]any{"\n": 1.0}, map[string]any{"<<": map[string]any{"a": 1.0}, "b": "c"},
 		map[string]any{"<<": 1.0}, []any{map[string]any{"x": "\ny"}}}
 	rng := rand.New(rand.NewSource(1))
-	var random func(depth int) any
-	random = func(depth int) any {
-		switch r := rng.Intn(10); {
-		case r < 5 || depth > 4:
-			return tricky[rng.Intn(len(tricky))]
-		case r < 7:
-			l := make([]any, rng.Intn(4))
-			for i := range l {
-				l[i] = random(depth + 1)
-			}
-			return l
-		default:
-			m := map[string]any{}
-			for i := rng.Intn(5); i > 0; i-- {
-				k, _ := tricky[rng.Intn(len(tricky))].(string)
-				m[k] = random(depth + 1)
-			}
-			return m
-		}
-	}
+	random := randomValues(rng, randomShape{n: 10, leafBelow: 5, listBelow: 7, maxDepth: 4},
+		func() any { return tricky[rng.Intn(len(tricky))] },
+		func() string { k, _ := tricky[rng.Intn(len(tricky))].(string); return k })
 	deep := any("bottom")
 	for i := 0; i < 70; i++ {
 		deep = map[string]any{"d": deep}

@@ -138,25 +138,9 @@ func applyAt(doc any, path []string, op patchOp) (any, error) {
 func TestPatchAsCreatePatch(t *testing.T) {
 	rng := rand.New(rand.NewSource(7))
 	values := []any{nil, true, false, 0.0, 1.0, 2.5, 1e21, "", "x", "a/b", "~0", []any{}, []any{1.0, "a"}, map[string]any{}, map[string]any{"k": "v"}}
-	var random func(depth int) any
-	random = func(depth int) any {
-		switch r := rng.Intn(8); {
-		case r < 4 || depth > 3:
-			return values[rng.Intn(len(values))]
-		case r < 6:
-			l := make([]any, rng.Intn(4))
-			for i := range l {
-				l[i] = random(depth + 1)
-			}
-			return l
-		default:
-			m := map[string]any{}
-			for i := rng.Intn(5); i > 0; i-- {
-				m[[]string{"a", "b", "c", "x/y", "t~n", "container-env", ""}[rng.Intn(7)]] = random(depth + 1)
-			}
-			return m
-		}
-	}
+	random := randomValues(rng, randomShape{n: 8, leafBelow: 4, listBelow: 6, maxDepth: 3},
+		func() any { return values[rng.Intn(len(values))] },
+		func() string { return []string{"a", "b", "c", "x/y", "t~n", "container-env", ""}[rng.Intn(7)] })
 	// mutate changes a JSON value a little, as a pre-processor would.
 	var mutate func(v any) any
 	mutate = func(v any) any {
@@ -260,4 +244,35 @@ func TestPatchAsCreatePatch(t *testing.T) {
 
 func admissionResponse(patch []byte) admissionv1.AdmissionResponse {
 	return admissionv1.AdmissionResponse{Patch: patch}
+}
+
+// randomShape says how randomValues builds a value: of r := rng.Intn(n), a
+// leaf when r < leafBelow or deeper than maxDepth, a list of up to three
+// when r < listBelow, else a map of up to four keys.
+type randomShape struct{ n, leafBelow, listBelow, maxDepth int }
+
+// randomValues makes random JSON values of leaf() and key(), the same for
+// the same rng.
+func randomValues(rng *rand.Rand, s randomShape, leaf func() any, key func() string) func(depth int) any {
+	var random func(depth int) any
+	random = func(depth int) any {
+		switch r := rng.Intn(s.n); {
+		case r < s.leafBelow || depth > s.maxDepth:
+			return leaf()
+		case r < s.listBelow:
+			l := make([]any, rng.Intn(4))
+			for i := range l {
+				l[i] = random(depth + 1)
+			}
+			return l
+		default:
+			m := map[string]any{}
+			for i := rng.Intn(5); i > 0; i-- {
+				k := key()
+				m[k] = random(depth + 1)
+			}
+			return m
+		}
+	}
+	return random
 }
