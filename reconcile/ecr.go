@@ -7,8 +7,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
-	"sort"
+	"slices"
 	"sync"
 	"time"
 
@@ -245,11 +246,7 @@ func (e *Ecr) Reconcile(ctx context.Context, desired []workflow.External, dryRun
 			scopes[s.key()] = &wanted{scope: s, c: c}
 		}
 	}
-	keys := make([]string, 0, len(scopes))
-	for k := range scopes {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(scopes))
 	info := runInfo(ctx)
 	for _, k := range keys {
 		run := &ecrRun{e: e, c: scopes[k].c, scope: scopes[k].scope, mem: mem, dryRun: dryRun, now: e.now(), info: info, declared: declared(ctx)}

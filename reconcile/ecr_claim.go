@@ -3,7 +3,8 @@ package reconcile
 import (
 	"context"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -125,11 +126,7 @@ func describeTags(tags map[string]string) string {
 	if len(tags) == 0 {
 		return "no tags"
 	}
-	keys := make([]string, 0, len(tags))
-	for k := range tags {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(tags))
 	var kv []string
 	for _, k := range keys {
 		kv = append(kv, k+"="+tags[k])

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -56,11 +57,7 @@ func splitImage(image string) (repo, ref string) {
 
 func (r *ecrRun) lifecycleFingerprint(wk *repoWork, cur ecrtypes.Repository) string {
 	used := r.inUse(cur)
-	refs := make([]string, 0, len(used))
-	for ref := range used {
-		refs = append(refs, ref)
-	}
-	sort.Strings(refs)
+	refs := slices.Sorted(maps.Keys(used))
 	return digest(wk.d.LifecyclePolicy, refs)
 }
 

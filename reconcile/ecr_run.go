@@ -4,7 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -156,12 +157,7 @@ func (r *ecrRun) prefixes(sc *ecrScopeRecord, w *wanted) {
 	for _, t := range w.templates {
 		seen[t.Prefix] = true
 	}
-	list := make([]string, 0, len(seen))
-	for p := range seen {
-		list = append(list, p)
-	}
-	sort.Strings(list)
-	sc.Prefixes = list
+	sc.Prefixes = slices.Sorted(maps.Keys(seen))
 }
 
 // importTagged, on the first run with records, records the repositories
@@ -297,11 +293,7 @@ func (r *ecrRun) laikiTags(d *EcrDesired, rec *ecrRecord) map[string]string {
 }
 
 func tagList(m map[string]string) []ecrtypes.Tag {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(m))
 	out := make([]ecrtypes.Tag, 0, len(keys))
 	for _, k := range keys {
 		out = append(out, ecrtypes.Tag{Key: aws.String(k), Value: aws.String(m[k])})
@@ -465,11 +457,7 @@ func (p *problemSet) result() (merged map[string]ecrProblem, fresh, stale []stri
 	for k, v := range p.now {
 		merged[k] = v
 	}
-	keys := make([]string, 0, len(merged))
-	for k := range merged {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(merged))
 	for _, k := range keys {
 		v := merged[k]
 		if b, ok := p.before[k]; ok && b.Fingerprint == v.Fingerprint {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -56,11 +58,7 @@ func (r *ecrRun) templates(ctx context.Context, desired []*EcrTemplateDesired) [
 	for _, t := range desired {
 		byPrefix[t.Prefix] = append(byPrefix[t.Prefix], t)
 	}
-	prefixes := make([]string, 0, len(byPrefix))
-	for p := range byPrefix {
-		prefixes = append(prefixes, p)
-	}
-	sort.Strings(prefixes)
+	prefixes := slices.Sorted(maps.Keys(byPrefix))
 	var out []ExternalChange
 	for _, p := range prefixes {
 		if ts := byPrefix[p]; len(ts) > 1 {

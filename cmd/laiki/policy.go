@@ -5,9 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/open-policy-agent/opa/v1/cover"
@@ -196,11 +197,7 @@ func printTests(w io.Writer, report *policy.TestReport, verbose bool) error {
 		return nil
 	}
 	fmt.Fprintln(w, "\nCoverage of the policies by their tests:")
-	files := make([]string, 0, len(report.Coverage.Files))
-	for f := range report.Coverage.Files {
-		files = append(files, f)
-	}
-	sort.Strings(files)
+	files := slices.Sorted(maps.Keys(report.Coverage.Files))
 	for _, f := range files {
 		fr := report.Coverage.Files[f]
 		var missed []string

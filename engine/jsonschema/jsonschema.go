@@ -6,7 +6,8 @@ package jsonschema
 
 import (
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 
 	"github.com/laiki-platform/laiki/engine/document"
 	"github.com/laiki-platform/laiki/engine/schema"
@@ -190,11 +191,7 @@ func field(f schema.Field) Schema {
 	case schema.Object:
 		props := Schema{}
 		var required []string
-		names := make([]string, 0, len(f.Fields))
-		for k := range f.Fields {
-			names = append(names, k)
-		}
-		sort.Strings(names)
+		names := slices.Sorted(maps.Keys(f.Fields))
 		for _, k := range names {
 			sub := f.Fields[k]
 			s := field(sub)

@@ -2,6 +2,8 @@ package policy
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -156,11 +158,7 @@ func referred(pkg []string, refs [][]string) bool {
 // like deny, warn or violation but are not, so they never report.
 func nearMisses(parsed map[string]*ast.Module, platform map[string]bool) []finding.Finding {
 	var out []finding.Finding
-	files := make([]string, 0, len(parsed))
-	for f := range parsed {
-		files = append(files, f)
-	}
-	sort.Strings(files)
+	files := slices.Sorted(maps.Keys(parsed))
 	for _, file := range files {
 		mod := parsed[file]
 		pkg := packageName(mod)

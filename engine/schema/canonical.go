@@ -66,11 +66,7 @@ func (f Field) canonicalize(path []string, v any, idx map[string]map[string]stri
 		return
 	}
 	canon := idx[strings.Join(path, "\x00")]
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(m))
 	// Which keys of this map spell each known key.
 	spellings := map[string][]string{}
 	for _, k := range keys {

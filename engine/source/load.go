@@ -5,9 +5,10 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 
 	"golang.org/x/sync/errgroup"
@@ -160,11 +161,7 @@ func loadConfigMap(ctx context.Context, s *Source, l *Loaded, opts Options) erro
 	if err != nil {
 		return err
 	}
-	keys := make([]string, 0, len(data))
-	for k := range data {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(data))
 	for _, k := range keys {
 		path := "configmap/" + s.ConfigMap.Namespace + "/" + s.ConfigMap.Name + "/" + k
 		switch {

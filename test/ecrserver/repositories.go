@@ -2,7 +2,9 @@ package ecrserver
 
 import (
 	"fmt"
+	"maps"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -114,11 +116,7 @@ func tagsIn(v any) map[string]string {
 }
 
 func tagsOut(m map[string]string) []any {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(m))
 	out := []any{}
 	for _, k := range keys {
 		out = append(out, map[string]any{"Key": k, "Value": m[k]})
