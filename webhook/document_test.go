@@ -13,7 +13,6 @@ import (
 	"github.com/laiki-platform/laiki/engine/document"
 	"github.com/laiki-platform/laiki/engine/finding"
 	"github.com/laiki-platform/laiki/engine/kube"
-	"github.com/laiki-platform/laiki/engine/types"
 )
 
 // seen is what the engine reads of a document: every exported field.
@@ -61,16 +60,7 @@ func read(f func(map[string]any, document.SourceRef) (*document.Document, []find
 // breaks, control characters), and objects deep or large enough to take
 // the slow path.
 func TestObjectDocument(t *testing.T) {
-	var kinds []string
-	for _, n := range types.TargetNames() {
-		tt, _ := types.Target(n)
-		kinds = append(kinds, tt.Kind)
-	}
-	for _, n := range types.ResourceNames() {
-		rt, _ := types.Resource(n)
-		kinds = append(kinds, rt.Kind)
-	}
-	kinds = append(kinds, kube.PreProcessorKind, "NotLaiki")
+	kinds := append(cluster.Kinds(), "NotLaiki")
 
 	tricky := []any{nil, true, false, 0.0, math.Copysign(0, -1), 1.0, -3.0, 1.5, 0.1, 1e-5, 0.0001, 999999.0, 1e6, 1234567.0, 1 << 53, 1e21, 1e300, -1e6,
 		"", " ", "true", "True", "yes", "no", "on", "off", "y", "n", "null", "Null", "~", "0", "-0", "0x1F", "0o17", "017", "1_000", "1e3", ".5", "+1", ".inf", "-.Inf", ".nan",
