@@ -138,15 +138,16 @@ func digestOf(obj *unstructured.Unstructured) [32]byte {
 	return sha256.Sum256(raw)
 }
 
-// remember records that obj is in force in the live object of version rv.
-func (a *Applier) remember(obj *unstructured.Unstructured, rv string) {
+// remember records that the object of key, of that digest, is in force in
+// the live object of version rv.
+func (a *Applier) remember(key string, digest [32]byte, rv string) {
 	if a.DryRun || rv == "" {
 		return
 	}
 	if a.applied == nil {
 		a.applied = map[string]appliedState{}
 	}
-	a.applied[objectKey(obj)] = appliedState{digestOf(obj), rv}
+	a.applied[key] = appliedState{digest, rv}
 }
 
 // mayWrite reports whether the Applier works in a namespace.
@@ -267,7 +268,14 @@ func change(obj *unstructured.Unstructured, op string, err error) Change {
 }
 
 func (a *Applier) applyOne(ctx context.Context, obj *unstructured.Unstructured) Change {
-	if a.unmoved(ctx, obj) {
+	// The digest of the desired object, once: a ShinyProxy resource holds
+	// every app of its target. A dry run remembers nothing and needs none.
+	key := objectKey(obj)
+	var digest [32]byte
+	if !a.DryRun {
+		digest = digestOf(obj)
+	}
+	if a.unmoved(ctx, key, digest, obj) {
 		return change(obj, OpUnchanged, nil) // as found in force last time, and nobody wrote since
 	}
 	live := &unstructured.Unstructured{}
@@ -277,7 +285,7 @@ func (a *Applier) applyOne(ctx context.Context, obj *unstructured.Unstructured) 
 		if a.live == nil {
 			a.live = map[string]*unstructured.Unstructured{}
 		}
-		a.live[objectKey(obj)] = observed(live)
+		a.live[key] = observed(live)
 	}
 	op := OpUpdate
 	switch {
@@ -286,7 +294,7 @@ func (a *Applier) applyOne(ctx context.Context, obj *unstructured.Unstructured) 
 	case err != nil:
 		return change(obj, OpUpdate, err)
 	}
-	if st, ok := a.applied[objectKey(obj)]; ok && live != nil && !a.DryRun && st.rv == live.GetResourceVersion() && st.digest == digestOf(obj) {
+	if st, ok := a.applied[key]; ok && live != nil && !a.DryRun && st.rv == live.GetResourceVersion() && st.digest == digest {
 		return change(obj, OpUnchanged, nil) // as found in force last time, and nobody wrote since
 	}
 	opts := []client.ApplyOption{client.FieldOwner(FieldManager), client.ForceOwnership}
@@ -301,7 +309,7 @@ func (a *Applier) applyOne(ctx context.Context, obj *unstructured.Unstructured) 
 	case err != nil:
 		return change(obj, op, err)
 	case live != nil && SameObject(live, probe):
-		a.remember(obj, live.GetResourceVersion())
+		a.remember(key, digest, live.GetResourceVersion())
 		return change(obj, OpUnchanged, nil)
 	case a.DryRun:
 		c := change(obj, op, nil)
@@ -311,7 +319,7 @@ func (a *Applier) applyOne(ctx context.Context, obj *unstructured.Unstructured) 
 	result := obj.DeepCopy()
 	err = a.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(result), opts...)
 	if err == nil {
-		a.remember(obj, result.GetResourceVersion())
+		a.remember(key, digest, result.GetResourceVersion())
 	}
 	return change(obj, op, err)
 }
@@ -483,11 +491,10 @@ func (a *Applier) Live(apiVersion, kind, namespace, name string) *unstructured.U
 // (the object's metadata, not the object: a ShinyProxy resource holds every
 // app of its target), is the one remembered, and what was read of it then
 // is that version's, so it serves the serving check again.
-func (a *Applier) unmoved(ctx context.Context, obj *unstructured.Unstructured) bool {
-	key := objectKey(obj)
+func (a *Applier) unmoved(ctx context.Context, key string, digest [32]byte, obj *unstructured.Unstructured) bool {
 	st, ok := a.applied[key]
 	last := a.lastLive[key]
-	if !ok || a.DryRun || last == nil || last.GetResourceVersion() != st.rv || st.digest != digestOf(obj) {
+	if !ok || a.DryRun || last == nil || last.GetResourceVersion() != st.rv || st.digest != digest {
 		return false
 	}
 	meta := &metav1.PartialObjectMetadata{}
