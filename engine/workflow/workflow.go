@@ -70,10 +70,10 @@ func Register(w *Workflow) { registered.Add(w.Name, w) }
 // Workflows lists every registered workflow in the order they run: each
 // after those its After names, and by name where nothing orders them.
 func Workflows() []*Workflow {
-	all, version := registered.All()
 	orderMu.Lock()
 	defer orderMu.Unlock()
-	if version != orderOf {
+	if registered.Version() != orderOf {
+		all, version := registered.All()
 		inOrder, orderOf = runOrder(all), version
 	}
 	return inOrder

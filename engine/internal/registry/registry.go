@@ -52,6 +52,14 @@ func (r *Registry[T]) Names() []string {
 	return slices.Sorted(maps.Keys(r.entries))
 }
 
+// Version counts the entries added so far: what is derived from All stays
+// good while it does not move.
+func (r *Registry[T]) Version() int {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.version
+}
+
 // All lists the entries by name, with the registry's version.
 func (r *Registry[T]) All() ([]T, int) {
 	r.mu.RLock()

@@ -15,7 +15,7 @@ func TestRegistry(t *testing.T) {
 		t.Errorf("get two: %v %v", v, ok)
 	}
 	all, version := r.All()
-	if !reflect.DeepEqual(r.Names(), []string{"one", "two"}) || !reflect.DeepEqual(all, []int{1, 2}) || version != 2 {
+	if !reflect.DeepEqual(r.Names(), []string{"one", "two"}) || !reflect.DeepEqual(all, []int{1, 2}) || version != 2 || r.Version() != 2 {
 		t.Errorf("names %v, all %v, version %d", r.Names(), all, version)
 	}
 	defer func() {
