@@ -18,6 +18,11 @@ type platform struct {
 	Apps     int
 	Targets  int
 	Rejected int // apps Laiki rejects, as generated (those from another registry)
+	// The app files (relative to Dir) each tool must reject: conftest
+	// what the rules deny in the file as written, Laiki what they deny
+	// after the defaults pre-processor (which gives limits and turns
+	// privileged off).
+	LaikiRejects, ConftestRejects map[string]bool
 }
 
 // benchRules are the ten governance rules, the same text for Laiki and for
@@ -74,7 +79,7 @@ deny contains sprintf("container-env: %s looks like a secret; use a Secret", [k]
 
 // generate writes a platform of apps apps in repos team directories.
 func generate(root string, apps, repos, targets int) (*platform, error) {
-	p := &platform{Dir: root, Apps: apps, Targets: targets}
+	p := &platform{Dir: root, Apps: apps, Targets: targets, LaikiRejects: map[string]bool{}, ConftestRejects: map[string]bool{}}
 	write := func(rel, text string) error {
 		path := filepath.Join(root, rel)
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
@@ -117,11 +122,16 @@ func generate(root string, apps, repos, targets int) (*platform, error) {
 		}
 	}
 	for i := 0; i < apps; i++ {
-		text, rejected := appFile(i, namespaces[i%targets])
-		if rejected {
+		text, laikiRejects, conftestRejects := appFile(i, namespaces[i%targets])
+		rel := fmt.Sprintf("repo-%03d/apps/app-%05d.yaml", i%repos, i)
+		if laikiRejects {
 			p.Rejected++
+			p.LaikiRejects[rel] = true
 		}
-		if err := write(fmt.Sprintf("repo-%03d/apps/app-%05d.yaml", i%repos, i), text); err != nil {
+		if conftestRejects {
+			p.ConftestRejects[rel] = true
+		}
+		if err := write(rel, text); err != nil {
 			return nil, err
 		}
 	}
@@ -131,20 +141,22 @@ func generate(root string, apps, repos, targets int) (*platform, error) {
 
 // appFile is app i: most are clean; a realistic few are privileged (5%),
 // without limits (10%: Laiki's defaults give them one, conftest refuses
-// them), or from an unapproved registry (5%).
-func appFile(i int, ns string) (string, bool) {
+// them), or from an unapproved registry (5%). It says whether Laiki and
+// whether conftest must reject it.
+func appFile(i int, ns string) (text string, laikiRejects, conftestRejects bool) {
 	image := fmt.Sprintf("registry.example.com/team-%d/app-%05d:1.%d", i%37, i, i%9)
 	extra := "  container-memory-limit: 2Gi\n  container-cpu-request: 1\n"
-	rejected := false
 	switch {
 	case i%20 == 3:
 		// conftest refuses it; Laiki's override turns it off (with a warning).
 		extra += "  container-privileged: true\n"
+		conftestRejects = true
 	case i%10 == 5:
 		extra = "" // no limits: the defaults pre-processor sets them
+		conftestRejects = true
 	case i%20 == 7:
 		image = fmt.Sprintf("docker.io/someone/app-%05d:1", i)
-		rejected = true
+		laikiRejects, conftestRejects = true, true
 	}
 	return fmt.Sprintf(`laiki-metadata:
   resource-type: ShinyProxyApp
@@ -160,5 +172,5 @@ laiki-spec:
     LOG_LEVEL: info
   port: 3838
   max-instances: 4
-%s`, ns, i, i, image, extra), rejected
+%s`, ns, i, i, image, extra), laikiRejects, conftestRejects
 }

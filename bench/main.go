@@ -3,6 +3,7 @@
 package main
 
 import (
+	"math"
 	"flag"
 	"fmt"
 	"os"
@@ -103,12 +104,17 @@ func ints(flag, list string) []int {
 	return out
 }
 
-// goal prints one of issue 22's goals with the figure measured and whether
-// it is met, so that a run says plainly where Laiki stands.
-func goal(what, figure string, met bool) {
+// goal prints one of issue 22's goals: Laiki's figure, the peer's (or,
+// for a goal with no peer, the bound itself), the ratio of the two and
+// whether it is met, so that a run says plainly where Laiki stands.
+func goal(what, laiki, peer string, ratio float64, met bool) {
 	word := "missed"
 	if met {
 		word = "met"
 	}
-	fmt.Printf("  goal %-62s %-28s %s\n", what+":", figure, word)
+	r := "-"
+	if ratio > 0 && !math.IsInf(ratio, 0) {
+		r = fmt.Sprintf("%.2fx", ratio)
+	}
+	fmt.Printf("  goal %-58s laiki %-12s vs %-18s ratio %-7s %s\n", what+":", laiki, peer, r, word)
 }

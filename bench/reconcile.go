@@ -266,9 +266,10 @@ func benchReconcile(sizes []int) error {
 			continue
 		}
 		after := f.Change - f.ChangeFetch
-		goal("reconcile 10,000 apps: a change applied < 1 s after the fetch", after.Round(time.Millisecond).String(), after < time.Second)
-		goal("reconcile 10,000 apps: peak RSS < 300 MB", fmt.Sprintf("%.0f MB", f.RSSMB), f.RSSMB < 300)
-		goal("reconcile 10,000 apps: a no-op writes nothing", fmt.Sprintf("%d writes", f.NoopWrites), f.NoopWrites == 0)
+		// No peer here: the bound is the goal's.
+		goal("reconcile 10,000 apps: a change applied < 1 s after the fetch", after.Round(time.Millisecond).String(), "bound 1s", after.Seconds(), after < time.Second)
+		goal("reconcile 10,000 apps: peak RSS < 300 MB", fmt.Sprintf("%.0f MB", f.RSSMB), "bound 300 MB", f.RSSMB/300, f.RSSMB < 300)
+		goal("reconcile 10,000 apps: a no-op writes nothing", fmt.Sprintf("%d writes", f.NoopWrites), "bound 0 writes", 0, f.NoopWrites == 0)
 	}
 	return nil
 }
