@@ -169,6 +169,10 @@ func (r *Reconciler) runOptions(ctx context.Context, run *Run) (pipeline.Options
 	if opts.Load.ConfigMaps == nil && r.Cluster != nil {
 		opts.Load.ConfigMaps = cluster.ConfigMaps(r.Cluster)
 	}
+	// A Git source fetched at the commit of its last good read is taken
+	// from that read (source.Options.Previous). Runs are serialised: the
+	// map is only written after the sources are loaded.
+	opts.Load.Previous = func(s *source.Source) *source.Loaded { return r.lastSources[s.Name] }
 	opts.Loader = func(ctx context.Context, cfg *source.Config, lo source.Options) []*source.Loaded {
 		fetchStart := time.Now()
 		loaded := source.Load(ctx, cfg, lo)
@@ -239,7 +243,9 @@ func (r *Reconciler) renderDesired(ctx context.Context, run *Run, never []string
 	// last accepted versions keep running); the others apply.
 	run.Held = append(run.Held, res.HoldUnread(r.lastAccepted, never)...)
 	run.Unread = never
-	render := workflow.Options{Now: r.now()}
+	// Encoded: each target's objects kept as JSON, not as rendered trees,
+	// until they are applied.
+	render := workflow.Options{Now: r.now(), Encoded: true}
 	run.Desired = workflow.RenderAndJudgeWith(res, render)
 	// A workflow may take back what the policies accepted (a data
 	// repository that cannot be had, a value the ShinyProxy operator's CRD

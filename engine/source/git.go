@@ -13,6 +13,7 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 
@@ -76,6 +77,17 @@ func (g *gitCache) load(ctx context.Context, s *Source, l *Loaded, opts Options)
 		return err
 	}
 	l.Revision = commit.Hash.String()
+	read := &gitRead{url: s.Git.URL, dir: s.Git.Dir, exclude: slices.Clone(s.Exclude), maxFileBytes: opts.MaxFileBytes, commit: l.Revision}
+	if opts.Previous != nil {
+		if prev := opts.Previous(s); prev != nil && !prev.Failed && prev.read != nil && prev.read.same(read) {
+			// Files are only read after a load, never written: sharing their
+			// bytes with the last read is safe. Its findings are those of the
+			// tree (links, files over the limit), the same for the same read.
+			l.Files, l.Findings, l.read = slices.Clone(prev.Files), slices.Clone(prev.Findings), read
+			compact(ctx, dir, s.Git, auth)
+			return nil
+		}
+	}
 	tree, err := commit.Tree()
 	if err != nil {
 		return err
@@ -92,8 +104,22 @@ func (g *gitCache) load(ctx context.Context, s *Source, l *Loaded, opts Options)
 	if err := readTree(s, l, opts, tree, sub, ""); err != nil {
 		return err
 	}
+	l.read = read
 	compact(ctx, dir, s.Git, auth)
 	return nil
+}
+
+// gitRead is what a Git source's files depend on: the commit, and which of
+// its files were read (repository, directory, exclusions, size limit).
+type gitRead struct {
+	url, dir     string
+	exclude      []string
+	maxFileBytes int64
+	commit       string
+}
+
+func (a *gitRead) same(b *gitRead) bool {
+	return a.url == b.url && a.dir == b.dir && slices.Equal(a.exclude, b.exclude) && a.maxFileBytes == b.maxFileBytes && a.commit == b.commit
 }
 
 // readTree walks a tree by its entries' names first: only the blobs of the

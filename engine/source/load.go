@@ -32,6 +32,8 @@ type Loaded struct {
 	// Revision is the Git commit read, empty for local sources.
 	Revision string
 	Findings []finding.Finding
+	// read says how a Git source's files were read, for Options.Previous.
+	read *gitRead
 	// Failed is set when the source could not be read at all.
 	Failed bool
 }
@@ -51,6 +53,14 @@ type Options struct {
 	// Parallelism bounds the sources read at once (default 8): a hundred
 	// Git clones at a time would hold a hundred packfiles in memory.
 	Parallelism int
+	// Previous gives a source's last good read (nil: none), kept by a
+	// caller that reads the same sources again and again (the reconcile
+	// loop). A Git source fetched at the commit that read was of, and read
+	// the same way (see gitRead), takes its files from it rather than
+	// opening every blob of the commit again: a commit never changes, so
+	// neither do its files, and a reconcile of a hundred repositories of
+	// which one moved reads one.
+	Previous func(*Source) *Loaded
 }
 
 func (o *Options) defaults() {
