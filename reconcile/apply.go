@@ -3,7 +3,6 @@ package reconcile
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/json"
 	"fmt"
 	"maps"
 	"reflect"
@@ -167,8 +166,8 @@ func (a *Applier) instance() string {
 func (a *Applier) Objects(d *workflow.Desired) ([]*unstructured.Unstructured, error) {
 	var out []*unstructured.Unstructured
 	for _, t := range d.Targets {
-		for _, o := range t.Objects {
-			raw, err := json.Marshal(o)
+		for i := range t.Objects {
+			raw, err := t.ObjectJSON(i)
 			if err != nil {
 				return nil, fmt.Errorf("target %s/%s: %w", t.Namespace, t.Name, err)
 			}

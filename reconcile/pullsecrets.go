@@ -46,12 +46,16 @@ func (r *Reconciler) checkPullSecrets(ctx context.Context, run *Run) {
 			continue
 		}
 		doc := prePullerDoc(run, tg)
-		for _, o := range tg.Objects {
+		for i, o := range tg.Objects {
 			kind, ns, name := objectRef(o)
 			if kind != "DaemonSet" || doc == nil {
 				continue
 			}
-			for _, secret := range pullSecrets(o) {
+			raw, err := tg.ObjectJSON(i)
+			if err != nil {
+				continue
+			}
+			for _, secret := range pullSecrets(raw) {
 				if r.secretMissing(ctx, ns, secret) {
 					fs = append(fs, missingSecret(doc, ns, name, secret))
 				}
@@ -74,12 +78,8 @@ func prePullerDoc(run *Run, tg *workflow.Target) *document.Document {
 }
 
 // pullSecrets are the names under a rendered DaemonSet's
-// spec.template.spec.imagePullSecrets.
-func pullSecrets(o workflow.Ordered) []string {
-	raw, err := o.MarshalJSON()
-	if err != nil {
-		return nil
-	}
+// spec.template.spec.imagePullSecrets (raw: its JSON).
+func pullSecrets(raw []byte) []string {
 	var ds struct {
 		Spec struct {
 			Template struct {

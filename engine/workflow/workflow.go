@@ -150,6 +150,18 @@ type Target struct {
 	// ConfigFile is the name the component reads its configuration under
 	// (application.yml), for `render --out`; empty means config.
 	ConfigFile string `json:"-" yaml:"-"`
+	// JSON holds each object of Objects as JSON, once the render is done
+	// (nil after Shed): written once, for the size check and for applying.
+	JSON [][]byte `json:"-" yaml:"-"`
+}
+
+// ObjectJSON is the JSON of the target's object i: as the render wrote it,
+// or written now from its tree.
+func (t *Target) ObjectJSON(i int) ([]byte, error) {
+	if len(t.JSON) == len(t.Objects) && t.JSON[i] != nil {
+		return t.JSON[i], nil
+	}
+	return t.Objects[i].MarshalJSON()
 }
 
 // External is the desired state of something outside Kubernetes.
@@ -232,6 +244,15 @@ type Options struct {
 	// verdict (laiki check) holds one target's desired state at a time, not
 	// the platform's. The findings are the same.
 	FindingsOnly bool
+	// Encoded keeps each target's objects as the JSON they rendered to
+	// (Target.JSON, which the size check writes anyway) and drops their
+	// trees and the target's configuration, keeping each object's identity,
+	// once the target's workflows and checks have run: for a caller that
+	// applies the objects (the reconcile loop), which then holds a few
+	// hundred bytes per app until it applies instead of every app's
+	// rendered tree (the trees of 10,000 apps were over 100 MB of a cold
+	// start's peak heap).
+	Encoded bool
 }
 
 // Render runs every workflow on every valid target, now (see RenderWith).
@@ -284,9 +305,12 @@ func RenderWith(res *pipeline.Result, o Options) *Desired {
 				out.Workflows = append(out.Workflows, w.Name)
 			}
 		}
-		d.Findings = append(d.Findings, oversized(t, out)...)
-		if o.FindingsOnly {
-			out.Config, out.Objects = Ordered{}, nil
+		d.Findings = append(d.Findings, encode(t, out)...)
+		switch {
+		case o.FindingsOnly:
+			out.Config, out.Objects, out.JSON = Ordered{}, nil, nil
+		case o.Encoded:
+			out.identities()
 		}
 		d.Targets = append(d.Targets, out)
 	}
@@ -435,13 +459,19 @@ func errorAt(d *document.Document, field, policy, format string, args ...any) fi
 // apply, and the one running would stay.
 const MaxObjectBytes = 1_400_000
 
-// oversized says, at the target, which rendered object is too large for
-// the API server: the budgets of laiki.yaml are what keep it under.
-func oversized(t *document.Document, out *Target) []finding.Finding {
+// encode writes each rendered object of the target as JSON (Target.JSON)
+// and says, at the target, which one is too large for the API server: the
+// budgets of laiki.yaml are what keep it under.
+func encode(t *document.Document, out *Target) []finding.Finding {
 	var fs []finding.Finding
-	for _, o := range out.Objects {
+	out.JSON = make([][]byte, len(out.Objects))
+	for i, o := range out.Objects {
 		raw, err := o.MarshalJSON()
-		if err != nil || len(raw) <= MaxObjectBytes {
+		if err != nil {
+			continue // left to Applier.Objects, which says why
+		}
+		out.JSON[i] = raw
+		if len(raw) <= MaxObjectBytes {
 			continue
 		}
 		kind := ""
@@ -475,24 +505,31 @@ func DecodeExternal(x External, v any) error {
 // applies.
 func (d *Desired) Shed() {
 	for _, t := range d.Targets {
-		t.Config = Ordered{}
-		for i, o := range t.Objects {
-			id := mapping()
-			for _, key := range []string{"apiVersion", "kind"} {
-				if v := get(o.Node, key); v != nil {
-					set(id, key, v)
-				}
+		t.identities()
+		t.JSON = nil
+	}
+}
+
+// identities drops the target's configuration and keeps of each object
+// only its identity (see Shed).
+func (t *Target) identities() {
+	t.Config = Ordered{}
+	for i, o := range t.Objects {
+		id := mapping()
+		for _, key := range []string{"apiVersion", "kind"} {
+			if v := get(o.Node, key); v != nil {
+				set(id, key, v)
 			}
-			if md := get(o.Node, "metadata"); md != nil {
-				kept := mapping()
-				for _, key := range []string{"name", "namespace"} {
-					if v := get(md, key); v != nil {
-						set(kept, key, v)
-					}
-				}
-				set(id, "metadata", kept)
-			}
-			t.Objects[i] = Ordered{id}
 		}
+		if md := get(o.Node, "metadata"); md != nil {
+			kept := mapping()
+			for _, key := range []string{"name", "namespace"} {
+				if v := get(md, key); v != nil {
+					set(kept, key, v)
+				}
+			}
+			set(id, "metadata", kept)
+		}
+		t.Objects[i] = Ordered{id}
 	}
 }
