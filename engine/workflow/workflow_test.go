@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -453,6 +454,60 @@ func TestFindingsOnlyRender(t *testing.T) {
 		if tg.Config.Node != nil || len(tg.Objects) > 0 {
 			t.Errorf("target %s/%s kept its desired state", tg.Namespace, tg.Name)
 		}
+	}
+}
+
+// A render that keeps its objects as JSON (the reconcile loop's) gives,
+// object for object, the JSON of a full render's trees, with the same
+// verdicts, and keeps of each tree only the object's identity.
+func TestEncodedRender(t *testing.T) {
+	apps := app("sp", "apps", "upper", "Team/App:1") + app("sp", "apps", "fine", "nginx:1") +
+		app("sp", "apps", "nodata", "nginx:1", "  crane-data-repository: {name: missing, crane: nowhere}\n")
+	dir := tree(t, map[string]string{
+		"laiki.yaml":         "sources:\n  - {name: platform, path: platform, role: platform}\n",
+		"platform/p.yaml":    platformFiles,
+		"platform/apps.yaml": apps,
+	})
+	now := time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC)
+	render := func(encoded bool) (string, *workflow.Desired) {
+		res := runConfig(t, filepath.Join(dir, "laiki.yaml"))
+		d := workflow.RenderAndJudgeWith(res, workflow.Options{Now: now, Encoded: encoded})
+		var b strings.Builder
+		for _, f := range res.Findings {
+			fmt.Fprintf(&b, "%s %s %s\n", f.Location, f.Severity, f.Message)
+		}
+		for _, r := range res.Resources {
+			fmt.Fprintf(&b, "%s accepted=%v\n", r.Key(), r.Accepted)
+		}
+		return b.String(), d
+	}
+	fullVerdicts, full := render(false)
+	encodedVerdicts, encoded := render(true)
+	if fullVerdicts != encodedVerdicts {
+		t.Errorf("verdicts differ:\nfull render:\n%s\nencoded:\n%s", fullVerdicts, encodedVerdicts)
+	}
+	objects := 0
+	for i, tg := range encoded.Targets {
+		ft := full.Targets[i]
+		if tg.Config.Node != nil || len(tg.Objects) != len(ft.Objects) {
+			t.Fatalf("target %s/%s: kept its configuration, or %d objects where a full render has %d", tg.Namespace, tg.Name, len(tg.Objects), len(ft.Objects))
+		}
+		for j := range tg.Objects {
+			want, err := ft.Objects[j].MarshalJSON()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := tg.JSON[j]; string(got) != string(want) {
+				t.Errorf("target %s/%s object %d:\nencoded %s\nfull    %s", tg.Namespace, tg.Name, j, got, want)
+			}
+			if identity(tg.Objects[j]) != identity(ft.Objects[j]) || len(tg.Objects[j].Content) > 6 { // apiVersion, kind, metadata
+				t.Errorf("target %s/%s object %d: kept %d keys of its tree, or not its identity", tg.Namespace, tg.Name, j, len(tg.Objects[j].Content)/2)
+			}
+			objects++
+		}
+	}
+	if objects < 3 {
+		t.Errorf("only %d objects rendered: nothing to compare", objects)
 	}
 }
 
