@@ -120,6 +120,11 @@ type Applier struct {
 	// serving check; by objectKey. lastLive is the previous Apply's: an
 	// object whose resourceVersion has not moved since is that one still.
 	live, lastLive map[string]*unstructured.Unstructured
+	// wrote holds the objects as this Apply's writes left them (the
+	// server's answer, kept as observed does): the next Apply finds an
+	// object it created or updated, and nobody wrote since, by its
+	// resourceVersion alone, as one it found unchanged.
+	wrote map[string]*unstructured.Unstructured
 
 	// applied remembers, per object, the digest of what was last found in
 	// force and the live resourceVersion then: the same desired object on
@@ -203,6 +208,13 @@ func objectKey(u *unstructured.Unstructured) string {
 func (a *Applier) Apply(ctx context.Context, objs []*unstructured.Unstructured) *Outcome {
 	out := &Outcome{}
 	a.live, a.lastLive = nil, a.live
+	for key, obj := range a.wrote {
+		if a.lastLive == nil {
+			a.lastLive = map[string]*unstructured.Unstructured{}
+		}
+		a.lastLive[key] = obj
+	}
+	a.wrote = nil
 	type nsState struct {
 		missing bool // only in a dry run: it would be created
 		err     error
@@ -317,8 +329,12 @@ func (a *Applier) applyOne(ctx context.Context, obj *unstructured.Unstructured) 
 	}
 	result := obj.DeepCopy()
 	err = a.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(result), opts...)
-	if err == nil {
+	if err == nil && result.GetResourceVersion() != "" {
 		a.remember(key, digest, result.GetResourceVersion())
+		if a.wrote == nil {
+			a.wrote = map[string]*unstructured.Unstructured{}
+		}
+		a.wrote[key] = observed(result)
 	}
 	return change(obj, op, err)
 }
