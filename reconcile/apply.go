@@ -137,11 +137,6 @@ type appliedState struct {
 	rv     string
 }
 
-func digestOf(obj *unstructured.Unstructured) [32]byte {
-	raw, _ := obj.MarshalJSON()
-	return sha256.Sum256(raw)
-}
-
 // remember records that the object of key, of that digest, is in force in
 // the live object of version rv.
 func (a *Applier) remember(key string, digest [32]byte, rv string) {
@@ -166,33 +161,66 @@ func (a *Applier) instance() string {
 	return a.Instance
 }
 
-// Objects turns the desired state into the objects to apply, labelled as
-// Laiki's, sorted by kind, namespace and name.
-func (a *Applier) Objects(d *workflow.Desired) ([]*unstructured.Unstructured, error) {
-	var out []*unstructured.Unstructured
+// Object is one object to apply: who it is, and its JSON as the render
+// wrote it, decoded only where it is compared or written. An object found
+// unchanged since the last run (see unmoved) is never decoded: its digest
+// is the JSON's, and its identity the render's.
+type Object struct {
+	APIVersion, Kind, Namespace, Name string
+	raw                               []byte
+	instance                          string
+}
+
+func (o *Object) key() string { return o.APIVersion + " " + o.Kind + " " + o.Namespace + "/" + o.Name }
+
+func (o *Object) gvk() schema.GroupVersionKind { return schema.FromAPIVersionAndKind(o.APIVersion, o.Kind) }
+
+// digest names what would be applied: the rendered JSON and the instance
+// whose labels it gets.
+func (o *Object) digest() [32]byte {
+	h := sha256.New()
+	h.Write([]byte(o.instance))
+	h.Write([]byte{0})
+	h.Write(o.raw)
+	var d [32]byte
+	h.Sum(d[:0])
+	return d
+}
+
+// decode gives the object to apply, labelled as Laiki's, with the API's
+// own JSON decoding (integers as int64), so that it compares equal to the
+// live one.
+func (o *Object) decode() (*unstructured.Unstructured, error) {
+	u := &unstructured.Unstructured{}
+	if err := k8sjson.Unmarshal(o.raw, &u.Object); err != nil {
+		return nil, fmt.Errorf("the rendered object: %w", err)
+	}
+	labels := u.GetLabels()
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	labels[LabelManagedBy] = "laiki"
+	labels[LabelInstance] = o.instance
+	u.SetLabels(labels)
+	return u, nil
+}
+
+// Objects turns the desired state into the objects to apply, sorted by
+// kind, namespace and name.
+func (a *Applier) Objects(d *workflow.Desired) ([]*Object, error) {
+	var out []*Object
 	for _, t := range d.Targets {
 		for i := range t.Objects {
 			raw, err := t.ObjectJSON(i)
 			if err != nil {
 				return nil, fmt.Errorf("target %s/%s: %w", t.Namespace, t.Name, err)
 			}
-			// The API's own JSON decoding (integers as int64), so that a
-			// desired object compares equal to the live one.
-			u := &unstructured.Unstructured{}
-			if err := k8sjson.Unmarshal(raw, &u.Object); err != nil {
-				return nil, fmt.Errorf("target %s/%s: %w", t.Namespace, t.Name, err)
-			}
-			labels := u.GetLabels()
-			if labels == nil {
-				labels = map[string]string{}
-			}
-			labels[LabelManagedBy] = "laiki"
-			labels[LabelInstance] = a.instance()
-			u.SetLabels(labels)
-			out = append(out, u)
+			o := &Object{raw: raw, instance: a.instance()}
+			o.APIVersion, o.Kind, o.Namespace, o.Name = objectID(t.Objects[i])
+			out = append(out, o)
 		}
 	}
-	sort.SliceStable(out, func(i, j int) bool { return objectKey(out[i]) < objectKey(out[j]) })
+	sort.SliceStable(out, func(i, j int) bool { return out[i].key() < out[j].key() })
 	return out, nil
 }
 
@@ -205,7 +233,7 @@ func objectKey(u *unstructured.Unstructured) string {
 // never holds back the others. A kind whose API the cluster does not serve
 // (the ShinyProxy operator's CRD not installed, say) is an error for its
 // objects only.
-func (a *Applier) Apply(ctx context.Context, objs []*unstructured.Unstructured) *Outcome {
+func (a *Applier) Apply(ctx context.Context, objs []*Object) *Outcome {
 	out := &Outcome{}
 	a.live, a.lastLive = nil, a.live
 	for key, obj := range a.wrote {
@@ -222,8 +250,8 @@ func (a *Applier) Apply(ctx context.Context, objs []*unstructured.Unstructured) 
 	namespaces := map[string]nsState{}
 	wanted := map[string]bool{}
 	for _, obj := range objs {
-		wanted[objectKey(obj)] = true
-		ns := obj.GetNamespace()
+		wanted[obj.key()] = true
+		ns := obj.Namespace
 		if _, done := namespaces[ns]; !done && ns != "" {
 			switch {
 			case !a.mayWrite(ns):
@@ -237,12 +265,15 @@ func (a *Applier) Apply(ctx context.Context, objs []*unstructured.Unstructured) 
 		}
 		switch st := namespaces[ns]; {
 		case st.err != nil:
-			out.Changes = append(out.Changes, change(obj, OpCreate, fmt.Errorf("namespace %s: %w", ns, st.err)))
+			out.Changes = append(out.Changes, obj.change(OpCreate, fmt.Errorf("namespace %s: %w", ns, st.err)))
 		case st.missing:
 			// The server cannot dry-run an object in a namespace that does
 			// not exist yet: the diff is the object as Laiki would send it.
-			c := change(obj, OpCreate, nil)
-			c.Diff = Diff(nil, obj)
+			u, err := obj.decode()
+			c := obj.change(OpCreate, err)
+			if err == nil {
+				c.Diff = Diff(nil, u)
+			}
 			out.Changes = append(out.Changes, c)
 		default:
 			out.Changes = append(out.Changes, a.applyOne(ctx, obj))
@@ -278,20 +309,28 @@ func change(obj *unstructured.Unstructured, op string, err error) Change {
 	return Change{Op: op, APIVersion: obj.GetAPIVersion(), Kind: obj.GetKind(), Namespace: obj.GetNamespace(), Name: obj.GetName(), Err: err}
 }
 
-func (a *Applier) applyOne(ctx context.Context, obj *unstructured.Unstructured) Change {
+func (o *Object) change(op string, err error) Change {
+	return Change{Op: op, APIVersion: o.APIVersion, Kind: o.Kind, Namespace: o.Namespace, Name: o.Name, Err: err}
+}
+
+func (a *Applier) applyOne(ctx context.Context, o *Object) Change {
 	// The digest of the desired object, once: a ShinyProxy resource holds
 	// every app of its target. A dry run remembers nothing and needs none.
-	key := objectKey(obj)
+	key := o.key()
 	var digest [32]byte
 	if !a.DryRun {
-		digest = digestOf(obj)
+		digest = o.digest()
 	}
-	if a.unmoved(ctx, key, digest, obj) {
-		return change(obj, OpUnchanged, nil) // as found in force last time, and nobody wrote since
+	if a.unmoved(ctx, key, digest, o) {
+		return o.change(OpUnchanged, nil) // as found in force last time, and nobody wrote since
+	}
+	obj, err := o.decode()
+	if err != nil {
+		return o.change(OpUpdate, err)
 	}
 	live := &unstructured.Unstructured{}
 	live.SetGroupVersionKind(obj.GroupVersionKind())
-	err := a.Reader.Get(ctx, client.ObjectKeyFromObject(obj), live)
+	err = a.Reader.Get(ctx, client.ObjectKeyFromObject(obj), live)
 	if err == nil {
 		if a.live == nil {
 			a.live = map[string]*unstructured.Unstructured{}
@@ -506,15 +545,15 @@ func (a *Applier) Live(apiVersion, kind, namespace, name string) *unstructured.U
 // (the object's metadata, not the object: a ShinyProxy resource holds every
 // app of its target), is the one remembered, and what was read of it then
 // is that version's, so it serves the serving check again.
-func (a *Applier) unmoved(ctx context.Context, key string, digest [32]byte, obj *unstructured.Unstructured) bool {
+func (a *Applier) unmoved(ctx context.Context, key string, digest [32]byte, o *Object) bool {
 	st, ok := a.applied[key]
 	last := a.lastLive[key]
 	if !ok || a.DryRun || last == nil || last.GetResourceVersion() != st.rv || st.digest != digest {
 		return false
 	}
 	meta := &metav1.PartialObjectMetadata{}
-	meta.SetGroupVersionKind(obj.GroupVersionKind())
-	if err := a.Reader.Get(ctx, client.ObjectKeyFromObject(obj), meta); err != nil || meta.GetResourceVersion() != st.rv {
+	meta.SetGroupVersionKind(o.gvk())
+	if err := a.Reader.Get(ctx, client.ObjectKey{Namespace: o.Namespace, Name: o.Name}, meta); err != nil || meta.GetResourceVersion() != st.rv {
 		return false
 	}
 	if a.live == nil {

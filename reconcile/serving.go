@@ -72,6 +72,13 @@ func (r *Reconciler) serving(ctx context.Context, run *Run) *Serving {
 
 // objectRef reads the kind, namespace and name of a rendered object from its tree.
 func objectRef(o workflow.Ordered) (kind, namespace, name string) {
+	_, kind, namespace, name = objectID(o)
+	return kind, namespace, name
+}
+
+// objectID reads the apiVersion, kind, namespace and name of a rendered
+// object from its tree (all a target keeps of it once encoded).
+func objectID(o workflow.Ordered) (apiVersion, kind, namespace, name string) {
 	value := func(n *yaml.Node, key string) *yaml.Node {
 		if n == nil || n.Kind != yaml.MappingNode {
 			return nil
@@ -83,6 +90,9 @@ func objectRef(o workflow.Ordered) (kind, namespace, name string) {
 		}
 		return nil
 	}
+	if v := value(o.Node, "apiVersion"); v != nil {
+		apiVersion = v.Value
+	}
 	if k := value(o.Node, "kind"); k != nil {
 		kind = k.Value
 	}
@@ -92,7 +102,7 @@ func objectRef(o workflow.Ordered) (kind, namespace, name string) {
 	if n := value(value(o.Node, "metadata"), "name"); n != nil {
 		name = n.Value
 	}
-	return kind, namespace, name
+	return apiVersion, kind, namespace, name
 }
 
 // shinyProxyServing says why a ShinyProxy resource does not serve the
