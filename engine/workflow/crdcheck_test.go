@@ -390,3 +390,28 @@ func TestLateRejectionLeavesEveryObject(t *testing.T) {
 		t.Errorf("the PrePuller pulls for the rejected app, or not for the accepted one:\n%s", ds)
 	}
 }
+
+// The CRD check remembers what it found in a resource it saw before (the
+// reconcile loop renders every unchanged target again on every run): the
+// same resource gives the same refusals, and a changed one is checked
+// anew, whichever way it changed.
+func TestCRDCheckNeverStale(t *testing.T) {
+	bad, good := "  containerMemory: 512\n", "  containerMemory: 512Mi\n"
+	for i, value := range []string{bad, bad, good, good, bad} {
+		res, d := crdRun(t, map[string]string{
+			"platform/sp.yaml": crdTarget,
+			"team-a/a.yaml":    app("sp", "apps", "a", "nginx:1"),
+			"team-a/b.yaml":    app("sp", "apps", "b", "nginx:1", value),
+		})
+		if value == bad {
+			findingAt(t, res, finding.Error, "b.yaml", 5, "containerMemory is 512, an integer")
+			if accepted(res, "b") || ids(t, byName(t, d, "apps", "sp")) != "a" {
+				t.Errorf("render %d: the refused app b is kept", i)
+			}
+			continue
+		}
+		if !accepted(res, "b") || ids(t, byName(t, d, "apps", "sp")) != "a,b" {
+			t.Errorf("render %d: the app b, now valid, is left out:\n%s", i, findingsText(res.Findings))
+		}
+	}
+}
