@@ -3,9 +3,9 @@
 package main
 
 import (
-	"math"
 	"flag"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"

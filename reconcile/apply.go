@@ -173,7 +173,9 @@ type Object struct {
 
 func (o *Object) key() string { return o.APIVersion + " " + o.Kind + " " + o.Namespace + "/" + o.Name }
 
-func (o *Object) gvk() schema.GroupVersionKind { return schema.FromAPIVersionAndKind(o.APIVersion, o.Kind) }
+func (o *Object) gvk() schema.GroupVersionKind {
+	return schema.FromAPIVersionAndKind(o.APIVersion, o.Kind)
+}
 
 // digest names what would be applied: the rendered JSON and the instance
 // whose labels it gets.
