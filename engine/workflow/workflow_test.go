@@ -420,30 +420,43 @@ func TestCraneClaim(t *testing.T) {
 	}
 }
 
-// A render for the verdict only (laiki check) finds what a full one finds,
-// taking back the same acceptances, and keeps no target's desired state.
-func TestFindingsOnlyRender(t *testing.T) {
+// lateRejections writes a platform whose render takes acceptances back
+// (an image written in upper case, a data repository that cannot be
+// had), for renders that must come to the same verdicts; it returns its
+// laiki.yaml.
+func lateRejections(t *testing.T) string {
+	t.Helper()
 	apps := app("sp", "apps", "upper", "Team/App:1") + app("sp", "apps", "fine", "nginx:1") +
 		app("sp", "apps", "nodata", "nginx:1", "  crane-data-repository: {name: missing, crane: nowhere}\n")
-	dir := tree(t, map[string]string{
+	return filepath.Join(tree(t, map[string]string{
 		"laiki.yaml":         "sources:\n  - {name: platform, path: platform, role: platform}\n",
 		"platform/p.yaml":    platformFiles,
 		"platform/apps.yaml": apps,
-	})
-	verdicts := func(findingsOnly bool) (string, *workflow.Desired) {
-		res := runConfig(t, filepath.Join(dir, "laiki.yaml"))
-		d := workflow.RenderAndJudgeWith(res, workflow.Options{FindingsOnly: findingsOnly})
-		var b strings.Builder
-		for _, f := range res.Findings {
-			fmt.Fprintf(&b, "%s %s %s\n", f.Location, f.Severity, f.Message)
-		}
-		for _, r := range res.Resources {
-			fmt.Fprintf(&b, "%s accepted=%v\n", r.Key(), r.Accepted)
-		}
-		return b.String(), d
+	}), "laiki.yaml")
+}
+
+// renderVerdicts runs and renders the platform of config with o: every
+// finding and every resource's verdict as text, and the desired state.
+func renderVerdicts(t *testing.T, config string, o workflow.Options) (string, *workflow.Desired) {
+	t.Helper()
+	res := runConfig(t, config)
+	d := workflow.RenderAndJudgeWith(res, o)
+	var b strings.Builder
+	for _, f := range res.Findings {
+		fmt.Fprintf(&b, "%s %s %s\n", f.Location, f.Severity, f.Message)
 	}
-	full, _ := verdicts(false)
-	only, d := verdicts(true)
+	for _, r := range res.Resources {
+		fmt.Fprintf(&b, "%s accepted=%v\n", r.Key(), r.Accepted)
+	}
+	return b.String(), d
+}
+
+// A render for the verdict only (laiki check) finds what a full one finds,
+// taking back the same acceptances, and keeps no target's desired state.
+func TestFindingsOnlyRender(t *testing.T) {
+	config := lateRejections(t)
+	full, _ := renderVerdicts(t, config, workflow.Options{})
+	only, d := renderVerdicts(t, config, workflow.Options{FindingsOnly: true})
 	if full != only {
 		t.Errorf("verdicts differ:\nfull render:\n%s\nfindings only:\n%s", full, only)
 	}
@@ -461,28 +474,10 @@ func TestFindingsOnlyRender(t *testing.T) {
 // object for object, the JSON of a full render's trees, with the same
 // verdicts, and keeps of each tree only the object's identity.
 func TestEncodedRender(t *testing.T) {
-	apps := app("sp", "apps", "upper", "Team/App:1") + app("sp", "apps", "fine", "nginx:1") +
-		app("sp", "apps", "nodata", "nginx:1", "  crane-data-repository: {name: missing, crane: nowhere}\n")
-	dir := tree(t, map[string]string{
-		"laiki.yaml":         "sources:\n  - {name: platform, path: platform, role: platform}\n",
-		"platform/p.yaml":    platformFiles,
-		"platform/apps.yaml": apps,
-	})
+	config := lateRejections(t)
 	now := time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC)
-	render := func(encoded bool) (string, *workflow.Desired) {
-		res := runConfig(t, filepath.Join(dir, "laiki.yaml"))
-		d := workflow.RenderAndJudgeWith(res, workflow.Options{Now: now, Encoded: encoded})
-		var b strings.Builder
-		for _, f := range res.Findings {
-			fmt.Fprintf(&b, "%s %s %s\n", f.Location, f.Severity, f.Message)
-		}
-		for _, r := range res.Resources {
-			fmt.Fprintf(&b, "%s accepted=%v\n", r.Key(), r.Accepted)
-		}
-		return b.String(), d
-	}
-	fullVerdicts, full := render(false)
-	encodedVerdicts, encoded := render(true)
+	fullVerdicts, full := renderVerdicts(t, config, workflow.Options{Now: now})
+	encodedVerdicts, encoded := renderVerdicts(t, config, workflow.Options{Now: now, Encoded: true})
 	if fullVerdicts != encodedVerdicts {
 		t.Errorf("verdicts differ:\nfull render:\n%s\nencoded:\n%s", fullVerdicts, encodedVerdicts)
 	}
