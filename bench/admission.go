@@ -319,13 +319,13 @@ type server struct {
 	url string
 }
 
+// stop ends the server and gives its peak RSS, read just before (see
+// vmHWM: the rusage of a child would carry the bench's own peak).
 func (s *server) stop() (rss int64) {
+	rss = vmHWM(s.cmd.Process.Pid)
 	_ = s.cmd.Process.Signal(syscall.SIGTERM)
 	_ = s.cmd.Wait()
-	if ru, ok := s.cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		return ru.Maxrss * 1024
-	}
-	return 0
+	return rss
 }
 
 // startLaiki runs this program's serve-webhook in a process of its own.

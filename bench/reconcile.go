@@ -12,7 +12,6 @@ import (
 	"runtime/pprof"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"k8s.io/client-go/rest"
@@ -230,9 +229,7 @@ func measureReconciles(ctx context.Context, r *reconcile.Reconciler, p *platform
 	}
 	f.Noop, f.NoopWrites, f.NoopObject = run.Duration, int(writes.Load()), run.Outcome.Writes()
 	heap()
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	f.HeapMB, f.RSSMB = float64(peakHeap)/(1<<20), float64(ru.Maxrss)/1024
+	f.HeapMB, f.RSSMB = float64(peakHeap)/(1<<20), float64(vmHWM(os.Getpid()))/(1<<20) // not ru.Maxrss: see vmHWM
 	return nil
 }
 
