@@ -175,7 +175,7 @@ func checkAgainstCRD(c *Context, t *document.Document, out *Target) []finding.Fi
 	if cr == nil {
 		return nil
 	}
-	byApp, rest, err := refusals(cr)
+	byApp, rest, err := refusals(cr, checked)
 	if err != nil {
 		return []finding.Finding{targetFinding(t, finding.Error, "", err.Error())}
 	}
@@ -215,7 +215,7 @@ func CheckAppAgainstCRD(r *pipeline.Resource) []finding.Finding {
 	}
 	alone := mapping("apiVersion", "openanalytics.eu/v1", "kind", "ShinyProxy", "metadata", mapping("name", "app"),
 		"spec", mapping("fqdn", "app", "proxy", mapping("specs", []*yaml.Node{appNode(r)})))
-	byApp, _, err := refusals(alone)
+	byApp, _, err := refusals(alone, nil) // one app at a time, each new: nothing to remember
 	if err != nil {
 		return []finding.Finding{targetFinding(r.Target, finding.Error, "", err.Error())}
 	}
@@ -228,18 +228,22 @@ func CheckAppAgainstCRD(r *pipeline.Resource) []finding.Finding {
 
 // refusals validates a ShinyProxy resource as sent (its JSON, decoded as
 // the API server decodes it) and sorts what the CRD refuses in it into the
-// apps' (by index in proxy.specs) and the rest.
-func refusals(cr *yaml.Node) (map[int][]crdError, []crdError, error) {
+// apps' (by index in proxy.specs) and the rest; through cache when not nil.
+func refusals(cr *yaml.Node, cache *refusalCache) (map[int][]crdError, []crdError, error) {
 	raw, err := Ordered{cr}.MarshalJSON()
 	if err != nil {
 		return nil, nil, nil // not sent either: the applier says why
 	}
+	if cache == nil {
+		r := refuse(raw)
+		return r.byApp, r.rest, r.err
+	}
 	key := sha256.Sum256(raw)
-	if r, ok := checked.get(key); ok {
+	if r, ok := cache.get(key); ok {
 		return r.byApp, r.rest, r.err
 	}
 	r := refuse(raw)
-	checked.put(key, r)
+	cache.put(key, r)
 	return r.byApp, r.rest, r.err
 }
 
@@ -271,8 +275,10 @@ func refuse(raw []byte) refusal {
 // digest of their JSON. The check is a function of that JSON alone (the
 // CRD is built in), and the reconcile loop renders every target again on
 // every run: a target none of whose apps changed is not decoded and
-// validated again (the 20 resources of 10,000 apps took 0.3 s a run). The
-// webhook checks one app at a time through it too, hence the lock.
+// validated again (the 20 resources of 10,000 apps took 0.3 s a run).
+// Renders may run side by side (the operator's reconcile and a check of
+// its own), hence the lock; the webhook's one-app checks do not pass
+// through it, so that they never push the targets out.
 var checked = &refusalCache{}
 
 const maxRefusals = 256
@@ -290,8 +296,7 @@ func (c *refusalCache) get(key [32]byte) (refusal, bool) {
 }
 
 // put keeps r; when full, the cache starts over (a platform has far fewer
-// targets than it holds; what a webhook checks one app at a time comes and
-// goes).
+// ShinyProxy targets than it holds).
 func (c *refusalCache) put(key [32]byte, r refusal) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
