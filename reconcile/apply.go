@@ -171,7 +171,7 @@ type Object struct {
 	instance                          string
 }
 
-func (o *Object) key() string { return o.APIVersion + " " + o.Kind + " " + o.Namespace + "/" + o.Name }
+func (o *Object) key() string { return keyOf(o.APIVersion, o.Kind, o.Namespace, o.Name) }
 
 func (o *Object) gvk() schema.GroupVersionKind {
 	return schema.FromAPIVersionAndKind(o.APIVersion, o.Kind)
@@ -227,7 +227,13 @@ func (a *Applier) Objects(d *workflow.Desired) ([]*Object, error) {
 }
 
 func objectKey(u *unstructured.Unstructured) string {
-	return u.GetAPIVersion() + " " + u.GetKind() + " " + u.GetNamespace() + "/" + u.GetName()
+	return keyOf(u.GetAPIVersion(), u.GetKind(), u.GetNamespace(), u.GetName())
+}
+
+// keyOf is the one spelling of an object's key: what the render wants
+// (Object.key) and what prune lists (objectKey) must meet in it.
+func keyOf(apiVersion, kind, namespace, name string) string {
+	return apiVersion + " " + kind + " " + namespace + "/" + name
 }
 
 // Apply makes the cluster match objs and prunes what Laiki made before and
@@ -539,7 +545,7 @@ func Diff(before, after *unstructured.Unstructured) string {
 // read). The rest is not kept: a ShinyProxy resource's spec holds every app
 // of its target, and would stay in memory until the next run.
 func (a *Applier) Live(apiVersion, kind, namespace, name string) *unstructured.Unstructured {
-	return a.live[apiVersion+" "+kind+" "+namespace+"/"+name]
+	return a.live[keyOf(apiVersion, kind, namespace, name)]
 }
 
 // unmoved reports whether obj is what was found in force last time on a

@@ -47,7 +47,7 @@ func (r *Reconciler) checkPullSecrets(ctx context.Context, run *Run) {
 		}
 		doc := prePullerDoc(run, tg)
 		for i, o := range tg.Objects {
-			kind, ns, name := objectRef(o)
+			_, kind, ns, name := objectID(o)
 			if kind != "DaemonSet" || doc == nil {
 				continue
 			}

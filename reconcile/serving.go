@@ -54,7 +54,7 @@ func (r *Reconciler) serving(ctx context.Context, run *Run) *Serving {
 		for _, o := range tg.Objects {
 			// The object is looked for where the workflow put it
 			// (workflow.KubeNamespace of its target).
-			kind, ns, name := objectRef(o)
+			_, kind, ns, name := objectID(o)
 			switch kind {
 			case "ShinyProxy":
 				if why := r.shinyProxyServing(ctx, ns, name, written["ShinyProxy/"+ns+"/"+name]); why != "" {
@@ -68,12 +68,6 @@ func (r *Reconciler) serving(ctx context.Context, run *Run) *Serving {
 		}
 	}
 	return s
-}
-
-// objectRef reads the kind, namespace and name of a rendered object from its tree.
-func objectRef(o workflow.Ordered) (kind, namespace, name string) {
-	_, kind, namespace, name = objectID(o)
-	return kind, namespace, name
 }
 
 // objectID reads the apiVersion, kind, namespace and name of a rendered
