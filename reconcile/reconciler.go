@@ -164,6 +164,10 @@ func (r *Reconciler) runOptions(ctx context.Context, run *Run) (pipeline.Options
 		// A run judges only what changed since the last one.
 		r.Options.Decisions = &pipeline.Decisions{}
 	}
+	if r.Options.Parses == nil {
+		// And reads only the files that changed.
+		r.Options.Parses = &pipeline.Parses{}
+	}
 	opts := r.Options
 	opts.Config = r.Config
 	if opts.Load.ConfigMaps == nil && r.Cluster != nil {

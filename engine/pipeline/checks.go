@@ -130,7 +130,11 @@ func (r *Index) bind(d *document.Document) (*Resource, []finding.Finding) {
 	default:
 		res.Target = t
 	}
-	fs = append(fs, canonicalKeys(d, rt.Schema)...)
+	renamed, ok := r.renamed[d]
+	if !ok {
+		renamed = canonicalKeys(d, rt.Schema)
+	}
+	fs = append(fs, renamed...)
 	fs = append(fs, schemaFindings(d, d.Spec, rt.Schema, true, r.unknownBy(rt.Schema, func(string) string { return d.Source.Role }))...)
 	if m, ok := d.Spec.(map[string]any); ok {
 		res.ID, _ = m[rt.IdentityKey].(string)

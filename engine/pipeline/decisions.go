@@ -3,7 +3,6 @@ package pipeline
 import (
 	"context"
 	"strings"
-	"sync"
 
 	"github.com/laiki-platform/laiki/engine/document"
 	"github.com/laiki-platform/laiki/engine/finding"
@@ -17,10 +16,7 @@ import (
 // without evaluating the policies again. With thousands of apps and one
 // changed, a run judges one. Entries not used by a run are dropped at its
 // end, so it holds no more than one run's decisions.
-type Decisions struct {
-	mu        sync.Mutex
-	now, last map[string]*decision
-}
+type Decisions struct{ runMemory[*decision] }
 
 type decision struct {
 	spec     any
@@ -58,37 +54,6 @@ func (r *Index) decisionKey(res *Resource, pps []*document.Document) string {
 	return b.String()
 }
 
-func (c *Decisions) get(key string) *decision {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.now == nil {
-		c.now = map[string]*decision{}
-	}
-	d, ok := c.now[key]
-	if !ok {
-		if d, ok = c.last[key]; ok {
-			c.now[key] = d
-		}
-	}
-	return d
-}
-
-func (c *Decisions) put(key string, d *decision) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.now == nil {
-		c.now = map[string]*decision{}
-	}
-	c.now[key] = d
-}
-
-// sweep ends a run: what it did not use is forgotten.
-func (c *Decisions) sweep() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.last, c.now = c.now, nil
-}
-
 // judgeWithDecisions is judge, reusing the decision of an earlier run when
 // nothing it depends on changed. A decision with an error finding (a policy
 // that timed out, say) is not kept: it may not happen again.
@@ -101,7 +66,7 @@ func (r *Index) judgeWithDecisions(ctx context.Context, res *Resource, c *Decisi
 	if key == "" {
 		return r.judge(ctx, res)
 	}
-	if d := c.get(key); d != nil {
+	if d, ok := c.get(key); ok {
 		res.Spec, res.Accepted, res.PreProcessors = d.spec, d.accepted, pps
 		res.Changes = make([]policy.Change, len(d.changes))
 		for i, ch := range d.changes {

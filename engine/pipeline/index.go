@@ -25,6 +25,10 @@ type Index struct {
 	targets map[string]*document.Document   // valid targets by namespace/name
 	claims  map[string][]*document.Document // the documents that claim each resource Key()
 	blocked map[*document.Document]bool     // documents with a blocking finding when the index was made
+	// renamed holds the warnings of reading each document's keys in their
+	// canonical spelling, done as the run read it, until bind reports them
+	// (a document admitted on its own is renamed as it is bound).
+	renamed map[*document.Document][]finding.Finding
 }
 
 // freeze records which documents are in error as the index is made: what

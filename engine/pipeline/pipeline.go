@@ -56,6 +56,9 @@ type Options struct {
 	// loop), spares evaluating the policies again for resources that did
 	// not change; nil judges every resource.
 	Decisions *Decisions
+	// Parses, kept from run to run likewise, spares parsing again the files
+	// that did not change; nil parses every file.
+	Parses *Parses
 	// Owners says which source owns each name a resource claims, as the
 	// platform last accepted it (the reconcile loop's memory): Key() of a
 	// resource, and CraneClaim of a Crane repository name. A later claim
@@ -241,12 +244,21 @@ func (r *Result) Hold(last map[string]*Resource) []*Resource {
 			continue
 		}
 		done[res.Key()] = true
-		h := *prev
-		h.Target, h.Accepted, h.Held = target, true, true
-		held = append(held, &h)
+		held = append(held, holdCopy(prev, target))
 	}
 	r.Resources = append(r.Resources, held...)
 	return held
+}
+
+// holdCopy is the held copy of a last accepted version, bound to target,
+// on a document of its own: an unchanged file's document is the one this
+// run read (Parses), and the findings of a run are by document, so the
+// version held must not be the one rejected now.
+func holdCopy(prev *Resource, target *document.Document) *Resource {
+	h := *prev
+	doc := *prev.Doc
+	h.Doc, h.Target, h.Accepted, h.Held = &doc, target, true, true
+	return &h
 }
 
 // HoldUnread puts back the last accepted version of every resource of the
@@ -277,9 +289,7 @@ func (r *Result) HoldUnread(last map[string]*Resource, unread []string) []*Resou
 		if !ok {
 			continue
 		}
-		h := *prev
-		h.Target, h.Accepted, h.Held = target, true, true
-		held = append(held, &h)
+		held = append(held, holdCopy(prev, target))
 	}
 	r.Resources = append(r.Resources, held...)
 	return held
@@ -348,6 +358,9 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	if opts.Decisions != nil {
 		opts.Decisions.sweep()
 	}
+	if opts.Parses != nil {
+		opts.Parses.sweep()
+	}
 	res.budgetTargets(opts.Config)
 	finding.Sort(res.Findings)
 	return res, nil
@@ -381,7 +394,7 @@ func index(ctx context.Context, opts Options) (*Result, error) {
 	if opts.Load.MaxFileBytes == 0 {
 		opts.Load.MaxFileBytes = int64(opts.Limits.MaxFileBytes)
 	}
-	res := &Result{Index: Index{keys: keyRulesOf(opts.Config.PolicyData), Owners: opts.Owners},
+	res := &Result{Index: Index{keys: keyRulesOf(opts.Config.PolicyData), Owners: opts.Owners, renamed: map[*document.Document][]finding.Finding{}},
 		byDoc: map[*document.Document][]finding.Finding{}, ConfigFile: opts.Config.File}
 	load := opts.Loader
 	if load == nil {
@@ -396,6 +409,7 @@ func index(ctx context.Context, opts Options) (*Result, error) {
 	res.indexTargets(usable)
 	res.indexPreProcessors(ctx, usable)
 	res.bindResources(usable)
+	res.renamed = nil // said by now, where it is to be said
 	res.freeze(res.byDoc)
 	finding.Sort(res.Findings)
 	return res, nil
@@ -413,13 +427,16 @@ func (res *Result) read(opts Options) (modules, tests []policy.Module) {
 			if isRego(f.Path) {
 				continue
 			}
-			parsed := document.Parse(l.Source.Ref(), f.Path, f.Data, opts.Limits)
+			parsed := opts.Parses.read(l.Source.Ref(), f.Path, f.Data, opts.Limits)
 			res.add(nil, parsed.Findings...)
 			for _, d := range parsed.Documents {
 				res.Documents = append(res.Documents, d)
 				docsOf[f.Path] = append(docsOf[f.Path], d)
 				res.add(d, parsed.ByDocument[d]...)
 				res.add(d, l.Source.Admit(d)...)
+				if fs, ok := parsed.renamed[d]; ok {
+					res.renamed[d] = fs
+				}
 			}
 		}
 		res.budgetFiles(opts.Config, l, docsOf)
