@@ -6,6 +6,7 @@ import (
 
 	"github.com/laiki-platform/laiki/engine/document"
 	"github.com/laiki-platform/laiki/engine/finding"
+	"github.com/laiki-platform/laiki/engine/internal/runmemory"
 	"github.com/laiki-platform/laiki/engine/policy"
 )
 
@@ -16,7 +17,7 @@ import (
 // without evaluating the policies again. With thousands of apps and one
 // changed, a run judges one. Entries not used by a run are dropped at its
 // end, so it holds no more than one run's decisions.
-type Decisions struct{ runMemory[*decision] }
+type Decisions struct{ m runmemory.Memory[*decision] }
 
 type decision struct {
 	spec     any
@@ -66,7 +67,7 @@ func (r *Index) judgeWithDecisions(ctx context.Context, res *Resource, c *Decisi
 	if key == "" {
 		return r.judge(ctx, res)
 	}
-	if d, ok := c.get(key); ok {
+	if d, ok := c.m.Get(key); ok {
 		res.Spec, res.Accepted, res.PreProcessors = d.spec, d.accepted, pps
 		res.Changes = make([]policy.Change, len(d.changes))
 		for i, ch := range d.changes {
@@ -88,6 +89,6 @@ func (r *Index) judgeWithDecisions(ctx context.Context, res *Resource, c *Decisi
 			}
 		}
 	}
-	c.put(key, d)
+	c.m.Put(key, d)
 	return fs
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/laiki-platform/laiki/engine/document"
 	"github.com/laiki-platform/laiki/engine/finding"
+	"github.com/laiki-platform/laiki/engine/internal/runmemory"
 	"github.com/laiki-platform/laiki/engine/types"
 )
 
@@ -17,7 +18,7 @@ import (
 // 10,000 apps). Nothing changes a document once it is read (its keys are
 // put in their canonical spelling as it is read, here), so one document
 // can serve several runs; a run's findings about it are the run's own.
-type Parses struct{ runMemory[*readFile] }
+type Parses struct{ m runmemory.Memory[*readFile] }
 
 // readFile is one file as read: its documents, what parsing said, and what
 // reading each resource's keys in their canonical spelling said.
@@ -34,11 +35,11 @@ func (p *Parses) read(src document.SourceRef, path string, data []byte, limits d
 	}
 	sum := sha256.Sum256(data)
 	key := fmt.Sprintf("%s\x00%s\x00%s\x00%x\x00%v", src.Name, src.Role, path, sum, limits)
-	if f, ok := p.get(key); ok {
+	if f, ok := p.m.Get(key); ok {
 		return f
 	}
 	f := readDocuments(src, path, data, limits)
-	p.put(key, f)
+	p.m.Put(key, f)
 	return f
 }
 

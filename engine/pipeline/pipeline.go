@@ -356,10 +356,10 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	}
 	res.admit(ctx, opts.Parallelism, opts.Decisions)
 	if opts.Decisions != nil {
-		opts.Decisions.sweep()
+		opts.Decisions.m.Sweep()
 	}
 	if opts.Parses != nil {
-		opts.Parses.sweep()
+		opts.Parses.m.Sweep()
 	}
 	res.budgetTargets(opts.Config)
 	finding.Sort(res.Findings)
