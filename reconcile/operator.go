@@ -204,7 +204,7 @@ func (o *Operator) reconcile(ctx context.Context, _ crreconcile.Request) (crreco
 	}
 	s := run.Result.Summary()
 	kv := []any{"duration", run.Duration.Round(time.Millisecond).String(), "fetch", run.Fetch.Round(time.Millisecond).String(), "accepted", s.Accepted, "rejected", s.Rejected,
-		"held", len(run.Held), "auditViolations", len(run.Audit), "writes", run.Outcome.Writes(), "applyErrors", len(run.Outcome.Errors()),
+		"held", len(run.Held), "auditViolations", len(run.Audit), "writes", run.Outcome.Writes(), "targetsRendered", len(run.Rendered), "applyErrors", len(run.Outcome.Errors()),
 		"policies", run.Result.Policies.Revision}
 	if rl := run.Result.Reload; rl.Refused() && run.PoliciesChanged {
 		log.Error(rl.Err, "policies refused; the set in force stays", "refused", rl.Revision, "inForce", rl.InForce)

@@ -74,6 +74,9 @@ type Reconciler struct {
 	// lastPolicies is what the last run read and had in force, to tell
 	// when that changes.
 	lastPolicies [2]string
+	// renders: each target's last render, reused while nothing it was
+	// rendered from changes.
+	renders workflow.Renders
 }
 
 // Run is what one reconcile found and did.
@@ -104,7 +107,10 @@ type Run struct {
 	// running (they are among Held) until the platform decides.
 	Audit []Violation
 	// Objects maps documents read from the cluster to their objects.
-	Objects  map[*document.Document]*unstructured.Unstructured
+	Objects map[*document.Document]*unstructured.Unstructured
+	// Rendered lists the targets ("namespace/name") whose workflows ran;
+	// the others' inputs had not changed, and they rendered as last run.
+	Rendered []string
 	Duration time.Duration
 	// Fetch is the part of Duration spent reading the sources.
 	Fetch time.Duration
@@ -249,7 +255,11 @@ func (r *Reconciler) renderDesired(ctx context.Context, run *Run, never []string
 	run.Unread = never
 	// Encoded: each target's objects kept as JSON, not as rendered trees,
 	// until they are applied.
-	render := workflow.Options{Now: r.now(), Encoded: true}
+	render := workflow.Options{Now: r.now(), Encoded: true, Renders: &r.renders}
+	defer func() {
+		run.Rendered = r.renders.Rendered()
+		r.renders.Sweep()
+	}()
 	run.Desired = workflow.RenderAndJudgeWith(res, render)
 	// A workflow may take back what the policies accepted (a data
 	// repository that cannot be had, a value the ShinyProxy operator's CRD

@@ -67,6 +67,7 @@ func (r *Index) judgeWithDecisions(ctx context.Context, res *Resource, c *Decisi
 	if key == "" {
 		return r.judge(ctx, res)
 	}
+	res.Fingerprint = key
 	if d, ok := c.m.Get(key); ok {
 		res.Spec, res.Accepted, res.PreProcessors = d.spec, d.accepted, pps
 		res.Changes = make([]policy.Change, len(d.changes))

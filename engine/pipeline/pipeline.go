@@ -94,6 +94,12 @@ type Resource struct {
 	// a fault of the platform's or Laiki's (Result.Faults): neither accepted
 	// nor rejected.
 	NotChecked bool
+	// Fingerprint names everything its spec and verdict were decided from
+	// (the document's source, file and text, its target's, its
+	// pre-processors', the policies' revision): two resources with one
+	// fingerprint are the same to a workflow. Set when the run keeps
+	// Decisions; empty when not known (a document not read from text).
+	Fingerprint string
 }
 
 // Key names a resource uniquely: type, target namespace, target name, id.

@@ -115,6 +115,20 @@ func craneRepoFor(c *Context, app *pipeline.Resource) (*craneRepo, *finding.Find
 // that asks for it by id. So a team cannot take another team's repository
 // by naming it, whatever its ids sort like.
 func (c *Context) craneOwner(crane *document.Document, name string) *pipeline.Resource {
+	owner := c.craneOwnerOf(crane, name)
+	if c.asked != nil {
+		printOf := func(owner *pipeline.Resource) string {
+			if owner == nil {
+				return "none"
+			}
+			return resourcesPrint([]*pipeline.Resource{owner})
+		}
+		c.asked.note(printOf(owner), func(c *Context) string { return printOf(c.craneOwnerOf(crane, name)) })
+	}
+	return owner
+}
+
+func (c *Context) craneOwnerOf(crane *document.Document, name string) *pipeline.Resource {
 	if c.craneOwners == nil {
 		c.craneOwners = map[string]*pipeline.Resource{}
 		rank := map[string]int{}
@@ -133,7 +147,7 @@ func (c *Context) craneOwner(crane *document.Document, name string) *pipeline.Re
 			key := r.Doc.TargetNamespace + "\x00" + n
 			score := 1
 			switch {
-			case c.Result.Owners[pipeline.CraneClaim(r.Doc.TargetNamespace, n)] == r.Doc.Source.Name:
+			case c.result.Owners[pipeline.CraneClaim(r.Doc.TargetNamespace, n)] == r.Doc.Source.Name:
 				score = 3
 			case r.ID == n:
 				score = 2

@@ -125,7 +125,7 @@ func renderPrePuller(c *Context, t *document.Document, out *Target, _ *Desired) 
 	if len(images) == 0 {
 		return fs // nothing to pull: no DaemonSet (one left from before is pruned)
 	}
-	refreshed := refreshStamp(spec, images, c.Now)
+	refreshed := refreshStamp(spec, images, c)
 	pod := prePullPod(spec, images, refreshed != "")
 	fs = append(fs, placePod(c, t, spec, apps, &pod)...)
 	refs := make([]string, len(images))
@@ -313,12 +313,12 @@ func capImages(t *document.Document, spec map[string]any, images []prePullImage)
 // "" otherwise, so that a platform with nothing to refresh never rolls.
 // Intervals are multiples of refresh from Go's zero time (for 24h, from
 // midnight UTC), so every run within one renders the same.
-func refreshStamp(spec map[string]any, images []prePullImage, now time.Time) string {
+func refreshStamp(spec map[string]any, images []prePullImage, c *Context) string {
 	every := PrePullerRefresh(spec)
 	if every == 0 || !slices.ContainsFunc(images, func(i prePullImage) bool { return image.MovingTag(i.ref) }) {
 		return ""
 	}
-	return now.UTC().Truncate(every).Format(time.RFC3339)
+	return c.Interval(every).Format(time.RFC3339)
 }
 
 // prePullPod is the pod spec: the busybox installer, then one container an

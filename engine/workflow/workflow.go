@@ -188,20 +188,32 @@ type Desired struct {
 	Findings []finding.Finding `json:"-" yaml:"-"`
 }
 
-// Context gives workflows the accepted resources.
+// Context gives workflows the accepted resources. Workflows read the run
+// through its methods only: a render is remembered (Renders) by the
+// answers they gave.
 type Context struct {
-	Result *pipeline.Result
-	// Now is the time the render is for (Options.Now): what a workflow
-	// renders by the clock (the PrePuller's refresh) reads it here, so that
-	// one result at one time always renders the same.
-	Now      time.Time
+	result *pipeline.Result
+	// now is the time the render is for (Options.Now), read through
+	// Interval: one result at one time always renders the same.
+	now      time.Time
 	accepted []*pipeline.Resource
 	// craneOwners: which app owns each Crane repository name, by namespace.
 	craneOwners map[string]*pipeline.Resource
+	// asked records the questions of the target being rendered, for
+	// Renders (nil: not recording).
+	asked *questions
 }
 
 // Bound returns the accepted resources of a type bound to a target, by id.
 func (c *Context) Bound(t *document.Document, resourceType string) []*pipeline.Resource {
+	out := c.bound(t, resourceType)
+	if c.asked != nil {
+		c.asked.note(resourcesPrint(out), func(c *Context) string { return resourcesPrint(c.bound(t, resourceType)) })
+	}
+	return out
+}
+
+func (c *Context) bound(t *document.Document, resourceType string) []*pipeline.Resource {
 	var out []*pipeline.Resource
 	for _, r := range c.accepted {
 		if r.Doc.Type == resourceType && r.Target == t {
@@ -214,6 +226,14 @@ func (c *Context) Bound(t *document.Document, resourceType string) []*pipeline.R
 // InNamespace returns the accepted resources of a type bound to any target of
 // a namespace, by id then target.
 func (c *Context) InNamespace(namespace, resourceType string) []*pipeline.Resource {
+	out := c.inNamespace(namespace, resourceType)
+	if c.asked != nil {
+		c.asked.note(resourcesPrint(out), func(c *Context) string { return resourcesPrint(c.inNamespace(namespace, resourceType)) })
+	}
+	return out
+}
+
+func (c *Context) inNamespace(namespace, resourceType string) []*pipeline.Resource {
 	var out []*pipeline.Resource
 	for _, r := range c.accepted {
 		if r.Doc.Type == resourceType && r.Doc.TargetNamespace == namespace {
@@ -225,8 +245,16 @@ func (c *Context) InNamespace(namespace, resourceType string) []*pipeline.Resour
 
 // Targets returns the valid targets of a type in a namespace.
 func (c *Context) Targets(namespace, targetType string) []*document.Document {
+	out := c.targets(namespace, targetType)
+	if c.asked != nil {
+		c.asked.note(docsPrint(out), func(c *Context) string { return docsPrint(c.targets(namespace, targetType)) })
+	}
+	return out
+}
+
+func (c *Context) targets(namespace, targetType string) []*document.Document {
 	var out []*document.Document
-	for _, t := range c.Result.Targets {
+	for _, t := range c.result.Targets {
 		if t.Namespace == namespace && t.Type == targetType {
 			out = append(out, t)
 		}
@@ -253,6 +281,11 @@ type Options struct {
 	// rendered tree (the trees of 10,000 apps were over 100 MB of a cold
 	// start's peak heap).
 	Encoded bool
+	// Renders, kept from run to run by a caller that renders Encoded (the
+	// reconcile loop), renders again only the targets whose inputs
+	// changed; nil renders every target. The caller ends each run with
+	// Renders.Sweep.
+	Renders *Renders
 }
 
 // Render runs every workflow on every valid target, now (see RenderWith).
@@ -265,7 +298,10 @@ func RenderWith(res *pipeline.Result, o Options) *Desired {
 	if o.Now.IsZero() {
 		o.Now = time.Now()
 	}
-	c := &Context{Result: res, Now: o.Now.UTC()}
+	c := &Context{result: res, now: o.Now.UTC()}
+	if !o.Encoded {
+		o.Renders = nil // it remembers encoded renders only
+	}
 	for _, r := range res.Resources {
 		if r.Accepted {
 			c.accepted = append(c.accepted, r)
@@ -288,6 +324,14 @@ func RenderWith(res *pipeline.Result, o Options) *Desired {
 		return a.Name < b.Name
 	})
 	for _, t := range targets {
+		if out, ok := o.Renders.replay(c, t, d); ok {
+			d.Targets = append(d.Targets, out)
+			continue
+		}
+		if o.Renders != nil {
+			c.asked = &questions{}
+		}
+		external, found := len(d.External), len(d.Findings)
 		out := &Target{TargetType: t.Type, Name: t.Name, Namespace: t.Namespace, Objects: []Ordered{}, Workflows: []string{}}
 		out.Config = Ordered{clone(t.SpecNode())}
 		if out.Config.Node == nil || out.Config.Kind != yaml.MappingNode {
@@ -312,6 +356,8 @@ func RenderWith(res *pipeline.Result, o Options) *Desired {
 		case o.Encoded:
 			out.identities()
 		}
+		o.Renders.keep(t, c.asked, out, d.External[external:], d.Findings[found:])
+		c.asked = nil
 		d.Targets = append(d.Targets, out)
 	}
 	sort.SliceStable(d.External, func(i, j int) bool {
