@@ -9,6 +9,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/pmezard/go-difflib/difflib"
 	corev1 "k8s.io/api/core/v1"
@@ -130,6 +132,9 @@ type Applier struct {
 	// force and the live resourceVersion then: the same desired object on
 	// an unchanged live one needs no dry run to know nothing changed.
 	applied map[string]appliedState
+	// mu guards live, wrote and applied while objects are applied
+	// concurrently.
+	mu sync.Mutex
 }
 
 type appliedState struct {
@@ -143,10 +148,30 @@ func (a *Applier) remember(key string, digest [32]byte, rv string) {
 	if a.DryRun || rv == "" {
 		return
 	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	if a.applied == nil {
 		a.applied = map[string]appliedState{}
 	}
 	a.applied[key] = appliedState{digest, rv}
+}
+
+// appliedAs is what remember kept of an object.
+func (a *Applier) appliedAs(key string) (appliedState, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	st, ok := a.applied[key]
+	return st, ok
+}
+
+// found keeps an object as read before this Apply wrote it (Live).
+func (a *Applier) found(key string, live *unstructured.Unstructured) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.live == nil {
+		a.live = map[string]*unstructured.Unstructured{}
+	}
+	a.live[key] = live
 }
 
 // mayWrite reports whether the Applier works in a namespace.
@@ -160,6 +185,9 @@ func (a *Applier) instance() string {
 	}
 	return a.Instance
 }
+
+// applyWorkers is how many objects are applied at a time.
+const applyWorkers = 4
 
 // Object is one object to apply: who it is, and its JSON as the render
 // wrote it, decoded only where it is compared or written. An object found
@@ -257,6 +285,11 @@ func (a *Applier) Apply(ctx context.Context, objs []*Object) *Outcome {
 	}
 	namespaces := map[string]nsState{}
 	wanted := map[string]bool{}
+	// The changes in the order of the objects, those to apply filled in
+	// below: each namespace first, sequentially, then the objects.
+	var changes []Change
+	var toApply []int // where in changes each of applying goes
+	var applying []*Object
 	for _, obj := range objs {
 		wanted[obj.key()] = true
 		ns := obj.Namespace
@@ -267,13 +300,15 @@ func (a *Applier) Apply(ctx context.Context, objs []*Object) *Outcome {
 			case len(a.Namespaces) > 0:
 				namespaces[ns] = nsState{} // given, so it exists: Laiki may not make namespaces
 			default:
-				missing, err := a.ensureNamespace(ctx, ns, out)
+				made := &Outcome{}
+				missing, err := a.ensureNamespace(ctx, ns, made)
+				changes = append(changes, made.Changes...)
 				namespaces[ns] = nsState{missing, err}
 			}
 		}
 		switch st := namespaces[ns]; {
 		case st.err != nil:
-			out.Changes = append(out.Changes, obj.change(OpCreate, fmt.Errorf("namespace %s: %w", ns, st.err)))
+			changes = append(changes, obj.change(OpCreate, fmt.Errorf("namespace %s: %w", ns, st.err)))
 		case st.missing:
 			// The server cannot dry-run an object in a namespace that does
 			// not exist yet: the diff is the object as Laiki would send it.
@@ -282,11 +317,30 @@ func (a *Applier) Apply(ctx context.Context, objs []*Object) *Outcome {
 			if err == nil {
 				c.Diff = Diff(nil, u)
 			}
-			out.Changes = append(out.Changes, c)
+			changes = append(changes, c)
 		default:
-			out.Changes = append(out.Changes, a.applyOne(ctx, obj))
+			toApply, applying = append(toApply, len(changes)), append(applying, obj)
+			changes = append(changes, Change{})
 		}
 	}
+	// A few objects at a time (as Flux's ssa.ResourceManager can check
+	// drift concurrently): each is a round trip or three to the API server,
+	// and with one target changed, most of a run was waiting on reads of
+	// the unchanged ones. Each object's apply is on its own; the objects of
+	// the changes keep their order.
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(applyWorkers, len(toApply)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := int(next.Add(1) - 1); k < len(toApply); k = int(next.Add(1) - 1) {
+				changes[toApply[k]] = a.applyOne(ctx, applying[k])
+			}
+		}()
+	}
+	wg.Wait()
+	out.Changes = append(out.Changes, changes...)
 	a.prune(ctx, wanted, out)
 	return out
 }
@@ -340,10 +394,7 @@ func (a *Applier) applyOne(ctx context.Context, o *Object) Change {
 	live.SetGroupVersionKind(obj.GroupVersionKind())
 	err = a.Reader.Get(ctx, client.ObjectKeyFromObject(obj), live)
 	if err == nil {
-		if a.live == nil {
-			a.live = map[string]*unstructured.Unstructured{}
-		}
-		a.live[key] = observed(live)
+		a.found(key, observed(live))
 	}
 	op := OpUpdate
 	switch {
@@ -352,8 +403,18 @@ func (a *Applier) applyOne(ctx context.Context, o *Object) Change {
 	case err != nil:
 		return change(obj, OpUpdate, err)
 	}
-	if st, ok := a.applied[key]; ok && live != nil && !a.DryRun && st.rv == live.GetResourceVersion() && st.digest == digest {
+	st, applied := a.appliedAs(key)
+	if applied && live != nil && !a.DryRun && st.rv == live.GetResourceVersion() && st.digest == digest {
 		return change(obj, OpUnchanged, nil) // as found in force last time, and nobody wrote since
+	}
+	if applied && live != nil && !a.DryRun && st.digest != digest {
+		// Rendered otherwise than when it was last found in force: there
+		// is something to write, and a dry run first would only say so,
+		// at the cost of a server-side apply of the whole object (for a
+		// ShinyProxy resource of hundreds of apps, most of the wait of a
+		// run that changed one). Should the server find nothing to change
+		// after all, it writes nothing and the version stays: unchanged.
+		return a.write(ctx, key, digest, obj, live.GetResourceVersion())
 	}
 	opts := []client.ApplyOption{client.FieldOwner(FieldManager), client.ForceOwnership}
 	// What applying would make of the live object, asked of the server (a
@@ -374,14 +435,34 @@ func (a *Applier) applyOne(ctx context.Context, o *Object) Change {
 		c.Diff = Diff(live, probe)
 		return c
 	}
+	liveVersion := ""
+	if live != nil {
+		liveVersion = live.GetResourceVersion()
+	}
+	return a.write(ctx, key, digest, obj, liveVersion)
+}
+
+// write applies an object (server-side, forcing Laiki's ownership of the
+// fields it sets) over the live version liveVersion ("" when there is none)
+// and remembers what it left in force.
+func (a *Applier) write(ctx context.Context, key string, digest [32]byte, obj *unstructured.Unstructured, liveVersion string) Change {
 	result := obj.DeepCopy()
-	err = a.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(result), opts...)
+	err := a.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(result), client.FieldOwner(FieldManager), client.ForceOwnership)
+	op := OpUpdate
+	switch {
+	case liveVersion == "":
+		op = OpCreate
+	case err == nil && result.GetResourceVersion() == liveVersion:
+		op = OpUnchanged // the server found nothing to change
+	}
 	if err == nil && result.GetResourceVersion() != "" {
 		a.remember(key, digest, result.GetResourceVersion())
+		a.mu.Lock()
 		if a.wrote == nil {
 			a.wrote = map[string]*unstructured.Unstructured{}
 		}
 		a.wrote[key] = observed(result)
+		a.mu.Unlock()
 	}
 	return change(obj, op, err)
 }
@@ -474,7 +555,15 @@ func (a *Applier) listMadeIn(ctx context.Context, gvk schema.GroupVersionKind, n
 		u.SetNamespace(item.Namespace)
 		u.SetName(item.Name)
 		u.SetLabels(item.Labels)
-		u.SetManagedFields(item.ManagedFields)
+		// Who applied, not which fields: the field sets of a ShinyProxy
+		// resource of hundreds of apps are most of its metadata, and
+		// converting them was a fifth of the CPU of a reconcile that
+		// changed one app.
+		managers := make([]metav1.ManagedFieldsEntry, len(item.ManagedFields))
+		for i, f := range item.ManagedFields {
+			managers[i] = metav1.ManagedFieldsEntry{Manager: f.Manager, Operation: f.Operation}
+		}
+		u.SetManagedFields(managers)
 		out = append(out, u)
 	}
 	return out, nil
@@ -554,8 +643,8 @@ func (a *Applier) Live(apiVersion, kind, namespace, name string) *unstructured.U
 // app of its target), is the one remembered, and what was read of it then
 // is that version's, so it serves the serving check again.
 func (a *Applier) unmoved(ctx context.Context, key string, digest [32]byte, o *Object) bool {
-	st, ok := a.applied[key]
-	last := a.lastLive[key]
+	st, ok := a.appliedAs(key)
+	last := a.lastLive[key] // written before the objects are applied
 	if !ok || a.DryRun || last == nil || last.GetResourceVersion() != st.rv || st.digest != digest {
 		return false
 	}
@@ -564,10 +653,7 @@ func (a *Applier) unmoved(ctx context.Context, key string, digest [32]byte, o *O
 	if err := a.Reader.Get(ctx, client.ObjectKey{Namespace: o.Namespace, Name: o.Name}, meta); err != nil || meta.GetResourceVersion() != st.rv {
 		return false
 	}
-	if a.live == nil {
-		a.live = map[string]*unstructured.Unstructured{}
-	}
-	a.live[key] = last
+	a.found(key, last)
 	return true
 }
 

@@ -129,4 +129,30 @@ func TestUnchangedObjectsAreNotReadWhole(t *testing.T) {
 	if title, _, _ := unstructured.NestedString(u.Object, "spec", "proxy", "title"); title != "Apps" {
 		t.Errorf("the drift stays: title %q", title)
 	}
+
+	// An app changes: its ShinyProxy resource is written straight away,
+	// without a dry run first (the render differs from what was last found
+	// in force, so there is something to write), and a setting the team
+	// removes then leaves the cluster, as server-side apply removes what
+	// its manager no longer sets.
+	for _, step := range []struct{ what, extra string }{
+		{"a setting added", "  display-name: First\n"},
+		{"the setting removed", ""},
+	} {
+		gittest.Write(t, filepath.Join(dir, "team"), map[string]string{"a.yaml": appFile(ns, "a", "registry.example.com/a/a:1") + step.extra})
+		seen.reset()
+		if run := reconcileOnce(step.what); run.Outcome.Writes() != 1 {
+			t.Errorf("%s: %d writes, want the ShinyProxy resource", step.what, run.Outcome.Writes())
+		}
+		if _, _, dryRuns := seen.reset(); len(dryRuns) > 0 {
+			t.Errorf("%s: dry-ran %q before writing what the render changed", step.what, dryRuns)
+		}
+		if u, err = shinyProxy(t, sp, "apps"); err != nil {
+			t.Fatal(err)
+		}
+		name, found := apps(u)["a"]["display-name"]
+		if want := step.extra != ""; found != want || (want && name != "First") {
+			t.Errorf("%s: display-name %v (set %v) in the ShinyProxy resource", step.what, name, found)
+		}
+	}
 }
