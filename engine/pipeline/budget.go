@@ -1,7 +1,6 @@
 package pipeline
 
 import (
-	"encoding/json"
 	"fmt"
 	"sort"
 
@@ -89,8 +88,7 @@ func (r *Result) budgetTargets(cfg *source.Config) {
 		n, bytes := 0, 0
 		for _, res := range rs {
 			n++
-			raw, _ := json.Marshal(res.Spec)
-			bytes += len(raw)
+			bytes += res.SpecBytes()
 			why := ""
 			switch {
 			case n > b.ResourcesPerTarget:

@@ -20,10 +20,11 @@ import (
 type Decisions struct{ m runmemory.Memory[*decision] }
 
 type decision struct {
-	spec     any
-	changes  []cachedChange
-	findings []finding.Finding
-	accepted bool
+	spec      any
+	specBytes int // the spec's size as JSON, once a run asked (budgets)
+	changes   []cachedChange
+	findings  []finding.Finding
+	accepted  bool
 }
 
 // cachedChange is a Change with its pre-processor as a position in the
@@ -69,7 +70,7 @@ func (r *Index) judgeWithDecisions(ctx context.Context, res *Resource, c *Decisi
 	}
 	res.Fingerprint = key
 	if d, ok := c.m.Get(key); ok {
-		res.Spec, res.Accepted, res.PreProcessors = d.spec, d.accepted, pps
+		res.Spec, res.Accepted, res.PreProcessors, res.specBytes = d.spec, d.accepted, pps, d.specBytes
 		res.Changes = make([]policy.Change, len(d.changes))
 		for i, ch := range d.changes {
 			res.Changes[i] = policy.Change{Field: ch.field, PreProcessor: pps[ch.pp], Rule: ch.rule}
@@ -83,6 +84,9 @@ func (r *Index) judgeWithDecisions(ctx context.Context, res *Resource, c *Decisi
 		}
 	}
 	d := &decision{spec: res.Spec, accepted: res.Accepted, findings: append([]finding.Finding(nil), fs...)}
+	if res.Accepted {
+		d.specBytes = res.SpecBytes() // what the budgets count, each run
+	}
 	for _, ch := range res.Changes {
 		for i, pp := range res.PreProcessors {
 			if pp == ch.PreProcessor {

@@ -17,6 +17,7 @@ package pipeline
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -100,11 +101,24 @@ type Resource struct {
 	// fingerprint are the same to a workflow. Set when the run keeps
 	// Decisions; empty when not known (a document not read from text).
 	Fingerprint string
+	// specBytes is the size of Spec as JSON, once known (0: not yet), for
+	// the budgets.
+	specBytes int
+}
+
+// SpecBytes is the size of the spec as JSON: what a target's budget of
+// spec bytes counts.
+func (r *Resource) SpecBytes() int {
+	if r.specBytes == 0 {
+		raw, _ := json.Marshal(r.Spec)
+		r.specBytes = len(raw)
+	}
+	return r.specBytes
 }
 
 // Key names a resource uniquely: type, target namespace, target name, id.
 func (r *Resource) Key() string {
-	return fmt.Sprintf("%s %s/%s/%s", r.Doc.Type, r.Doc.TargetNamespace, r.Doc.TargetName, r.ID)
+	return r.Doc.Type + " " + r.Doc.TargetNamespace + "/" + r.Doc.TargetName + "/" + r.ID // called per resource, often: not Sprintf
 }
 
 // Result is everything a run found and decided: the index its verdicts

@@ -199,6 +199,11 @@ type Context struct {
 	accepted []*pipeline.Resource
 	// craneOwners: which app owns each Crane repository name, by namespace.
 	craneOwners map[string]*pipeline.Resource
+	// byTarget and byNamespace: accepted, by target and by namespace (made
+	// at the first question: a remembered render asks its questions again,
+	// and each went through every accepted resource).
+	byTarget    map[*document.Document][]*pipeline.Resource
+	byNamespace map[string][]*pipeline.Resource
 	// asked records the questions of the target being rendered, for
 	// Renders (nil: not recording).
 	asked *questions
@@ -214,9 +219,26 @@ func (c *Context) Bound(t *document.Document, resourceType string) []*pipeline.R
 }
 
 func (c *Context) bound(t *document.Document, resourceType string) []*pipeline.Resource {
-	var out []*pipeline.Resource
+	c.index()
+	return ofType(c.byTarget[t], resourceType)
+}
+
+// index files the accepted resources by target and namespace, in order.
+func (c *Context) index() {
+	if c.byTarget != nil {
+		return
+	}
+	c.byTarget, c.byNamespace = map[*document.Document][]*pipeline.Resource{}, map[string][]*pipeline.Resource{}
 	for _, r := range c.accepted {
-		if r.Doc.Type == resourceType && r.Target == t {
+		c.byTarget[r.Target] = append(c.byTarget[r.Target], r)
+		c.byNamespace[r.Doc.TargetNamespace] = append(c.byNamespace[r.Doc.TargetNamespace], r)
+	}
+}
+
+func ofType(rs []*pipeline.Resource, resourceType string) []*pipeline.Resource {
+	var out []*pipeline.Resource
+	for _, r := range rs {
+		if r.Doc.Type == resourceType {
 			out = append(out, r)
 		}
 	}
@@ -234,13 +256,8 @@ func (c *Context) InNamespace(namespace, resourceType string) []*pipeline.Resour
 }
 
 func (c *Context) inNamespace(namespace, resourceType string) []*pipeline.Resource {
-	var out []*pipeline.Resource
-	for _, r := range c.accepted {
-		if r.Doc.Type == resourceType && r.Doc.TargetNamespace == namespace {
-			out = append(out, r)
-		}
-	}
-	return out
+	c.index()
+	return ofType(c.byNamespace[namespace], resourceType)
 }
 
 // Targets returns the valid targets of a type in a namespace.
