@@ -407,14 +407,15 @@ func (a *Applier) applyOne(ctx context.Context, o *Object) Change {
 	if applied && live != nil && !a.DryRun && st.rv == live.GetResourceVersion() && st.digest == digest {
 		return change(obj, OpUnchanged, nil) // as found in force last time, and nobody wrote since
 	}
-	if applied && live != nil && !a.DryRun && st.digest != digest {
-		// Rendered otherwise than when it was last found in force: there
-		// is something to write, and a dry run first would only say so,
-		// at the cost of a server-side apply of the whole object (for a
-		// ShinyProxy resource of hundreds of apps, most of the wait of a
-		// run that changed one). Should the server find nothing to change
-		// after all, it writes nothing and the version stays: unchanged.
-		return a.write(ctx, key, digest, obj, live.GetResourceVersion())
+	if !a.DryRun && (live == nil || (applied && st.digest != digest)) {
+		// Not there, or rendered otherwise than when it was last found in
+		// force: there is something to write, and a dry run first would
+		// only say so, at the cost of a server-side apply of the whole
+		// object (for a ShinyProxy resource of hundreds of apps, most of
+		// the wait of a run that changed one). Should the server find
+		// nothing to change after all, it writes nothing and the version
+		// stays: unchanged.
+		return a.write(ctx, key, digest, obj, resourceVersion(live))
 	}
 	opts := []client.ApplyOption{client.FieldOwner(FieldManager), client.ForceOwnership}
 	// What applying would make of the live object, asked of the server (a
@@ -435,18 +436,23 @@ func (a *Applier) applyOne(ctx context.Context, o *Object) Change {
 		c.Diff = Diff(live, probe)
 		return c
 	}
-	liveVersion := ""
-	if live != nil {
-		liveVersion = live.GetResourceVersion()
+	return a.write(ctx, key, digest, obj, resourceVersion(live))
+}
+
+func resourceVersion(u *unstructured.Unstructured) string {
+	if u == nil {
+		return ""
 	}
-	return a.write(ctx, key, digest, obj, liveVersion)
+	return u.GetResourceVersion()
 }
 
 // write applies an object (server-side, forcing Laiki's ownership of the
 // fields it sets) over the live version liveVersion ("" when there is none)
-// and remembers what it left in force.
+// and remembers what it left in force. The server's answer is read into
+// obj: the caller is done with it (a copy of an object of hundreds of apps
+// is megabytes, and four are written at a time).
 func (a *Applier) write(ctx context.Context, key string, digest [32]byte, obj *unstructured.Unstructured, liveVersion string) Change {
-	result := obj.DeepCopy()
+	result := obj
 	err := a.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(result), client.FieldOwner(FieldManager), client.ForceOwnership)
 	op := OpUpdate
 	switch {
