@@ -2,7 +2,7 @@ package pipeline
 
 import (
 	"context"
-	"strings"
+	"crypto/sha256"
 
 	"github.com/laiki-platform/laiki/engine/document"
 	"github.com/laiki-platform/laiki/engine/finding"
@@ -42,18 +42,21 @@ func (r *Index) decisionKey(res *Resource, pps []*document.Document) string {
 	if d.Digest == "" || res.Target == nil || res.Target.Digest == "" || r.Policies == nil {
 		return ""
 	}
-	var b strings.Builder
+	// A digest of the parts, not the parts: kept for every resource (as
+	// its Fingerprint and in the memory), the parts were 6 MB at 10,000
+	// apps.
+	h := sha256.New()
 	for _, part := range []string{r.Policies.Revision, d.Type, d.Source.Name, d.Source.Role, d.File, d.Digest, res.Target.File, res.Target.Digest} {
-		b.WriteString(part)
-		b.WriteByte(0)
+		h.Write([]byte(part))
+		h.Write([]byte{0})
 	}
 	for _, pp := range pps {
 		if pp.Digest == "" {
 			return ""
 		}
-		b.WriteString(pp.File + "\x00" + pp.Digest + "\x00")
+		h.Write([]byte(pp.File + "\x00" + pp.Digest + "\x00"))
 	}
-	return b.String()
+	return string(h.Sum(nil))
 }
 
 // judgeWithDecisions is judge, reusing the decision of an earlier run when

@@ -33,8 +33,10 @@ func (p *Parses) read(src document.SourceRef, path string, data []byte, limits d
 	if p == nil {
 		return readDocuments(src, path, data, limits)
 	}
-	sum := sha256.Sum256(data)
-	key := fmt.Sprintf("%s\x00%s\x00%s\x00%x\x00%v", src.Name, src.Role, path, sum, limits)
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%v\x00", src.Name, src.Role, path, limits)
+	h.Write(data)
+	key := string(h.Sum(nil))
 	if f, ok := p.m.Get(key); ok {
 		return f
 	}
