@@ -44,7 +44,9 @@ type Workflow struct {
 	// where to look for objects it made and no longer wants.
 	Makes []string
 	// Render fills out (the target's rendered configuration and objects)
-	// and may add external resources to d.
+	// and may add external resources to d. It reads the run through c
+	// alone (never d's other targets, the clock or the environment): a
+	// target's render is reused while c's answers stay the same (Renders).
 	Render func(c *Context, t *document.Document, out *Target, d *Desired) []finding.Finding
 	// Explain, when set, says why the workflow gave a field of a resource
 	// the value the platform runs ("" when it did not), for `laiki explain`.
@@ -316,8 +318,8 @@ func RenderWith(res *pipeline.Result, o Options) *Desired {
 		o.Now = time.Now()
 	}
 	c := &Context{result: res, now: o.Now.UTC()}
-	if !o.Encoded {
-		o.Renders = nil // it remembers encoded renders only
+	if !o.Encoded || o.FindingsOnly {
+		o.Renders = nil // it remembers whole encoded renders only
 	}
 	for _, r := range res.Resources {
 		if r.Accepted {
