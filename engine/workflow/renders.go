@@ -114,10 +114,7 @@ func (m *Renders) replay(c *Context, t *document.Document, d *Desired) (*Target,
 		return nil, false
 	}
 	r := renders[i]
-	out := r.out
-	// Shed and identities write into a target's slices: the remembered
-	// ones are the memory's own.
-	out.Objects, out.JSON, out.Workflows = slices.Clone(r.out.Objects), slices.Clone(r.out.JSON), slices.Clone(r.out.Workflows)
+	out := r.out.own()
 	d.External = append(d.External, r.external...)
 	d.Findings = append(d.Findings, r.findings...)
 	return &out, true
@@ -149,11 +146,18 @@ func (m *Renders) keep(t *document.Document, asked *questions, out *Target, exte
 	if asked == nil || asked.unknown || target == "" {
 		return
 	}
-	r := &rendered{target: target, questions: asked.asked, out: *out,
+	r := &rendered{target: target, questions: asked.asked, out: out.own(),
 		external: slices.Clone(external), findings: slices.Clone(findings)}
-	r.out.Objects, r.out.JSON, r.out.Workflows = slices.Clone(out.Objects), slices.Clone(out.JSON), slices.Clone(out.Workflows)
 	renders, _ := m.m.Get(renderKey(t))
 	m.m.Put(renderKey(t), append([]*rendered{r}, renders[:min(len(renders), maxRenders-1)]...))
+}
+
+// own is a copy of the target with slices of its own: Shed and identities
+// write into a target's, and the memory's must stay as rendered.
+func (t *Target) own() Target {
+	c := *t
+	c.Objects, c.JSON, c.Workflows = slices.Clone(t.Objects), slices.Clone(t.JSON), slices.Clone(t.Workflows)
+	return c
 }
 
 // resourcesPrint fingerprints a list of resources, in order; "" when one
