@@ -42,9 +42,9 @@ func (j *judgment) cacheable() bool {
 
 // judgments remembers the latest judgments under the state in force, so
 // that an object seen again is not judged again: the API server sends a
-// server-side dry run and then the apply with the same object (the
-// reconcile loop dry-runs every object it applies), and a manifest applied
-// again is the same object. A judgment is only ever answered under the state
+// server-side dry run and then the apply with the same object (kubectl
+// apply --dry-run=server, and the reconcile loop for an object whose state
+// it does not know), and a manifest applied again is the same object. A judgment is only ever answered under the state
 // it was made under (the platform's targets, pre-processors and policies,
 // and the cluster's Laiki objects): Admission.build starts a new set of
 // judgments with every new state, and a judgment made under an older one is
