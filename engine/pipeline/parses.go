@@ -20,11 +20,17 @@ import (
 // can serve several runs; a run's findings about it are the run's own.
 type Parses struct{ m runmemory.Memory[*readFile] }
 
-// readFile is one file as read: its documents, what parsing said, and what
-// reading each resource's keys in their canonical spelling said.
+// readFile is one file as read: its documents, what parsing said about the
+// file and about each document, and what reading each resource's keys in
+// their canonical spelling said (nil for the others), by the document's
+// place in documents. Slices, not maps: one is kept per file, and 10,000
+// small maps were megabytes.
 type readFile struct {
-	document.Result
-	renamed map[*document.Document][]finding.Finding
+	documents []*document.Document
+	findings  []finding.Finding
+	about     [][]finding.Finding
+	renamed   [][]finding.Finding
+	canonical []bool // whether renamed was made: a resource of a known type
 }
 
 // read parses a file, or gives its documents of the last run (p nil: always
@@ -50,13 +56,17 @@ func (p *Parses) read(src document.SourceRef, path string, data []byte, limits d
 // is bound (a resource refused before, by its source's access rules say,
 // is never told about its spelling).
 func readDocuments(src document.SourceRef, path string, data []byte, limits document.Limits) *readFile {
-	f := &readFile{Result: document.Parse(src, path, data, limits), renamed: map[*document.Document][]finding.Finding{}}
-	for _, d := range f.Documents {
+	parsed := document.Parse(src, path, data, limits)
+	n := len(parsed.Documents)
+	f := &readFile{documents: parsed.Documents, findings: parsed.Findings,
+		about: make([][]finding.Finding, n), renamed: make([][]finding.Finding, n), canonical: make([]bool, n)}
+	for i, d := range parsed.Documents {
+		f.about[i] = parsed.ByDocument[d]
 		if d.Kind != document.Resource || d.Broken {
 			continue
 		}
 		if rt, ok := types.Resource(d.Type); ok {
-			f.renamed[d] = canonicalKeys(d, rt.Schema)
+			f.renamed[i], f.canonical[i] = canonicalKeys(d, rt.Schema), true
 		}
 	}
 	return f

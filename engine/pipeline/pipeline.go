@@ -448,14 +448,14 @@ func (res *Result) read(opts Options) (modules, tests []policy.Module) {
 				continue
 			}
 			parsed := opts.Parses.read(l.Source.Ref(), f.Path, f.Data, opts.Limits)
-			res.add(nil, parsed.Findings...)
-			for _, d := range parsed.Documents {
+			res.add(nil, parsed.findings...)
+			for i, d := range parsed.documents {
 				res.Documents = append(res.Documents, d)
 				docsOf[f.Path] = append(docsOf[f.Path], d)
-				res.add(d, parsed.ByDocument[d]...)
+				res.add(d, parsed.about[i]...)
 				res.add(d, l.Source.Admit(d)...)
-				if fs, ok := parsed.renamed[d]; ok {
-					res.renamed[d] = fs
+				if parsed.canonical[i] {
+					res.renamed[d] = parsed.renamed[i]
 				}
 			}
 		}
