@@ -197,6 +197,7 @@ type Object struct {
 	APIVersion, Kind, Namespace, Name string
 	raw                               []byte
 	instance                          string
+	target                            string // the target that rendered it ("namespace/name")
 }
 
 func (o *Object) key() string { return keyOf(o.APIVersion, o.Kind, o.Namespace, o.Name) }
@@ -245,7 +246,7 @@ func (a *Applier) Objects(d *workflow.Desired) ([]*Object, error) {
 			if err != nil {
 				return nil, fmt.Errorf("target %s/%s: %w", t.Namespace, t.Name, err)
 			}
-			o := &Object{raw: raw, instance: a.instance()}
+			o := &Object{raw: raw, instance: a.instance(), target: t.Namespace + "/" + t.Name}
 			o.APIVersion, o.Kind, o.Namespace, o.Name = objectID(t.Objects[i])
 			out = append(out, o)
 		}
@@ -290,7 +291,16 @@ func (a *Applier) Apply(ctx context.Context, objs []*Object) *Outcome {
 	var changes []Change
 	var toApply []int // where in changes each of applying goes
 	var applying []*Object
+	renderedBy := map[string]string{} // the first target that rendered each object
 	for _, obj := range objs {
+		if first, twice := renderedBy[obj.key()]; twice {
+			// Two targets would write one object, each over the other on
+			// every run (and, applied concurrently, in no set order): the
+			// first target's stands, and the other's is an error.
+			changes = append(changes, obj.change(OpUpdate, fmt.Errorf("target %s renders this object too, and target %s first: one object, one target; %s's is applied", obj.target, first, first)))
+			continue
+		}
+		renderedBy[obj.key()] = obj.target
 		wanted[obj.key()] = true
 		ns := obj.Namespace
 		if _, done := namespaces[ns]; !done && ns != "" {
