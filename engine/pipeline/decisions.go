@@ -54,7 +54,7 @@ func (r *Index) decisionKey(res *Resource, pps []*document.Document) string {
 		if pp.Digest == "" {
 			return ""
 		}
-		h.Write([]byte(pp.File + "\x00" + pp.Digest + "\x00"))
+		h.Write([]byte(pp.Source.Name + "\x00" + pp.Source.Role + "\x00" + pp.File + "\x00" + pp.Digest + "\x00"))
 	}
 	return string(h.Sum(nil))
 }
