@@ -46,7 +46,7 @@ func (r *Index) decisionKey(res *Resource, pps []*document.Document) string {
 	// its Fingerprint and in the memory), the parts were 6 MB at 10,000
 	// apps.
 	h := sha256.New()
-	for _, part := range []string{r.Policies.Revision, d.Type, d.Source.Name, d.Source.Role, d.File, d.Digest, res.Target.File, res.Target.Digest} {
+	for _, part := range []string{r.Policies.Revision, d.Type, d.Source.Name, d.Source.Role, d.File, d.Digest, res.Target.Source.Name, res.Target.Source.Role, res.Target.File, res.Target.Digest} {
 		h.Write([]byte(part))
 		h.Write([]byte{0})
 	}
