@@ -147,3 +147,41 @@ func TestRendersReused(t *testing.T) {
 	write("platform/p.yaml", strings.Replace(platform, "image-pull-secret: regcred", "image-pull-secret: other", 1))
 	step("the platform changed", "apps/crane", "apps/one", "apps/pull", "apps/two", "other/three")
 }
+
+// A remembered render's questions name targets by what they are, not by
+// the document read when they were asked: read anew (no Parses), an
+// unchanged target with no app is a new document, and an app bound to it
+// since must be rendered into it.
+func TestRendersAskOfTheTargetRead(t *testing.T) {
+	dir := tree(t, map[string]string{
+		"laiki.yaml":      "sources:\n  - {name: platform, path: platform, role: platform}\n  - {name: team-a, path: team-a, allow: {target-namespaces: [apps]}}\n",
+		"platform/p.yaml": "laiki-metadata: {target-type: ShinyProxy, name: one, namespace: apps}\nlaiki-spec:\n  proxy: {title: One}\n",
+		"team-a/.keep":    "",
+	})
+	cfg, err := source.LoadConfig(filepath.Join(dir, "laiki.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	decisions, renders := &pipeline.Decisions{}, &workflow.Renders{}
+	ids := func() string {
+		t.Helper()
+		res, err := pipeline.Run(context.Background(), pipeline.Options{Config: cfg, Decisions: decisions})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := workflow.RenderAndJudgeWith(res, workflow.Options{Encoded: true, Renders: renders})
+		renders.Sweep()
+		raw, err := byName(t, d, "apps", "one").ObjectJSON(0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(raw)
+	}
+	ids()
+	if err := os.WriteFile(filepath.Join(dir, "team-a", "a.yaml"), []byte(app("one", "apps", "a", "nginx:1")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got := ids(); !strings.Contains(got, `"id":"a"`) {
+		t.Errorf("an app bound since to an unchanged target with no app is not rendered: %s", got)
+	}
+}

@@ -215,9 +215,21 @@ type Context struct {
 func (c *Context) Bound(t *document.Document, resourceType string) []*pipeline.Resource {
 	out := c.bound(t, resourceType)
 	if c.asked != nil {
-		c.asked.note(resourcesPrint(out), func(c *Context) string { return resourcesPrint(c.bound(t, resourceType)) })
+		c.asked.note(resourcesPrint(out), func(c *Context) string { return resourcesPrint(c.bound(c.sameTarget(t), resourceType)) })
 	}
 	return out
+}
+
+// sameTarget is the target of this run that t is (its type, namespace and
+// name), nil when none: a question asked again in a later run names the
+// target by what it is, not by the document read when it was asked.
+func (c *Context) sameTarget(t *document.Document) *document.Document {
+	for _, x := range c.result.Targets {
+		if x.Type == t.Type && x.Namespace == t.Namespace && x.Name == t.Name {
+			return x
+		}
+	}
+	return nil
 }
 
 func (c *Context) bound(t *document.Document, resourceType string) []*pipeline.Resource {
