@@ -164,14 +164,15 @@ func (a *Applier) appliedAs(key string) (appliedState, bool) {
 	return st, ok
 }
 
-// found keeps an object as read before this Apply wrote it (Live).
-func (a *Applier) found(key string, live *unstructured.Unstructured) {
+// keep puts u under key in one of the Applier's maps (live, wrote),
+// which the objects applied concurrently share.
+func (a *Applier) keep(into *map[string]*unstructured.Unstructured, key string, u *unstructured.Unstructured) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.live == nil {
-		a.live = map[string]*unstructured.Unstructured{}
+	if *into == nil {
+		*into = map[string]*unstructured.Unstructured{}
 	}
-	a.live[key] = live
+	(*into)[key] = u
 }
 
 // mayWrite reports whether the Applier works in a namespace.
@@ -404,7 +405,7 @@ func (a *Applier) applyOne(ctx context.Context, o *Object) Change {
 	live.SetGroupVersionKind(obj.GroupVersionKind())
 	err = a.Reader.Get(ctx, client.ObjectKeyFromObject(obj), live)
 	if err == nil {
-		a.found(key, observed(live))
+		a.keep(&a.live, key, observed(live)) // as read before this Apply wrote it (Live)
 	}
 	op := OpUpdate
 	switch {
@@ -462,23 +463,17 @@ func resourceVersion(u *unstructured.Unstructured) string {
 // obj: the caller is done with it (a copy of an object of hundreds of apps
 // is megabytes, and four are written at a time).
 func (a *Applier) write(ctx context.Context, key string, digest [32]byte, obj *unstructured.Unstructured, liveVersion string) Change {
-	result := obj
-	err := a.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(result), client.FieldOwner(FieldManager), client.ForceOwnership)
+	err := a.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(obj), client.FieldOwner(FieldManager), client.ForceOwnership)
 	op := OpUpdate
 	switch {
 	case liveVersion == "":
 		op = OpCreate
-	case err == nil && result.GetResourceVersion() == liveVersion:
+	case err == nil && obj.GetResourceVersion() == liveVersion:
 		op = OpUnchanged // the server found nothing to change
 	}
-	if err == nil && result.GetResourceVersion() != "" {
-		a.remember(key, digest, result.GetResourceVersion())
-		a.mu.Lock()
-		if a.wrote == nil {
-			a.wrote = map[string]*unstructured.Unstructured{}
-		}
-		a.wrote[key] = observed(result)
-		a.mu.Unlock()
+	if err == nil && obj.GetResourceVersion() != "" {
+		a.remember(key, digest, obj.GetResourceVersion())
+		a.keep(&a.wrote, key, observed(obj))
 	}
 	return change(obj, op, err)
 }
@@ -669,7 +664,7 @@ func (a *Applier) unmoved(ctx context.Context, key string, digest [32]byte, o *O
 	if err := a.Reader.Get(ctx, client.ObjectKey{Namespace: o.Namespace, Name: o.Name}, meta); err != nil || meta.GetResourceVersion() != st.rv {
 		return false
 	}
-	a.found(key, last)
+	a.keep(&a.live, key, last)
 	return true
 }
 

@@ -28,7 +28,8 @@ type decision struct {
 }
 
 // cachedChange is a Change with its pre-processor as a position in the
-// resource's list (the documents are new in every run).
+// resource's list: the same text may be another document in another run
+// (read anew, without Parses, or after a Parses entry was swept).
 type cachedChange struct {
 	field []string
 	pp    int

@@ -273,9 +273,12 @@ func refuse(raw []byte) refusal {
 
 // checked remembers the refusals of the resources checked lately, by the
 // digest of their JSON. The check is a function of that JSON alone (the
-// CRD is built in), and the reconcile loop renders every target again on
-// every run: a target none of whose apps changed is not decoded and
-// validated again (the 20 resources of 10,000 apps took 0.3 s a run).
+// CRD is built in), and one resource is often checked again: a render that
+// takes an app back renders every target again (RenderAndJudgeWith's
+// passes, in check as in the reconcile loop), and a target rendered anew
+// may give the resource it gave (an ECR repository of it changed). Such a
+// resource is not decoded and validated again (the 20 resources of 10,000
+// apps took 0.3 s a render).
 // Renders may run side by side (the operator's reconcile and a check of
 // its own), hence the lock; the webhook's one-app checks do not pass
 // through it, so that they never push the targets out.
